@@ -1,0 +1,100 @@
+"""The ASGI application: Starlette routes, lifespan, CORS, health checks.
+
+Routes: ``/graphql`` and ``/t/{tenant}/graphql`` (GraphQL over HTTP,
+GraphiQL in development), ``/healthz`` (process up), ``/readyz`` (platform
+database answers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+
+from graphql_api.auth import TokenService
+from graphql_api.context import Context, build_context
+from graphql_api.schema import build_schema
+from tenancy.runtime import Platform
+from tenancy.settings import Settings
+
+log = logging.getLogger("graphql_api")
+PUBLIC_URL_ENV = "GRAPHQL_API_PUBLIC_URL"  # set by `python -m graphql_api` for the banner
+
+
+class TenantGraphQL(GraphQL):
+    """Strawberry's ASGI view with our per-request context."""
+
+    def __init__(self, platform: Platform, **kwargs: Any) -> None:
+        super().__init__(build_schema(platform.settings), **kwargs)
+        self.platform = platform
+        self.tokens = TokenService(platform.settings)
+
+    async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
+        context = await build_context(self.platform, self.tokens, request)
+        context.response = response
+        return context
+
+
+def create_app(settings: Settings | None = None, platform: Platform | None = None) -> Starlette:
+    """Build the ASGI app. ``platform`` lets tests and tools inject a wired runtime."""
+    settings = settings or (platform.settings if platform else Settings())
+    platform = platform or Platform.build(settings)
+    view = TenantGraphQL(platform, graphql_ide="graphiql" if settings.graphiql_enabled else None)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await platform.start()
+        if settings.should_seed_demo:
+            from graphql_api.demo import seed_demo
+
+            await seed_demo(platform)
+        if settings.uses_mock:
+            from graphql_api.banner import print_mock_banner
+
+            print_mock_banner(settings, os.environ.get(PUBLIC_URL_ENV, "http://127.0.0.1:8000"))
+        try:
+            yield
+        finally:
+            await platform.close()
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            await platform.store.ping()
+        except Exception as exc:  # any driver failure means "not ready"
+            log.warning("readiness check failed: %s", exc)
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ready", "mock": settings.uses_mock})
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", view, methods=["GET", "POST"]),
+            Route("/t/{tenant}/graphql", view, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["authorization", "content-type", "x-tenant"],
+                max_age=600,
+            )
+        ],
+        lifespan=lifespan,
+    )
+    app.state.platform = platform
+    return app

@@ -1,0 +1,110 @@
+"""JWT access tokens (PyJWT) and the request principal.
+
+Claims: ``sub`` (user id), ``tenant`` (slug, absent for super-admins),
+``tid`` (tenant id, so a token outlives no re-created tenant of the same
+slug), ``role``, ``iat``, ``exp``, ``iss``. HS256 by default, RS256 with
+configured keys. Only the configured algorithm is accepted, so ``alg: none``
+and algorithm-confusion tokens are refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import jwt
+
+from graphql_api.permissions_table import permissions_for
+from tenancy.errors import AppError, ErrorCode
+from tenancy.models import Role, Tenant, User, utcnow
+from tenancy.settings import Settings
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who makes the request. ``user_id`` is ``None`` for anonymous callers."""
+
+    user_id: str | None = None
+    role: Role | None = None
+    tenant_slug: str | None = None
+    tenant_id: str | None = None
+    permissions: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.user_id is not None
+
+    @property
+    def is_super_admin(self) -> bool:
+        return self.role == Role.SUPER_ADMIN
+
+    @property
+    def actor(self) -> str:
+        """Name for audit entries and status history."""
+        return f"user:{self.user_id}" if self.user_id else "anonymous"
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions
+
+
+ANONYMOUS = Principal(permissions=permissions_for(None))
+
+
+class TokenService:
+    """Issues and verifies access tokens with the configured algorithm and keys."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.algorithm = settings.jwt_algorithm
+        self.issuer = settings.jwt_issuer
+        self.ttl = timedelta(seconds=settings.jwt_ttl_seconds)
+        if self.algorithm == "RS256":
+            self._sign_key = settings.jwt_private_key
+            self._verify_key = settings.jwt_public_key
+        else:
+            self._sign_key = self._verify_key = settings.jwt_secret
+
+    def issue(self, user: User, tenant: Tenant | None) -> tuple[str, datetime]:
+        """A signed token for ``user`` and its expiry (UTC)."""
+        if not self._sign_key:
+            raise AppError(ErrorCode.INTERNAL_ERROR, "token signing key is not configured")
+        now = utcnow()
+        expires = now + self.ttl
+        claims = {
+            "sub": str(user.id),
+            "role": str(user.role),
+            "iat": now,
+            "exp": expires,
+            "iss": self.issuer,
+        }
+        if tenant is not None:
+            claims["tenant"] = tenant.slug
+            claims["tid"] = str(tenant.id)
+        return jwt.encode(claims, self._sign_key, algorithm=self.algorithm), expires
+
+    def verify(self, token: str) -> Principal:
+        """The principal a token names.
+
+        Raises:
+            AppError(UNAUTHENTICATED) for expired, tampered, wrongly signed or
+            malformed tokens and any algorithm but the configured one.
+        """
+        try:
+            claims = jwt.decode(
+                token,
+                self._verify_key,
+                algorithms=[self.algorithm],
+                issuer=self.issuer,
+                options={"require": ["sub", "role", "exp", "iat", "iss"]},
+            )
+            role = Role(claims["role"])
+        except jwt.ExpiredSignatureError:
+            raise AppError(ErrorCode.UNAUTHENTICATED, "token has expired; log in again") from None
+        except (jwt.InvalidTokenError, ValueError):
+            raise AppError(ErrorCode.UNAUTHENTICATED, "token is not valid; log in again") from None
+        return Principal(
+            user_id=str(claims["sub"]),
+            role=role,
+            tenant_slug=claims.get("tenant"),
+            tenant_id=claims.get("tid"),
+            permissions=permissions_for(role),
+        )

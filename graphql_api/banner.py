@@ -1,0 +1,44 @@
+"""The loud start-up notice of embedded (mock) mode, with demo logins and a request."""
+
+from __future__ import annotations
+
+import sys
+
+from graphql_api.demo import DEMO_PASSWORD, DEMO_TENANTS, SUPER_ADMIN_EMAIL, demo_login
+from tenancy.models import Role
+from tenancy.settings import Settings
+
+
+def print_mock_banner(settings: Settings, base: str) -> None:
+    """Print to stderr that the server runs on the in-process mock, not MongoDB.
+
+    ``base`` is the server's URL, e.g. ``http://127.0.0.1:8000``.
+    """
+    tenants = "\n".join(
+        f"    {t.slug:<16} {t.status.value:<10} admin: {demo_login(t.slug, Role.ADMIN)}"
+        f"  staff: {demo_login(t.slug, Role.STAFF)}  viewer: {demo_login(t.slug, Role.VIEWER)}"
+        for t in DEMO_TENANTS
+    )
+    login = (
+        '{"query":"mutation { login(email: \\"admin@west-nipt.example.com\\", password: '
+        f'\\"{DEMO_PASSWORD}\\", tenant: \\"west-nipt\\") {{ token userErrors {{ code message }} }} }}"}}'
+    )
+    print(
+        f"""
+==============================================================================
+ EMBEDDED MODE: no APP_MONGODB_URL is set, so this server runs on an
+ IN-PROCESS MOCK of MongoDB seeded with demo data. Nothing is persisted.
+ Set APP_MONGODB_URL=mongodb://... for a real database.
+------------------------------------------------------------------------------
+ Demo logins (password for all: {DEMO_PASSWORD}):
+    super-admin      {SUPER_ADMIN_EMAIL}
+{tenants}
+ GraphQL:  {base}/graphql   or  {base}/t/<slug>/graphql   (GraphiQL in a browser)
+ Try:
+   curl -s {base}/t/west-nipt/graphql -H 'content-type: application/json' \\
+     -d '{login}'
+==============================================================================
+""",
+        file=sys.stderr,
+        flush=True,
+    )

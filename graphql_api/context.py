@@ -1,0 +1,151 @@
+"""Per-request context: tenant, tenant database handle, principal, DataLoaders.
+
+Tenant resolution, in order of precedence:
+
+1. path prefix ``/t/{slug}/graphql``
+2. ``X-Tenant`` header
+3. Host: ``<slug>.<base domain>`` or a tenant's custom domain
+4. the JWT's ``tenant`` claim
+
+A request that names one tenant in the path and another in the header is
+refused (FORBIDDEN), and so is a JWT naming another tenant than the request
+(super-admin tokens name none and may act in any tenant). A resolution
+failure does not raise here: it is kept in ``failure`` and the
+``RequestGuard`` extension answers it as a GraphQL error with its code, so
+clients always receive GraphQL JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+from starlette.requests import Request
+
+from graphql_api.auth import ANONYMOUS, Principal, TokenService
+from graphql_api.loaders import Loaders
+from tenancy.errors import AppError, ErrorCode
+from tenancy.models import Tenant
+from tenancy.runtime import Platform
+
+TENANT_HEADER = "x-tenant"
+
+
+@dataclass
+class Context:
+    """What every resolver receives as ``info.context``."""
+
+    platform: Platform
+    tokens: TokenService
+    request: Request | None = None
+    response: Any = None
+    principal: Principal = ANONYMOUS
+    tenant: Tenant | None = None
+    db: AsyncDatabase | None = None
+    failure: AppError | None = None
+    _loaders: Loaders | None = field(default=None, repr=False)
+
+    def require_tenant(self) -> tuple[Tenant, AsyncDatabase]:
+        """The request's tenant and its database handle.
+
+        Raises:
+            AppError(TENANT_REQUIRED) when the request names no tenant.
+        """
+        if self.tenant is None or self.db is None:
+            raise AppError(
+                ErrorCode.TENANT_REQUIRED,
+                "this operation needs a tenant: use /t/{slug}/graphql, the X-Tenant header, "
+                "the tenant's domain, or a token issued for a tenant",
+            )
+        return self.tenant, self.db
+
+    def require_writable(self) -> tuple[Tenant, AsyncDatabase]:
+        """As ``require_tenant``, refusing writes while the tenant is in maintenance.
+
+        Raises:
+            AppError(TENANT_MAINTENANCE) during an operator's copy or move.
+        """
+        tenant, db = self.require_tenant()
+        if tenant.maintenance is not None:
+            raise AppError(
+                ErrorCode.TENANT_MAINTENANCE,
+                f"tenant {tenant.slug!r} is read-only during maintenance "
+                f"({tenant.maintenance.reason}); retry later",
+            )
+        return tenant, db
+
+    @cached_property
+    def loaders(self) -> Loaders:
+        """DataLoaders of this request, bound to the tenant database."""
+        _, db = self.require_tenant()
+        return Loaders(db)
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AppError(ErrorCode.UNAUTHENTICATED, "Authorization must be 'Bearer <token>'")
+    return token.strip()
+
+
+async def _requested_slug(platform: Platform, request: Request) -> str | None:
+    path_slug = request.path_params.get("tenant")
+    header_slug = request.headers.get(TENANT_HEADER)
+    header_slug = header_slug.strip().lower() if header_slug else None
+    if path_slug and header_slug and path_slug != header_slug:
+        raise AppError(
+            ErrorCode.FORBIDDEN,
+            f"the path names tenant {path_slug!r} but X-Tenant names {header_slug!r}",
+        )
+    if path_slug or header_slug:
+        return path_slug or header_slug
+    host = request.headers.get("host")
+    return await platform.registry.slug_for_host(host) if host else None
+
+
+async def load_served_tenant(platform: Platform, slug: str) -> Tenant:
+    """The tenant if the API serves it.
+
+    Raises:
+        AppError: TENANT_NOT_FOUND (unknown or malformed slug), TENANT_INACTIVE
+        (suspended, cancelled or deleted; the message says which and why).
+    """
+    tenant = await platform.registry.by_slug(slug)
+    if tenant is None:
+        raise AppError(ErrorCode.TENANT_NOT_FOUND, f"tenant {slug!r} does not exist")
+    if not tenant.is_served:
+        reason = f": {tenant.status_reason}" if tenant.status_reason else ""
+        raise AppError(ErrorCode.TENANT_INACTIVE, f"tenant {slug!r} is {tenant.status}{reason}")
+    return tenant
+
+
+async def build_context(platform: Platform, tokens: TokenService, request: Request) -> Context:
+    """Resolve principal and tenant for one HTTP request; never raises for client mistakes."""
+    context = Context(platform=platform, tokens=tokens, request=request)
+    try:
+        token = _bearer(request)
+        if token:
+            context.principal = tokens.verify(token)
+        principal = context.principal
+        slug = await _requested_slug(platform, request) or principal.tenant_slug
+        if slug is None:
+            return context
+        tenant = await load_served_tenant(platform, slug)
+        if principal.is_authenticated and not principal.is_super_admin and (
+            principal.tenant_slug != tenant.slug or principal.tenant_id != str(tenant.id)
+        ):
+            raise AppError(
+                ErrorCode.FORBIDDEN,
+                f"this token was issued for tenant {principal.tenant_slug!r}, "
+                f"not {tenant.slug!r}; log in to {tenant.slug!r}",
+            )
+        context.tenant = tenant
+        context.db = platform.tenant_database(tenant)
+    except AppError as exc:
+        context.failure = exc
+    return context

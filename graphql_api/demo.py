@@ -1,0 +1,228 @@
+"""Demo data for the zero-set-up default (embedded mock database).
+
+Modelled on the seeds' real tenants: the clinic brands of seed 000 (Omega
+West / westesti.com, Omega Trombofili / trombofili.com, Omega Genetik /
+nipt.tr) with their tests, locations and referral codes, and Quattro Stand
+of seed 001 (trade-fair stand builder). Every tenant is provisioned through
+the same service as the API and the operator CLI; bookings go through the
+booking service, so prices, slots and confirmation numbers follow the rules.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bson import ObjectId
+
+from graphql_api.services.booking_rules import BookingAction
+from graphql_api.services.bookings import BookingRequest, BookingService
+from graphql_api.services.catalog import CatalogService, ServiceFields
+from graphql_api.services.customers import CustomerFields, CustomerService
+from tenancy import service as tenant_service
+from tenancy.errors import AppError
+from tenancy.models import Role, TenantStatus
+from tenancy.runtime import Platform
+from tenancy.tenant_schema import LOCATIONS, REFERRAL_CODES
+
+DEMO_PASSWORD = "demo-password"
+SUPER_ADMIN_EMAIL = "root@platform.example.com"
+
+
+@dataclass
+class DemoTenant:
+    slug: str
+    name: str
+    plan: str
+    domain: str
+    prefix: str
+    services: list[tuple[str, str, int, int]]  # code, name, minutes, price (minor, TRY)
+    locations: list[tuple[str, str]]  # city, district
+    referral_codes: list[tuple[str, str, int]] = field(default_factory=list)  # code, doctor, %
+    customers: list[tuple[str, str, str]] = field(default_factory=list)  # name, email, phone
+    bookings: int = 24
+    status: TenantStatus = TenantStatus.ACTIVE
+    status_reason: str | None = None
+
+
+DEMO_TENANTS = [
+    DemoTenant(
+        slug="west-nipt",
+        name="Omega West",
+        plan="professional",
+        domain="westesti.com",
+        prefix="WE",
+        services=[
+            ("verifi", "Verifi NIPT", 30, 185_000),
+            ("momguard", "MomGuard NIPT", 30, 120_000),
+        ],
+        locations=[("İzmir", "Alsancak"), ("İzmir", "Karşıyaka"), ("Manisa", "Merkez")],
+        referral_codes=[("DRALI10", "Dr. Ali Yılmaz", 10), ("DRFATIH15", "Dr. Fatih Kaya", 15)],
+        customers=[
+            ("Ayşe Demir", "ayse.demir@example.com", "+90 532 111 2233"),
+            ("Elif Kaya", "elif.kaya@example.com", "+90 533 222 3344"),
+            ("Zeynep Çelik", "zeynep.celik@example.com", "+90 534 333 4455"),
+            ("Merve Şahin", "merve.sahin@example.com", "+90 535 444 5566"),
+        ],
+    ),
+    DemoTenant(
+        slug="tromb-screening",
+        name="Omega Trombofili",
+        plan="starter",
+        domain="trombofili.com",
+        prefix="TR",
+        services=[
+            ("f5l", "Factor V Leiden", 20, 50_000),
+            ("mthfr", "MTHFR C677T", 20, 50_000),
+            ("panel", "Comprehensive Thrombophilia Panel", 40, 150_000),
+        ],
+        locations=[("Ankara", "Çankaya"), ("İstanbul", "Şişli")],
+        referral_codes=[("AKBAS15", "Prof. Dr. Mehmet Akbaş", 15)],
+        customers=[
+            ("Fatma Arslan", "fatma.arslan@example.com", "+90 536 555 6677"),
+            ("Hatice Yıldız", "hatice.yildiz@example.com", "+90 537 666 7788"),
+            ("Emine Aydın", "emine.aydin@example.com", "+90 538 777 8899"),
+        ],
+    ),
+    DemoTenant(
+        slug="quattro-stand",
+        name="Quattro Stand",
+        plan="enterprise",
+        domain="quattrostand.com",
+        prefix="QS",
+        services=[
+            ("stand-design", "Stand design consultation", 60, 250_000),
+            ("stand-build", "Stand build survey (on site)", 120, 750_000),
+        ],
+        locations=[("İstanbul", "Tüyap Fair Center"), ("İzmir", "Fuar İzmir")],
+        customers=[
+            ("Honda Türkiye", "purchasing@honda.example.com", "+90 216 111 0000"),
+            ("Çetin San.", "info@cetin.example.com", "+90 212 222 0000"),
+            ("Borçelik", "fuar@borcelik.example.com", "+90 224 333 0000"),
+        ],
+    ),
+    DemoTenant(
+        slug="omega-nipt",
+        name="Omega Genetik",
+        plan="professional",
+        domain="nipt.tr",
+        prefix="OM",
+        services=[("veritas", "Veritas NIPT", 30, 240_000)],
+        locations=[("Ankara", "Çankaya")],
+        customers=[("Gül Öztürk", "gul.ozturk@example.com", "+90 539 888 9900")],
+        bookings=4,
+        status=TenantStatus.SUSPENDED,
+        status_reason="payment failed; subscription past due for 14 days",
+    ),
+]
+
+_ROLES = (Role.ADMIN, Role.STAFF, Role.VIEWER)
+_STATUS_PLAN = [
+    [],
+    [BookingAction.CONFIRM],
+    [BookingAction.CONFIRM, BookingAction.SCHEDULE],
+    [BookingAction.CONFIRM, BookingAction.COMPLETE],
+    [BookingAction.CANCEL],
+]
+
+
+def demo_login(slug: str, role: Role) -> str:
+    """Email of a demo user: ``admin@west-nipt.example.com``."""
+    return f"{role.value}@{slug}.example.com"
+
+
+async def seed_demo(platform: Platform) -> bool:
+    """Seed the demo tenants into an empty platform; returns False if tenants exist already."""
+    if await platform.store.db["tenants"].count_documents({}, limit=1):
+        return False
+    await tenant_service.create_super_admin(
+        platform, email=SUPER_ADMIN_EMAIL, name="Platform Root", password=DEMO_PASSWORD,
+        actor="demo-seed",
+    )
+    for demo in DEMO_TENANTS:
+        await _seed_tenant(platform, demo)
+    return True
+
+
+async def _seed_tenant(platform: Platform, demo: DemoTenant) -> None:
+    tenant = await tenant_service.provision_tenant(
+        platform,
+        tenant_service.ProvisionRequest(
+            slug=demo.slug,
+            name=demo.name,
+            plan_key=demo.plan,
+            owner_email=demo_login(demo.slug, Role.ADMIN),
+            owner_name=f"{demo.name} Admin",
+            owner_password=DEMO_PASSWORD,
+            confirmation_prefix=demo.prefix,
+            domains=[demo.domain],
+        ),
+        actor="demo-seed",
+    )
+    for role in _ROLES[1:]:
+        await tenant_service.create_user(
+            platform, tenant, email=demo_login(demo.slug, role), name=f"{demo.name} {role.value}",
+            role=role, password=DEMO_PASSWORD, actor="demo-seed",
+        )
+    db = platform.tenant_database(tenant)
+    catalog = CatalogService(db)
+    services = [
+        await catalog.create_service(
+            ServiceFields(code=code, name=name, duration_minutes=minutes, price_minor=price,
+                          currency="TRY")
+        )
+        for code, name, minutes, price in demo.services
+    ]
+    locations = [
+        {"_id": ObjectId(), "name": f"{city} {district}", "city": city, "district": district}
+        for city, district in demo.locations
+    ]
+    await db[LOCATIONS].insert_many(locations)
+    if demo.referral_codes:
+        await db[REFERRAL_CODES].insert_many(
+            [
+                {"_id": ObjectId(), "code": code, "doctor_name": doctor,
+                 "discount_basis_points": pct * 100, "active": True}
+                for code, doctor, pct in demo.referral_codes
+            ]
+        )
+    customers = CustomerService(db, tenant)
+    people = [
+        await customers.create(CustomerFields(name=n, email=e, phone=p, tags=["demo"]))
+        for n, e, p in demo.customers
+    ]
+    bookings = BookingService(db, tenant, "demo-seed")
+    rng = random.Random(demo.slug)
+    zone = ZoneInfo(tenant.settings.timezone)
+    today = datetime.now(UTC).astimezone(zone).date()
+    for i in range(demo.bookings):
+        day = today + timedelta(days=i // 4 - 3)
+        local = datetime(day.year, day.month, day.day, 9 + (i % 4) * 2, 0, tzinfo=zone)
+        codes = [c[0] for c in demo.referral_codes]
+        try:
+            result = await bookings.create(
+                BookingRequest(
+                    service_id=str(rng.choice(services)["_id"]),
+                    customer_id=str(people[i % len(people)]["_id"]),
+                    location_id=str(locations[i % len(locations)]["_id"]),
+                    starts_at=local,
+                    referral_code=rng.choice([None, *codes]) if codes else None,
+                ),
+                allow_customer_id=True,
+            )
+        except AppError:
+            continue
+        for action in _STATUS_PLAN[i % len(_STATUS_PLAN)]:
+            reason = "customer asked to cancel" if action == BookingAction.CANCEL else None
+            await bookings.transition(str(result.booking["_id"]), action, reason)
+    if demo.status != TenantStatus.ACTIVE:
+        await tenant_service.set_tenant_status(
+            platform, demo.slug, demo.status, demo.status_reason, "demo-seed"
+        )
+    else:
+        await platform.store.update_tenant(
+            tenant.id, {"status": TenantStatus.ACTIVE.value, "subscription.status": "active"}
+        )
+        platform.registry.invalidate(demo.slug)

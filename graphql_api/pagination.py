@@ -1,0 +1,100 @@
+"""Keyset (cursor) pagination over MongoDB collections.
+
+A cursor is opaque to clients: base64url of the sort name and the sort-key
+values of the last row. Keyset pagination stays fast at any depth (no
+``skip``) and a cursor only ever selects rows of the database it is used
+on, so a cursor from another tenant reveals nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bson import json_util
+from pymongo.asynchronous.collection import AsyncCollection
+
+from tenancy.errors import validation_error
+
+SortSpec = list[tuple[str, int]]
+_JSON = json_util.JSONOptions(json_mode=json_util.JSONMode.CANONICAL, tz_aware=True)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of documents plus what a connection needs."""
+
+    docs: list[dict[str, Any]]
+    cursors: list[str]
+    has_next_page: bool
+    count: Callable[[], Awaitable[int]]
+
+
+def encode_cursor(sort_name: str, values: list[Any]) -> str:
+    raw = json_util.dumps([sort_name, values], json_options=_JSON)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort_name: str) -> list[Any]:
+    """Values stored in ``cursor``.
+
+    Raises:
+        AppError(VALIDATION_FAILED) on field ``after`` for a malformed cursor
+        or one made for another sort order.
+    """
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        name, values = json_util.loads(base64.urlsafe_b64decode(padded.encode()), json_options=_JSON)
+    except (ValueError, TypeError, binascii.Error):
+        raise validation_error("after", "cursor is not valid; use an endCursor from a page") from None
+    if name != sort_name or not isinstance(values, list):
+        raise validation_error("after", "cursor belongs to another sort order; start again")
+    return values
+
+
+def _value(doc: dict[str, Any], path: str) -> Any:
+    for part in path.split("."):
+        doc = doc.get(part) if isinstance(doc, dict) else None  # type: ignore[assignment]
+    return doc
+
+
+def keyset_filter(sort: SortSpec, values: list[Any]) -> dict[str, Any]:
+    """Rows strictly after ``values`` in ``sort`` order (lexicographic over the keys)."""
+    if len(values) != len(sort):
+        raise validation_error("after", "cursor is not valid; use an endCursor from a page")
+    branches = []
+    for i, (field, direction) in enumerate(sort):
+        branch = {f: v for (f, _), v in zip(sort[:i], values[:i], strict=True)}
+        branch[field] = {"$gt" if direction > 0 else "$lt": values[i]}
+        branches.append(branch)
+    return {"$or": branches}
+
+
+async def fetch_page(
+    collection: AsyncCollection,
+    query: dict[str, Any],
+    *,
+    sort_name: str,
+    sort: SortSpec,
+    first: int,
+    after: str | None,
+) -> Page:
+    """Fetch ``first`` documents after the cursor, in one round-trip.
+
+    ``sort`` must end with ``_id`` so that the order is total.
+    """
+    page_query = query
+    if after:
+        page_query = {"$and": [query, keyset_filter(sort, decode_cursor(after, sort_name))]}
+    docs = await collection.find(page_query).sort(sort).limit(first + 1).to_list(first + 1)
+    has_next = len(docs) > first
+    docs = docs[:first]
+    cursors = [encode_cursor(sort_name, [_value(d, f) for f, _ in sort]) for d in docs]
+
+    async def count() -> int:
+        return await collection.count_documents(query)
+
+    return Page(docs=docs, cursors=cursors, has_next_page=has_next, count=count)

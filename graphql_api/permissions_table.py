@@ -1,0 +1,27 @@
+"""Role -> permission table (the seeds' RBAC: super_admin, admin, staff/user, viewer).
+
+Anonymous callers (a tenant's public booking site) may read the catalog
+and book with inline customer details, nothing more.
+"""
+
+from __future__ import annotations
+
+from tenancy.models import Role
+
+ANONYMOUS_PERMISSIONS = frozenset({"services.read", "bookings.create"})
+VIEWER = frozenset({"tenant.read", "services.read", "customers.read", "bookings.read"})
+STAFF = VIEWER | {"customers.write", "bookings.create", "bookings.write"}
+ADMIN = STAFF | {"services.write", "settings.write", "users.write"}
+SUPER_ADMIN = ADMIN | {"platform.read", "platform.write"}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
+    Role.VIEWER: VIEWER,
+    Role.STAFF: STAFF,
+    Role.ADMIN: ADMIN,
+    Role.SUPER_ADMIN: SUPER_ADMIN,
+}
+
+
+def permissions_for(role: Role | None) -> frozenset[str]:
+    """Permissions of a role; ``None`` is the anonymous caller."""
+    return ROLE_PERMISSIONS[role] if role else ANONYMOUS_PERMISSIONS

@@ -1,0 +1,95 @@
+"""``login``, ``me`` and tenant user management."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from bson import ObjectId
+from bson.errors import InvalidId
+from strawberry.types import Info
+
+from graphql_api.context import load_served_tenant
+from graphql_api.errors import mutation_payload
+from graphql_api.permissions import requires
+from graphql_api.types.auth import CreateUserInput, LoginPayload, UserPayload
+from graphql_api.types.tenant import User
+from tenancy import service
+from tenancy.errors import AppError, ErrorCode
+from tenancy.passwords import verify_password
+
+_BAD_CREDENTIALS = "email or password is wrong"
+
+
+@strawberry.type
+class AuthQueries:
+    @strawberry.field(description="The logged-in user.")
+    async def me(self, info: Info) -> User:
+        principal = info.context.principal
+        if not principal.is_authenticated:
+            raise AppError(ErrorCode.UNAUTHENTICATED, "log in first")
+        try:
+            user = await info.context.platform.store.user_by_id(ObjectId(principal.user_id))
+        except InvalidId:
+            user = None
+        if user is None or not user.active:
+            raise AppError(ErrorCode.UNAUTHENTICATED, "this user no longer exists; log in again")
+        return User.from_model(user)
+
+
+@strawberry.type
+class AuthMutations:
+    @strawberry.mutation
+    async def login(
+        self,
+        info: Info,
+        email: str,
+        password: str,
+        tenant: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Tenant slug; defaults to the request's tenant. "
+                "Omit both for a platform super-admin login."
+            ),
+        ] = None,
+    ) -> LoginPayload:
+        """Exchange email and password for a JWT. Unknown user and wrong password answer alike."""
+        context = info.context
+        platform = context.platform
+
+        async def run() -> LoginPayload:
+            slug = tenant.strip().lower() if tenant else None
+            if slug and context.tenant and slug != context.tenant.slug:
+                raise AppError(
+                    ErrorCode.FORBIDDEN,
+                    f"the request names tenant {context.tenant.slug!r}, the login {slug!r}",
+                )
+            target = context.tenant if slug is None else await load_served_tenant(platform, slug)
+            user = await platform.store.user_by_email(target.id if target else None, email)
+            ok = verify_password(user.password_hash if user else None, password)
+            if user is None or not ok or not user.active:
+                raise AppError(ErrorCode.INVALID_CREDENTIALS, _BAD_CREDENTIALS)
+            token, expires = context.tokens.issue(user, target)
+            await platform.store.touch_login(user.id)
+            return LoginPayload(token=token, expires_at=expires, user=User.from_model(user))
+
+        return await mutation_payload(LoginPayload, run)
+
+    @strawberry.mutation(extensions=requires("users.write"))
+    async def create_user(self, info: Info, input: CreateUserInput) -> UserPayload:
+        """Add a user to the current tenant (plan limit: maxUsers)."""
+
+        async def run() -> UserPayload:
+            tenant, _ = info.context.require_writable()
+            user = await service.create_user(
+                info.context.platform,
+                tenant,
+                email=input.email,
+                name=input.name,
+                role=input.role,
+                password=input.password,
+                actor=info.context.principal.actor,
+            )
+            return UserPayload(user=User.from_model(user))
+
+        return await mutation_payload(UserPayload, run)

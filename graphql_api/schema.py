@@ -1,0 +1,76 @@
+"""The GraphQL schema: root types merged from the domain resolvers, plus extensions.
+
+``schema.graphql`` at the project root is generated from this module
+(``make schema``) and a test fails when it is stale.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+import strawberry
+from graphql import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
+
+from graphql_api.errors import ErrorCodes, RequestGuard, is_unexpected
+from graphql_api.resolvers.auth import AuthMutations, AuthQueries
+from graphql_api.resolvers.bookings import BookingMutations, BookingQueries
+from graphql_api.resolvers.catalog import CatalogMutations, CatalogQueries
+from graphql_api.resolvers.customers import CustomerMutations, CustomerQueries
+from graphql_api.resolvers.tenants import TenantMutations, TenantQueries
+from tenancy.settings import Settings
+
+log = logging.getLogger("graphql_api.schema")
+
+Query = merge_types(
+    "Query", (TenantQueries, AuthQueries, CatalogQueries, CustomerQueries, BookingQueries)
+)
+Mutation = merge_types(
+    "Mutation",
+    (AuthMutations, TenantMutations, CatalogMutations, CustomerMutations, BookingMutations),
+)
+
+
+class Schema(strawberry.Schema):
+    """Logs only unexpected errors (with traceback); client mistakes are not noise."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            if is_unexpected(error):
+                log.error("unexpected error in %s", error.path, exc_info=error.original_error)
+
+
+def build_schema(settings: Settings) -> Schema:
+    """The schema with caches, limits and error handling configured from ``settings``.
+
+    Defaults: depth 10, 30 aliases, 2000 tokens (README, configuration).
+    """
+    # Factories, not instances: extensions are built per request (the caches are module-level).
+    extensions: list = [
+        RequestGuard,
+        ErrorCodes,
+        partial(ParserCache, maxsize=256),
+        partial(ValidationCache, maxsize=256),
+        partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
+        partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+        partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+    ]
+    if not settings.introspection:
+        extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
+    return Schema(query=Query, mutation=Mutation, extensions=extensions)
+
+
+schema = build_schema(Settings(_env_file=None))  # for `strawberry export-schema`

@@ -1,0 +1,445 @@
+"""Bookings of one tenant: create (idempotent), transitions, reschedule, page.
+
+Double booking is impossible by construction: each booking with a
+location claims one ``booking_slots`` document per ``SLOT_MINUTES`` cell
+it covers, under a unique (resource, slot) index; of two overlapping
+creates exactly one inserts all its cells. No multi-document transaction
+is needed (the brief: correctness must not depend on transactions).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from graphql_api.pagination import Page, fetch_page
+from graphql_api.services.booking_rules import (
+    OPEN_STATUSES,
+    RELEASING_STATUSES,
+    TRANSITIONS,
+    BookingAction,
+    BookingStatus,
+    discount_minor,
+    slot_starts,
+)
+from graphql_api.services.catalog import CatalogService
+from graphql_api.services.customers import CustomerFields, CustomerService
+from graphql_api.services.ids import parse_id
+from tenancy.errors import AppError, ErrorCode, not_found, validation_error
+from tenancy.models import Tenant, utcnow
+from tenancy.tenant_schema import ACTIVITY_LOG, BOOKING_SLOTS, BOOKINGS, COUNTERS
+
+MAX_IDEMPOTENCY_KEY_LENGTH = 200
+_CONFIRMATION_ATTEMPTS = 5
+
+
+class BookingSort(StrEnum):
+    STARTS_AT_DESC = "starts_desc"
+    STARTS_AT_ASC = "starts_asc"
+    CREATED_AT_DESC = "created_desc"
+
+
+SORTS: dict[BookingSort, list[tuple[str, int]]] = {
+    BookingSort.STARTS_AT_DESC: [("starts_at", DESCENDING), ("_id", DESCENDING)],
+    BookingSort.STARTS_AT_ASC: [("starts_at", ASCENDING), ("_id", ASCENDING)],
+    BookingSort.CREATED_AT_DESC: [("created_at", DESCENDING), ("_id", DESCENDING)],
+}
+
+
+@dataclass
+class InlineCustomer:
+    name: str
+    email: str
+    phone: str | None = None
+
+
+@dataclass
+class BookingRequest:
+    """Input of ``createBooking``. ``starts_at`` must carry a UTC offset."""
+
+    service_id: str
+    starts_at: datetime
+    customer_id: str | None = None
+    customer: InlineCustomer | None = None
+    location_id: str | None = None
+    referral_code: str | None = None
+    notes: str | None = None
+    idempotency_key: str | None = None
+
+    def fingerprint(self) -> str:
+        """Hash of the request's meaning, to tell a replay from a reused key."""
+        body = {
+            "service": self.service_id,
+            "starts": self.starts_at.astimezone(UTC).isoformat(),
+            "customer": self.customer_id,
+            "inline": (self.customer.email.strip().lower() if self.customer else None),
+            "location": self.location_id,
+            "referral": (self.referral_code or "").strip().upper() or None,
+        }
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class BookingFilter:
+    statuses: list[BookingStatus] | None = None
+    starts_from: datetime | None = None
+    starts_before: datetime | None = None
+    customer_id: str | None = None
+    service_id: str | None = None
+
+
+@dataclass
+class CreateResult:
+    booking: dict[str, Any]
+    replayed: bool
+
+
+def _require_aware(value: datetime, field: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise validation_error(
+            ["input", field], "time must be ISO 8601 with a UTC offset, e.g. 2026-03-01T10:30:00+03:00"
+        )
+    if value.second or value.microsecond:
+        raise validation_error(["input", field], "time must be whole minutes")
+    return value.astimezone(UTC)
+
+
+class BookingService:
+    """Booking operations on one tenant database.
+
+    Args:
+        db: the tenant's database handle (from the request context).
+        tenant: the tenant record (settings, limits).
+        actor: who acts, for the status history (user id or ``"anonymous"``).
+    """
+
+    def __init__(self, db: AsyncDatabase, tenant: Tenant, actor: str) -> None:
+        self.db = db
+        self.tenant = tenant
+        self.actor = actor
+        self.bookings = db[BOOKINGS]
+        self.catalog = CatalogService(db)
+        self.customers = CustomerService(db, tenant)
+
+    # -- reads -----------------------------------------------------------
+
+    async def get(self, booking_id: str) -> dict[str, Any] | None:
+        return await self.bookings.find_one({"_id": parse_id(booking_id)})
+
+    async def page(self, flt: BookingFilter, sort: BookingSort, first: int, after: str | None) -> Page:
+        query: dict[str, Any] = {}
+        if flt.statuses:
+            query["status"] = {"$in": [str(s) for s in flt.statuses]}
+        if flt.starts_from or flt.starts_before:
+            window: dict[str, Any] = {}
+            if flt.starts_from:
+                window["$gte"] = _require_aware(flt.starts_from.replace(second=0, microsecond=0), "from")
+            if flt.starts_before:
+                window["$lt"] = _require_aware(
+                    flt.starts_before.replace(second=0, microsecond=0), "before"
+                )
+            query["starts_at"] = window
+        if flt.customer_id:
+            query["customer_id"] = parse_id(flt.customer_id)
+        if flt.service_id:
+            query["service_id"] = parse_id(flt.service_id)
+        return await fetch_page(
+            self.bookings, query, sort_name=str(sort), sort=SORTS[sort], first=first, after=after
+        )
+
+    # -- create ----------------------------------------------------------
+
+    async def create(self, request: BookingRequest, *, allow_customer_id: bool) -> CreateResult:
+        """Create a booking, or return the one an idempotency key already made.
+
+        Raises:
+            AppError: VALIDATION_FAILED, NOT_FOUND (service, customer, location),
+            SLOT_TAKEN, IDEMPOTENCY_KEY_REUSED, PLAN_LIMIT_EXCEEDED (new inline customer),
+            FORBIDDEN (``customerId`` from a caller without customer access).
+        """
+        key = request.idempotency_key
+        fingerprint = request.fingerprint()
+        if key is not None:
+            if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+                raise validation_error(
+                    ["input", "idempotencyKey"], f"key must be 1-{MAX_IDEMPOTENCY_KEY_LENGTH} chars"
+                )
+            existing = await self.bookings.find_one({"idempotency_key": key})
+            if existing is not None:
+                return self._replay(existing, fingerprint)
+
+        starts_at = _require_aware(request.starts_at, "startsAt")
+        service = await self.catalog.service(request.service_id)
+        if service is None or not service.get("active", True):
+            raise AppError(ErrorCode.NOT_FOUND, "service was not found or is not bookable", ["input", "serviceId"])
+        location = None
+        if request.location_id:
+            location = await self.catalog.location(request.location_id)
+            if location is None:
+                raise AppError(ErrorCode.NOT_FOUND, "location was not found", ["input", "locationId"])
+        discount_bp, referral = 0, None
+        if request.referral_code:
+            code = await self.catalog.active_referral_code(request.referral_code)
+            if code is None:
+                raise validation_error(
+                    ["input", "referralCode"], "referral code is unknown or no longer active"
+                )
+            discount_bp, referral = int(code["discount_basis_points"]), code["code"]
+        customer = await self._customer_for(request, allow_customer_id=allow_customer_id)
+
+        price = int(service["price_minor"])
+        discount = discount_minor(price, discount_bp)
+        now = utcnow()
+        duration = int(service["duration_minutes"])
+        doc: dict[str, Any] = {
+            "_id": ObjectId(),
+            "status": BookingStatus.PENDING.value,
+            "customer_id": customer["_id"],
+            "service_id": service["_id"],
+            "location_id": location["_id"] if location else None,
+            "starts_at": starts_at,
+            "ends_at": starts_at + timedelta(minutes=duration),
+            "duration_minutes": duration,
+            "timezone": self.tenant.settings.timezone,
+            "currency": service["currency"],
+            "price_minor": price,
+            "discount_minor": discount,
+            "final_price_minor": price - discount,
+            "referral_code": referral,
+            "discount_basis_points": discount_bp,
+            "payment_status": "pending",
+            "notes": request.notes,
+            "status_history": [{"status": "pending", "at": now, "by": self.actor}],
+            "request_hash": fingerprint,
+            "created_by": self.actor,
+            "created_at": now,
+            "updated_at": now,
+        }
+        if key is not None:
+            doc["idempotency_key"] = key
+        inserted = await self._insert_with_confirmation_number(doc)
+        if inserted is not None:
+            return inserted
+        try:
+            await self._claim(doc["_id"], doc["location_id"], slot_starts(starts_at, duration))
+        except AppError:
+            await self.bookings.delete_one({"_id": doc["_id"]})
+            raise
+        await self._log("booking.created", doc["_id"])
+        return CreateResult(booking=doc, replayed=False)
+
+    def _replay(self, existing: dict[str, Any], fingerprint: str) -> CreateResult:
+        if existing.get("request_hash") != fingerprint:
+            raise AppError(
+                ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                "this idempotency key was used for a different booking request; use a new key",
+                ["input", "idempotencyKey"],
+            )
+        return CreateResult(booking=existing, replayed=True)
+
+    async def _insert_with_confirmation_number(self, doc: dict[str, Any]) -> CreateResult | None:
+        """Insert ``doc`` with a fresh confirmation number; a replay result if the key won elsewhere."""
+        for _ in range(_CONFIRMATION_ATTEMPTS):
+            doc["confirmation_number"] = await self._next_confirmation_number(doc["created_at"])
+            try:
+                await self.bookings.insert_one(doc)
+                return None
+            except DuplicateKeyError:
+                key = doc.get("idempotency_key")
+                if key is not None:
+                    existing = await self.bookings.find_one({"idempotency_key": key})
+                    if existing is not None:
+                        return self._replay(existing, doc["request_hash"])
+        raise AppError(ErrorCode.INTERNAL_ERROR, "could not allocate a confirmation number; retry")
+
+    async def _next_confirmation_number(self, at: datetime) -> str:
+        """``<PREFIX>-<YYMM>-<sequence>``, e.g. ``OM-2508-00042`` (the clinics' format)."""
+        counter = await self.db[COUNTERS].find_one_and_update(
+            {"_id": "confirmation_number"},
+            {"$inc": {"value": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        prefix = self.tenant.settings.confirmation_prefix
+        return f"{prefix}-{at:%y%m}-{counter['value']:05d}"
+
+    async def _customer_for(self, request: BookingRequest, *, allow_customer_id: bool) -> dict[str, Any]:
+        if (request.customer_id is None) == (request.customer is None):
+            raise validation_error(["input", "customerId"], "give either customerId or customer details")
+        if request.customer_id is not None:
+            if not allow_customer_id:
+                raise AppError(
+                    ErrorCode.FORBIDDEN, "booking for an existing customer needs customers.read"
+                )
+            customer = await self.customers.get(request.customer_id)
+            if customer is None:
+                raise AppError(ErrorCode.NOT_FOUND, "customer was not found", ["input", "customerId"])
+            return customer
+        assert request.customer is not None
+        existing = await self.customers.find_by_email(request.customer.email)
+        if existing is not None and existing.get("status") != "deleted":
+            return existing
+        try:
+            return await self.customers.create(
+                CustomerFields(
+                    name=request.customer.name,
+                    email=request.customer.email,
+                    phone=request.customer.phone,
+                )
+            )
+        except AppError as exc:
+            if exc.code != ErrorCode.ALREADY_EXISTS:
+                raise
+            found = await self.customers.find_by_email(request.customer.email)
+            if found is None:
+                raise
+            return found
+
+    # -- slots -----------------------------------------------------------
+
+    async def _claim(self, booking_id: ObjectId, location_id: Any, cells: list[datetime]) -> None:
+        """Claim slot cells for a booking; all or nothing.
+
+        Raises:
+            AppError(SLOT_TAKEN) when another booking holds any of the cells.
+        """
+        if location_id is None or not cells:
+            return
+        resource = f"location:{location_id}"
+        docs = [{"resource": resource, "slot": c, "booking_id": booking_id} for c in cells]
+        try:
+            await self.db[BOOKING_SLOTS].insert_many(docs, ordered=True)
+        except (BulkWriteError, DuplicateKeyError):
+            await self.db[BOOKING_SLOTS].delete_many(
+                {"booking_id": booking_id, "resource": resource, "slot": {"$in": cells}}
+            )
+            raise AppError(
+                ErrorCode.SLOT_TAKEN,
+                "that time is already booked at this location; choose another time",
+                ["input", "startsAt"],
+            ) from None
+
+    async def _release(self, booking_id: ObjectId, cells: list[datetime] | None = None) -> None:
+        query: dict[str, Any] = {"booking_id": booking_id}
+        if cells is not None:
+            query["slot"] = {"$in": cells}
+        await self.db[BOOKING_SLOTS].delete_many(query)
+
+    # -- transitions -----------------------------------------------------
+
+    async def transition(
+        self, booking_id: str, action: BookingAction, reason: str | None = None
+    ) -> dict[str, Any]:
+        """Apply a status-machine action with one conditional update.
+
+        Raises:
+            AppError: NOT_FOUND, INVALID_TRANSITION (names the current status),
+            VALIDATION_FAILED (cancel without a reason).
+        """
+        allowed, target = TRANSITIONS[action]
+        if action == BookingAction.CANCEL and not (reason and reason.strip()):
+            raise validation_error(["input", "reason"], "a cancellation needs a reason")
+        now = utcnow()
+        changes: dict[str, Any] = {"status": target.value, "updated_at": now}
+        if action == BookingAction.CANCEL:
+            changes["cancel_reason"] = reason.strip() if reason else None
+        entry = {"status": target.value, "at": now, "by": self.actor, "reason": reason}
+        doc = await self.bookings.find_one_and_update(
+            {"_id": parse_id(booking_id), "status": {"$in": [s.value for s in allowed]}},
+            {"$set": changes, "$push": {"status_history": entry}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            current = await self.bookings.find_one({"_id": parse_id(booking_id)}, {"status": 1})
+            if current is None:
+                raise not_found("booking", booking_id)
+            raise AppError(
+                ErrorCode.INVALID_TRANSITION,
+                f"a {current['status']} booking cannot be {action.value.replace('_', '-')}ed; "
+                f"allowed from: {', '.join(sorted(s.value for s in allowed))}",
+            )
+        if target in RELEASING_STATUSES:
+            await self._release(doc["_id"])
+        await self._log(f"booking.{action.value}", doc["_id"], reason)
+        return doc
+
+    async def reschedule(
+        self, booking_id: str, starts_at: datetime, location_id: str | None = None
+    ) -> dict[str, Any]:
+        """Move an open booking to a new time (and optionally location).
+
+        New cells are claimed before old ones are released, so the booking
+        never loses its slot; cells both times share are kept.
+
+        Raises:
+            AppError: NOT_FOUND, INVALID_TRANSITION (closed booking), SLOT_TAKEN,
+            VALIDATION_FAILED, or a conflict if the booking changed meanwhile.
+        """
+        starts_at = _require_aware(starts_at, "startsAt")
+        doc = await self.get(booking_id)
+        if doc is None:
+            raise not_found("booking", booking_id)
+        if doc["status"] not in OPEN_STATUSES:
+            raise AppError(
+                ErrorCode.INVALID_TRANSITION, f"a {doc['status']} booking cannot be rescheduled"
+            )
+        new_location = doc.get("location_id")
+        if location_id is not None:
+            location = await self.catalog.location(location_id)
+            if location is None:
+                raise AppError(ErrorCode.NOT_FOUND, "location was not found", ["input", "locationId"])
+            new_location = location["_id"]
+        duration = int(doc["duration_minutes"])
+        old_cells = set(slot_starts(doc["starts_at"], duration)) if doc.get("location_id") else set()
+        new_cells = set(slot_starts(starts_at, duration)) if new_location else set()
+        same_resource = new_location == doc.get("location_id")
+        to_claim = sorted(new_cells - old_cells if same_resource else new_cells)
+        await self._claim(doc["_id"], new_location, to_claim)
+        now = utcnow()
+        updated = await self.bookings.find_one_and_update(
+            {"_id": doc["_id"], "starts_at": doc["starts_at"], "status": {"$in": list(OPEN_STATUSES)}},
+            {
+                "$set": {
+                    "starts_at": starts_at,
+                    "ends_at": starts_at + timedelta(minutes=duration),
+                    "location_id": new_location,
+                    "updated_at": now,
+                },
+                "$push": {
+                    "status_history": {
+                        "status": doc["status"], "at": now, "by": self.actor, "reason": "rescheduled"
+                    }
+                },
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        if updated is None:
+            await self._release(doc["_id"], to_claim)
+            raise AppError(
+                ErrorCode.INVALID_TRANSITION, "the booking changed meanwhile; reload and retry"
+            )
+        stale = sorted(old_cells - new_cells) if same_resource else sorted(old_cells)
+        if stale:
+            await self.db[BOOKING_SLOTS].delete_many(
+                {
+                    "booking_id": doc["_id"],
+                    "resource": f"location:{doc['location_id']}",
+                    "slot": {"$in": stale},
+                }
+            )
+        await self._log("booking.rescheduled", doc["_id"])
+        return updated
+
+    async def _log(self, action: str, booking_id: ObjectId, reason: str | None = None) -> None:
+        await self.db[ACTIVITY_LOG].insert_one(
+            {"at": utcnow(), "actor": self.actor, "action": action, "booking_id": booking_id, "reason": reason}
+        )

@@ -1,0 +1,95 @@
+"""The bookable catalog of a tenant: services, locations, referral codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from graphql_api.services.ids import parse_id
+from tenancy.errors import AppError, ErrorCode, validation_error
+from tenancy.models import utcnow
+from tenancy.naming import slugify
+from tenancy.tenant_schema import LOCATIONS, REFERRAL_CODES, SERVICES
+from tenancy.validation import check_currency
+
+MAX_DURATION_MINUTES = 24 * 60
+
+
+@dataclass
+class ServiceFields:
+    """A bookable service. ``price_minor`` is in minor units of ``currency``."""
+
+    name: str
+    duration_minutes: int
+    price_minor: int
+    currency: str
+    code: str | None = None
+    description: str | None = None
+    active: bool = True
+
+
+class CatalogService:
+    """Reads and writes of the catalog in one tenant database."""
+
+    def __init__(self, db: AsyncDatabase) -> None:
+        self.db = db
+
+    async def services(self, *, include_inactive: bool) -> list[dict[str, Any]]:
+        query = {} if include_inactive else {"active": True}
+        return await self.db[SERVICES].find(query).sort("name", ASCENDING).to_list(None)
+
+    async def service(self, service_id: str) -> dict[str, Any] | None:
+        return await self.db[SERVICES].find_one({"_id": parse_id(service_id)})
+
+    async def create_service(self, fields: ServiceFields) -> dict[str, Any]:
+        """Add a service.
+
+        Raises:
+            AppError: VALIDATION_FAILED, ALREADY_EXISTS (code).
+        """
+        name = fields.name.strip()
+        if not 1 <= len(name) <= 200:
+            raise validation_error(["input", "name"], "name is required (1-200 characters)")
+        if not 1 <= fields.duration_minutes <= MAX_DURATION_MINUTES:
+            raise validation_error(
+                ["input", "durationMinutes"], f"duration must be 1-{MAX_DURATION_MINUTES} minutes"
+            )
+        if fields.price_minor < 0:
+            raise validation_error(["input", "priceMinor"], "price cannot be negative")
+        code = slugify(fields.code or name)
+        if not code:
+            raise validation_error(["input", "code"], "code must contain letters or digits")
+        doc = {
+            "_id": ObjectId(),
+            "code": code,
+            "name": name,
+            "description": fields.description,
+            "duration_minutes": fields.duration_minutes,
+            "price_minor": fields.price_minor,
+            "currency": check_currency(fields.currency),
+            "active": fields.active,
+            "created_at": utcnow(),
+        }
+        try:
+            await self.db[SERVICES].insert_one(doc)
+        except DuplicateKeyError:
+            raise AppError(
+                ErrorCode.ALREADY_EXISTS, f"a service with code {code!r} exists", ["input", "code"]
+            ) from None
+        return doc
+
+    async def locations(self) -> list[dict[str, Any]]:
+        return await self.db[LOCATIONS].find({}).sort("name", ASCENDING).to_list(None)
+
+    async def location(self, location_id: str) -> dict[str, Any] | None:
+        return await self.db[LOCATIONS].find_one({"_id": parse_id(location_id)})
+
+    async def active_referral_code(self, code: str) -> dict[str, Any] | None:
+        return await self.db[REFERRAL_CODES].find_one(
+            {"code": code.strip().upper(), "active": True}
+        )

@@ -1,0 +1,47 @@
+"""Atomic plan-limit reservations kept in the tenant's ``counters`` collection.
+
+``reserve`` increments a counter only while it is below the limit, in one
+conditional update, so concurrent creates cannot overshoot a plan limit
+(a read-then-write check could). ``release`` gives a unit back.
+"""
+
+from __future__ import annotations
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from tenancy.tenant_schema import COUNTERS
+
+
+async def reserve(db: AsyncDatabase, counter: str, limit: int | None) -> bool:
+    """Take one unit of ``counter``; False when the limit is reached (``None``: unlimited)."""
+    if limit is None:
+        await db[COUNTERS].update_one({"_id": counter}, {"$inc": {"value": 1}}, upsert=True)
+        return True
+    try:
+        doc = await db[COUNTERS].find_one_and_update(
+            {"_id": counter, "value": {"$lt": limit}},
+            {"$inc": {"value": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+    except DuplicateKeyError:
+        # The counter exists and is at the limit, so the upsert tried to insert a second one.
+        return False
+    return doc is not None
+
+
+async def release(db: AsyncDatabase, counter: str) -> None:
+    """Give one unit back (after a failed insert or a delete)."""
+    await db[COUNTERS].update_one({"_id": counter, "value": {"$gt": 0}}, {"$inc": {"value": -1}})
+
+
+async def set_usage(db: AsyncDatabase, counter: str, value: int) -> None:
+    """Set a counter to a recounted value (seeding, imports, repairs)."""
+    await db[COUNTERS].update_one({"_id": counter}, {"$set": {"value": value}}, upsert=True)
+
+
+async def usage(db: AsyncDatabase, counter: str) -> int:
+    doc = await db[COUNTERS].find_one({"_id": counter})
+    return int(doc["value"]) if doc else 0

@@ -1,0 +1,190 @@
+"""Tenant, plan and subscription types."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from graphql_api.services import limits
+from graphql_api.types.common import Connection, Money, UserError
+from tenancy import models
+
+TenantStatus = strawberry.enum(models.TenantStatus, name="TenantStatus")
+SubscriptionStatus = strawberry.enum(models.SubscriptionStatus, name="SubscriptionStatus")
+BillingCycle = strawberry.enum(models.BillingCycle, name="BillingCycle")
+Role = strawberry.enum(models.Role, name="Role")
+
+
+@strawberry.type(description="Plan limits; null means unlimited.")
+class PlanLimits:
+    max_users: int | None
+    max_customers: int | None
+    api_rate_limit_per_minute: int | None
+
+    @classmethod
+    def from_model(cls, limits_: models.PlanLimits) -> PlanLimits:
+        return cls(
+            max_users=limits_.max_users,
+            max_customers=limits_.max_customers,
+            api_rate_limit_per_minute=limits_.api_rate_limit_per_minute,
+        )
+
+
+@strawberry.type(description="A subscription plan (the legacy CRM's packages).")
+class Plan:
+    key: str
+    name: str
+    description: str
+    monthly_price: Money
+    yearly_price: Money
+    limits: PlanLimits
+    features: list[str]
+
+    @classmethod
+    def from_model(cls, plan: models.Plan) -> Plan:
+        return cls(
+            key=plan.key,
+            name=plan.name,
+            description=plan.description,
+            monthly_price=Money(amount_minor=plan.price_monthly_minor, currency=plan.currency),
+            yearly_price=Money(amount_minor=plan.price_yearly_minor, currency=plan.currency),
+            limits=PlanLimits.from_model(plan.limits),
+            features=plan.features,
+        )
+
+
+@strawberry.type
+class Subscription:
+    plan_key: str
+    status: SubscriptionStatus  # type: ignore[valid-type]
+    billing_cycle: BillingCycle  # type: ignore[valid-type]
+    current_period_start: datetime | None
+    current_period_end: datetime | None
+    trial_ends_at: datetime | None
+
+    @strawberry.field
+    async def plan(self, info: Info) -> Plan | None:
+        plan = await info.context.platform.store.plan(self.plan_key)
+        return Plan.from_model(plan) if plan else None
+
+
+@strawberry.type
+class TenantSettings:
+    timezone: str = strawberry.field(description="IANA time zone of appointment times.")
+    language: str
+    currency: str
+    confirmation_prefix: str
+    email_sender: str | None
+
+
+@strawberry.type(description="What the tenant uses of its plan limits.")
+class Usage:
+    users: int
+    customers: int
+
+
+@strawberry.type
+class Tenant:
+    id: strawberry.ID
+    slug: str
+    name: str
+    status: TenantStatus  # type: ignore[valid-type]
+    status_reason: str | None
+    in_maintenance: bool
+    domains: list[str]
+    settings: TenantSettings
+    subscription: Subscription
+    limits: PlanLimits
+    created_at: datetime
+    updated_at: datetime
+    record: strawberry.Private[models.Tenant]
+
+    @strawberry.field(description="Current usage; reads the tenant database.")
+    async def usage(self, info: Info) -> Usage:
+        platform = info.context.platform
+        users = await platform.store.count_users(self.record.id)
+        customers = await limits.usage(platform.tenant_database(self.record), "customers")
+        return Usage(users=users, customers=customers)
+
+    @classmethod
+    def from_model(cls, tenant: models.Tenant) -> Tenant:
+        sub = tenant.subscription
+        return cls(
+            id=strawberry.ID(str(tenant.id)),
+            slug=tenant.slug,
+            name=tenant.name,
+            status=tenant.status,
+            status_reason=tenant.status_reason,
+            in_maintenance=tenant.maintenance is not None,
+            domains=tenant.domains,
+            settings=TenantSettings(**tenant.settings.model_dump()),
+            subscription=Subscription(
+                plan_key=sub.plan_key,
+                status=sub.status,
+                billing_cycle=sub.billing_cycle,
+                current_period_start=sub.current_period_start,
+                current_period_end=sub.current_period_end,
+                trial_ends_at=sub.trial_ends_at,
+            ),
+            limits=PlanLimits.from_model(tenant.limits),
+            created_at=tenant.created_at,
+            updated_at=tenant.updated_at,
+            record=tenant,
+        )
+
+
+@strawberry.type
+class User:
+    id: strawberry.ID
+    email: str
+    name: str
+    role: Role  # type: ignore[valid-type]
+
+    @classmethod
+    def from_model(cls, user: models.User) -> User:
+        return cls(id=strawberry.ID(str(user.id)), email=user.email, name=user.name, role=user.role)
+
+
+
+
+TenantConnection = Connection[Tenant]
+
+
+@strawberry.input
+class TenantFilter:
+    status: TenantStatus | None = None  # type: ignore[valid-type]
+    plan_key: str | None = None
+
+
+@strawberry.input
+class CreateTenantInput:
+    slug: str = strawberry.field(description="3-40 chars: a-z, 0-9, inner hyphens.")
+    name: str
+    owner_email: str
+    owner_name: str
+    owner_password: str
+    plan_key: str = "starter"
+    timezone: str = "Europe/Istanbul"
+    language: str = "tr"
+    currency: str = "TRY"
+    confirmation_prefix: str | None = None
+    domains: list[str] = strawberry.field(default_factory=list)
+
+
+@strawberry.input(description="Fields to change; omitted fields stay as they are.")
+class UpdateTenantInput:
+    name: str | None = None
+    timezone: str | None = None
+    language: str | None = None
+    currency: str | None = None
+    email_sender: str | None = None
+    domains: list[str] | None = None
+    plan_key: str | None = strawberry.field(default=None, description="Upgrade or downgrade.")
+
+
+@strawberry.type
+class TenantPayload:
+    tenant: Tenant | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)

@@ -1,0 +1,63 @@
+"""The one place that owns error codes.
+
+Request-level failures (tenant, authentication, permission) reach GraphQL
+clients as errors with ``extensions.code``; expected mutation failures reach
+them as ``userErrors { field code message }`` in the payload. Both use the
+codes below, and operator commands print them too.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    """Stable machine-readable error codes (a public contract: never rename)."""
+
+    TENANT_REQUIRED = "TENANT_REQUIRED"
+    TENANT_NOT_FOUND = "TENANT_NOT_FOUND"
+    TENANT_INACTIVE = "TENANT_INACTIVE"
+    TENANT_MAINTENANCE = "TENANT_MAINTENANCE"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    FORBIDDEN = "FORBIDDEN"
+    VALIDATION_FAILED = "VALIDATION_FAILED"
+    NOT_FOUND = "NOT_FOUND"
+    ALREADY_EXISTS = "ALREADY_EXISTS"
+    PLAN_LIMIT_EXCEEDED = "PLAN_LIMIT_EXCEEDED"
+    INVALID_TRANSITION = "INVALID_TRANSITION"
+    SLOT_TAKEN = "SLOT_TAKEN"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+class AppError(Exception):
+    """A failure with a code and a message a person can act on.
+
+    Args:
+        code: the stable code.
+        message: what went wrong and what to do about it.
+        field: the input field at fault, as a path (``["input", "email"]``), if any.
+    """
+
+    def __init__(self, code: ErrorCode, message: str, field: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+    def __repr__(self) -> str:
+        return f"AppError({self.code}, {self.message!r}, field={self.field!r})"
+
+
+def validation_error(field: str | list[str], message: str) -> AppError:
+    """Shorthand for a ``VALIDATION_FAILED`` error on one input field."""
+    path = [field] if isinstance(field, str) else field
+    return AppError(ErrorCode.VALIDATION_FAILED, message, path)
+
+
+def not_found(kind: str, ident: object) -> AppError:
+    """Shorthand for ``NOT_FOUND`` (also used for another tenant's ids: no hint they exist)."""
+    return AppError(ErrorCode.NOT_FOUND, f"{kind} {ident} was not found")

@@ -1,0 +1,176 @@
+"""Platform-database models (pydantic v2).
+
+Documents map 1:1 to the platform collections ``tenants``, ``users`` and
+``plans``. Money is integer minor units plus an ISO 4217 currency code;
+datetimes are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from bson import ObjectId
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+
+
+def utcnow() -> datetime:
+    """Current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class Document(BaseModel):
+    """Base of stored documents: ``id`` is the MongoDB ``_id``."""
+
+    model_config = ConfigDict(
+        arbitrary_types_allowed=True, populate_by_name=True, use_enum_values=True
+    )
+
+    id: ObjectId = Field(default_factory=ObjectId, alias="_id")
+
+    def to_mongo(self) -> dict[str, Any]:
+        """The document as stored (``_id`` key, enums as strings)."""
+        return self.model_dump(by_alias=True)
+
+
+class Role(StrEnum):
+    """User roles, from the seeds' RBAC (platform super_admin, tenant roles)."""
+
+    SUPER_ADMIN = "super_admin"
+    ADMIN = "admin"
+    STAFF = "staff"
+    VIEWER = "viewer"
+
+
+class TenantStatus(StrEnum):
+    """Lifecycle status of a tenant (seed 001 tenant statuses)."""
+
+    TRIAL = "trial"
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+    SUSPENDED = "suspended"
+    CANCELLED = "cancelled"
+    DELETED = "deleted"
+
+
+SERVED_STATUSES = frozenset({TenantStatus.TRIAL, TenantStatus.ACTIVE, TenantStatus.PAST_DUE})
+
+
+class SubscriptionStatus(StrEnum):
+    TRIALING = "trialing"
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+    CANCELLED = "cancelled"
+
+
+class BillingCycle(StrEnum):
+    MONTHLY = "monthly"
+    YEARLY = "yearly"
+
+
+class PlanLimits(BaseModel):
+    """Plan limits. ``None`` means unlimited. Rate limit is requests per minute."""
+
+    max_users: int | None = None
+    max_customers: int | None = None
+    api_rate_limit_per_minute: int | None = None
+
+
+class Plan(Document):
+    """A subscription plan (the legacy CRM's "packages")."""
+
+    key: str
+    name: str
+    description: str = ""
+    currency: str = "TRY"
+    price_monthly_minor: int
+    price_yearly_minor: int
+    limits: PlanLimits = Field(default_factory=PlanLimits)
+    features: list[str] = Field(default_factory=list)
+    active: bool = True
+    sort_order: int = 0
+    stripe_price_id_monthly: str | None = None
+    stripe_price_id_yearly: str | None = None
+
+
+class TenantSettings(BaseModel):
+    """Per-tenant preferences. ``timezone`` is an IANA zone name."""
+
+    timezone: str = "Europe/Istanbul"
+    language: str = "tr"
+    currency: str = "TRY"
+    confirmation_prefix: str = "BK"
+    email_sender: str | None = None
+
+
+class Subscription(BaseModel):
+    plan_key: str
+    status: SubscriptionStatus = SubscriptionStatus.TRIALING
+    billing_cycle: BillingCycle = BillingCycle.MONTHLY
+    current_period_start: UtcDatetime | None = None
+    current_period_end: UtcDatetime | None = None
+    trial_ends_at: UtcDatetime | None = None
+    stripe_customer_id: str | None = None
+    stripe_subscription_id: str | None = None
+
+
+class DatabaseLocation(BaseModel):
+    """Where a tenant's database lives: a cluster name from settings and a database name."""
+
+    cluster: str
+    name: str
+
+
+class Maintenance(BaseModel):
+    """Set while an operator copies or moves the tenant: reads served, writes refused."""
+
+    reason: str
+    since: UtcDatetime = Field(default_factory=utcnow)
+
+
+class Tenant(Document):
+    """A tenant record in the platform database."""
+
+    slug: str
+    name: str
+    status: TenantStatus = TenantStatus.TRIAL
+    status_reason: str | None = None
+    database: DatabaseLocation
+    database_key: str
+    domains: list[str] = Field(default_factory=list)
+    settings: TenantSettings = Field(default_factory=TenantSettings)
+    subscription: Subscription
+    limits: PlanLimits = Field(default_factory=PlanLimits)
+    owner_user_id: ObjectId | None = None
+    maintenance: Maintenance | None = None
+    legacy_id: str | None = None
+    version: int = 1
+    created_at: UtcDatetime = Field(default_factory=utcnow)
+    updated_at: UtcDatetime = Field(default_factory=utcnow)
+
+    @property
+    def is_served(self) -> bool:
+        """True when the API serves this tenant's data."""
+        return self.status in SERVED_STATUSES
+
+
+class User(Document):
+    """A login. ``tenant_id`` is ``None`` only for platform super-admins."""
+
+    tenant_id: ObjectId | None
+    email: str
+    email_key: str
+    name: str
+    role: Role
+    password_hash: str
+    active: bool = True
+    created_at: UtcDatetime = Field(default_factory=utcnow)
+    last_login_at: UtcDatetime | None = None

@@ -1,0 +1,188 @@
+"""Platform database access: tenants, domains, users and plans.
+
+The platform database (``Settings.platform_db``) knows the tenants. This
+module is its only reader and writer for those collections.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from tenancy.errors import AppError, ErrorCode
+from tenancy.indexes import apply_indexes
+from tenancy.models import Plan, Tenant, User, utcnow
+
+TENANTS = "tenants"
+DOMAINS = "tenant_domains"
+USERS = "users"
+PLANS = "plans"
+
+PLATFORM_INDEXES: dict[str, list[IndexModel]] = {
+    TENANTS: [
+        IndexModel([("slug", ASCENDING)], unique=True, name="slug_unique"),
+        IndexModel([("database_key", ASCENDING)], unique=True, name="database_unique"),
+        IndexModel([("status", ASCENDING), ("_id", DESCENDING)], name="status_id"),
+        IndexModel([("subscription.plan_key", ASCENDING)], name="plan"),
+    ],
+    USERS: [
+        IndexModel(
+            [("tenant_id", ASCENDING), ("email_key", ASCENDING)],
+            unique=True,
+            name="tenant_email_unique",
+        ),
+    ],
+    PLANS: [IndexModel([("key", ASCENDING)], unique=True, name="key_unique")],
+}
+
+
+def email_key(email: str) -> str:
+    """Case-insensitive identity of an email address (uniqueness, lookups)."""
+    return email.strip().lower()
+
+
+class PlatformStore:
+    """Repository over the platform database.
+
+    Args:
+        db: the platform database handle.
+    """
+
+    def __init__(self, db: AsyncDatabase) -> None:
+        self.db = db
+
+    async def ensure_indexes(self) -> None:
+        """Create the platform indexes (idempotent)."""
+        for collection, indexes in PLATFORM_INDEXES.items():
+            await apply_indexes(self.db[collection], indexes)
+
+    async def ping(self) -> None:
+        """One round-trip to the platform database; raises if it does not answer."""
+        await self.db.command("ping")
+
+    # -- tenants -------------------------------------------------------
+
+    async def tenant_by_slug(self, slug: str) -> Tenant | None:
+        doc = await self.db[TENANTS].find_one({"slug": slug})
+        return Tenant.model_validate(doc) if doc else None
+
+    async def tenant_by_id(self, tenant_id: ObjectId) -> Tenant | None:
+        doc = await self.db[TENANTS].find_one({"_id": tenant_id})
+        return Tenant.model_validate(doc) if doc else None
+
+    async def slug_for_domain(self, host: str) -> str | None:
+        doc = await self.db[DOMAINS].find_one({"_id": host.lower()})
+        return doc["slug"] if doc else None
+
+    async def insert_tenant(self, tenant: Tenant) -> None:
+        """Insert a tenant record and claim its domains.
+
+        Raises:
+            AppError(ALREADY_EXISTS) when the slug, database or a domain is taken.
+        """
+        try:
+            await self.db[TENANTS].insert_one(tenant.to_mongo())
+        except DuplicateKeyError as exc:
+            field = "slug" if "slug" in str(exc) else "database"
+            raise AppError(
+                ErrorCode.ALREADY_EXISTS,
+                f"a tenant with this {field} already exists",
+                ["input", field],
+            ) from exc
+        try:
+            await self.claim_domains(tenant.slug, tenant.domains)
+        except AppError:
+            await self.db[TENANTS].delete_one({"_id": tenant.id})
+            raise
+
+    async def claim_domains(self, slug: str, domains: list[str]) -> None:
+        """Claim hostnames for a tenant; all or nothing.
+
+        Raises:
+            AppError(ALREADY_EXISTS) naming the first domain another tenant holds.
+        """
+        claimed: list[str] = []
+        for domain in domains:
+            try:
+                await self.db[DOMAINS].insert_one({"_id": domain, "slug": slug})
+                claimed.append(domain)
+            except DuplicateKeyError:
+                existing = await self.db[DOMAINS].find_one({"_id": domain})
+                if existing and existing["slug"] == slug:
+                    continue
+                if claimed:
+                    await self.db[DOMAINS].delete_many({"_id": {"$in": claimed}})
+                raise AppError(
+                    ErrorCode.ALREADY_EXISTS,
+                    f"domain {domain} belongs to another tenant",
+                    ["input", "domains"],
+                ) from None
+
+    async def release_domains(self, slug: str, domains: list[str]) -> None:
+        await self.db[DOMAINS].delete_many({"_id": {"$in": domains}, "slug": slug})
+
+    async def update_tenant(self, tenant_id: ObjectId, changes: dict[str, Any]) -> Tenant:
+        """Apply ``$set`` changes, bump ``version`` and ``updated_at``; return the new record.
+
+        Raises:
+            AppError(NOT_FOUND) if the tenant does not exist.
+        """
+        doc = await self.db[TENANTS].find_one_and_update(
+            {"_id": tenant_id},
+            {"$set": {**changes, "updated_at": utcnow()}, "$inc": {"version": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            raise AppError(ErrorCode.NOT_FOUND, f"tenant {tenant_id} was not found")
+        return Tenant.model_validate(doc)
+
+    # -- plans ---------------------------------------------------------
+
+    async def plans(self, *, include_inactive: bool = False) -> list[Plan]:
+        query = {} if include_inactive else {"active": True}
+        cursor = self.db[PLANS].find(query).sort("sort_order", ASCENDING)
+        return [Plan.model_validate(doc) async for doc in cursor]
+
+    async def plan(self, key: str) -> Plan | None:
+        doc = await self.db[PLANS].find_one({"key": key})
+        return Plan.model_validate(doc) if doc else None
+
+    async def upsert_plan(self, plan: Plan) -> None:
+        doc = plan.to_mongo()
+        doc.pop("_id")
+        await self.db[PLANS].update_one({"key": plan.key}, {"$set": doc}, upsert=True)
+
+    # -- users ---------------------------------------------------------
+
+    async def user_by_email(self, tenant_id: ObjectId | None, email: str) -> User | None:
+        doc = await self.db[USERS].find_one({"tenant_id": tenant_id, "email_key": email_key(email)})
+        return User.model_validate(doc) if doc else None
+
+    async def user_by_id(self, user_id: ObjectId) -> User | None:
+        doc = await self.db[USERS].find_one({"_id": user_id})
+        return User.model_validate(doc) if doc else None
+
+    async def insert_user(self, user: User) -> None:
+        """Raises AppError(ALREADY_EXISTS) when the email is taken in that tenant."""
+        try:
+            await self.db[USERS].insert_one(user.to_mongo())
+        except DuplicateKeyError as exc:
+            raise AppError(
+                ErrorCode.ALREADY_EXISTS,
+                f"a user with email {user.email} already exists",
+                ["input", "email"],
+            ) from exc
+
+    async def count_users(self, tenant_id: ObjectId) -> int:
+        return await self.db[USERS].count_documents({"tenant_id": tenant_id, "active": True})
+
+    async def users_of_tenant(self, tenant_id: ObjectId) -> list[User]:
+        cursor = self.db[USERS].find({"tenant_id": tenant_id}).sort("_id", ASCENDING)
+        return [User.model_validate(doc) async for doc in cursor]
+
+    async def touch_login(self, user_id: ObjectId) -> None:
+        await self.db[USERS].update_one({"_id": user_id}, {"$set": {"last_login_at": utcnow()}})

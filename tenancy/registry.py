@@ -1,0 +1,78 @@
+"""Tenant registry: tenant lookup by slug or host, with a short in-process cache.
+
+The cache holds each record for ``ttl`` seconds. Changes made through the
+product (``tenancy.service``) invalidate it at once in this process; other
+processes see the change when their entry expires.
+"""
+
+from __future__ import annotations
+
+import time
+
+from tenancy.models import Tenant
+from tenancy.platform import PlatformStore
+
+
+class TenantRegistry:
+    """Cached tenant lookups.
+
+    Args:
+        store: the platform store.
+        base_domain: hosts ``<slug>.<base_domain>`` resolve to ``slug``.
+        ttl: cache lifetime in seconds (0 disables the cache).
+    """
+
+    def __init__(self, store: PlatformStore, base_domain: str, ttl: float) -> None:
+        self.store = store
+        self.base_domain = base_domain.lower().strip(".")
+        self.ttl = ttl
+        self._by_slug: dict[str, tuple[float, Tenant | None]] = {}
+        self._host_slug: dict[str, tuple[float, str | None]] = {}
+
+    async def by_slug(self, slug: str) -> Tenant | None:
+        """The tenant with this slug, or ``None`` (negative results are cached too)."""
+        now = time.monotonic()
+        hit = self._by_slug.get(slug)
+        if hit and hit[0] > now:
+            return hit[1]
+        tenant = await self.store.tenant_by_slug(slug)
+        if self.ttl:
+            self._by_slug[slug] = (now + self.ttl, tenant)
+        return tenant
+
+    def slug_from_subdomain(self, host: str) -> str | None:
+        """``west-nipt.example.com`` -> ``west-nipt`` when the base domain is ``example.com``."""
+        suffix = "." + self.base_domain
+        if host.endswith(suffix):
+            label = host[: -len(suffix)]
+            if label and "." not in label:
+                return label
+        return None
+
+    async def slug_for_host(self, host: str) -> str | None:
+        """Slug named by a Host header (port stripped): subdomain or custom domain."""
+        host = host.split(":", 1)[0].lower().rstrip(".")
+        if not host or host == self.base_domain:
+            return None
+        slug = self.slug_from_subdomain(host)
+        if slug:
+            return slug
+        now = time.monotonic()
+        hit = self._host_slug.get(host)
+        if hit and hit[0] > now:
+            return hit[1]
+        slug = await self.store.slug_for_domain(host)
+        if self.ttl:
+            self._host_slug[host] = (now + self.ttl, slug)
+        return slug
+
+    def invalidate(self, slug: str | None = None) -> None:
+        """Forget cached records (one slug, or everything)."""
+        if slug is None:
+            self._by_slug.clear()
+            self._host_slug.clear()
+            return
+        self._by_slug.pop(slug, None)
+        for host, (_, cached) in list(self._host_slug.items()):
+            if cached in (slug, None):
+                self._host_slug.pop(host, None)

@@ -1,0 +1,315 @@
+"""Tenant lifecycle: provision, update, change plan, suspend, reactivate; tenant users.
+
+The GraphQL mutations and the operator CLI call these same functions.
+Each change is written to the platform ``audit_log`` and invalidates the
+registry cache for the tenant.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from tenancy.errors import AppError, ErrorCode, validation_error
+from tenancy.models import (
+    DatabaseLocation,
+    Role,
+    Subscription,
+    SubscriptionStatus,
+    Tenant,
+    TenantSettings,
+    TenantStatus,
+    User,
+    utcnow,
+)
+from tenancy.naming import database_key, tenant_database_name, validate_slug
+from tenancy.passwords import MIN_PASSWORD_LENGTH, hash_password
+from tenancy.platform import email_key
+from tenancy.runtime import Platform
+from tenancy.settings import DEFAULT_CLUSTER
+from tenancy.tenant_schema import ensure_tenant_schema
+from tenancy.validation import check_currency, check_email, check_timezone
+
+log = logging.getLogger(__name__)
+
+AUDIT_LOG = "audit_log"
+
+
+class ProvisionRequest(BaseModel):
+    """What a new tenant needs. ``domains`` are custom hostnames (lowercased)."""
+
+    slug: str
+    name: str = Field(min_length=1, max_length=200)
+    plan_key: str = "starter"
+    owner_email: str
+    owner_name: str = Field(min_length=1, max_length=200)
+    owner_password: str
+    timezone: str = "Europe/Istanbul"
+    language: str = "tr"
+    currency: str = "TRY"
+    confirmation_prefix: str | None = None
+    domains: list[str] = Field(default_factory=list)
+    cluster: str = DEFAULT_CLUSTER
+
+
+class TenantUpdate(BaseModel):
+    """Changes to a tenant; ``None`` leaves a field as it is."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    timezone: str | None = None
+    language: str | None = None
+    currency: str | None = None
+    email_sender: str | None = None
+    domains: list[str] | None = None
+    plan_key: str | None = None
+
+
+async def audit(
+    platform: Platform, actor: str, action: str, tenant: str | None, details: dict[str, Any]
+) -> None:
+    """Append one entry to the platform audit log."""
+    await platform.store.db[AUDIT_LOG].insert_one(
+        {"at": utcnow(), "actor": actor, "action": action, "tenant": tenant, "details": details}
+    )
+
+
+def _check_domains(domains: list[str], base_domain: str) -> list[str]:
+    cleaned = []
+    for raw in domains:
+        domain = raw.strip().lower().rstrip(".")
+        labels = domain.split(".")
+        if len(labels) < 2 or not all(
+            label and len(label) <= 63 and label.replace("-", "").isalnum() for label in labels
+        ):
+            raise validation_error(["input", "domains"], f"{raw!r} is not a valid hostname")
+        if domain == base_domain or domain.endswith("." + base_domain):
+            raise validation_error(
+                ["input", "domains"],
+                f"{raw!r} is under the platform domain; subdomains come with the slug",
+            )
+        cleaned.append(domain)
+    return sorted(set(cleaned))
+
+
+def _check_password(password: str, field: list[str]) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise validation_error(field, f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+
+
+async def provision_tenant(platform: Platform, request: ProvisionRequest, actor: str) -> Tenant:
+    """Create a tenant: its database (collections, indexes), record, owner admin, trial.
+
+    Order makes a failure leave nothing half-made: the database schema is
+    created first (idempotent), then the record (the unique slug index
+    decides races), then the owner; if the owner cannot be created the
+    record is removed again.
+
+    Raises:
+        AppError: VALIDATION_FAILED (bad slug, email, password, time zone,
+        currency, domain, unknown plan), ALREADY_EXISTS (slug, database or
+        domain taken), NOT_FOUND (unknown cluster).
+    """
+    slug = validate_slug(request.slug)
+    plan = await platform.store.plan(request.plan_key)
+    if plan is None or not plan.active:
+        raise validation_error(["input", "planKey"], f"plan {request.plan_key!r} does not exist")
+    owner_email = check_email(request.owner_email, "ownerEmail")
+    _check_password(request.owner_password, ["input", "ownerPassword"])
+    settings = TenantSettings(
+        timezone=check_timezone(request.timezone, "timezone"),
+        language=request.language,
+        currency=check_currency(request.currency),
+        confirmation_prefix=(request.confirmation_prefix or slug[:2]).upper(),
+    )
+    domains = _check_domains(request.domains, platform.settings.base_domain)
+    if await platform.store.tenant_by_slug(slug):
+        raise AppError(ErrorCode.ALREADY_EXISTS, f"tenant {slug!r} already exists", ["input", "slug"])
+
+    db_name = tenant_database_name(slug, platform.settings.tenant_db_prefix)
+    location = DatabaseLocation(cluster=request.cluster, name=db_name)
+    await ensure_tenant_schema(platform.clients.database(location))
+
+    now = utcnow()
+    trial_end = now + timedelta(days=platform.settings.trial_days)
+    tenant = Tenant(
+        slug=slug,
+        name=request.name,
+        status=TenantStatus.TRIAL,
+        database=location,
+        database_key=database_key(location.cluster, location.name),
+        domains=domains,
+        settings=settings,
+        subscription=Subscription(
+            plan_key=plan.key,
+            status=SubscriptionStatus.TRIALING,
+            current_period_start=now,
+            current_period_end=trial_end,
+            trial_ends_at=trial_end,
+        ),
+        limits=plan.limits,
+    )
+    owner = User(
+        tenant_id=tenant.id,
+        email=owner_email,
+        email_key=email_key(owner_email),
+        name=request.owner_name,
+        role=Role.ADMIN,
+        password_hash=hash_password(request.owner_password),
+    )
+    tenant.owner_user_id = owner.id
+    await platform.store.insert_tenant(tenant)
+    try:
+        await platform.store.insert_user(owner)
+    except Exception:
+        await platform.store.release_domains(slug, domains)
+        await platform.store.db["tenants"].delete_one({"_id": tenant.id})
+        raise
+    platform.registry.invalidate(slug)
+    await audit(platform, actor, "tenant.provision", slug, {"plan": plan.key, "db": db_name})
+    log.info("provisioned tenant %s in %s/%s", slug, location.cluster, db_name)
+    return tenant
+
+
+async def get_tenant(platform: Platform, slug: str) -> Tenant:
+    """The tenant record (uncached), or AppError(TENANT_NOT_FOUND)."""
+    tenant = await platform.store.tenant_by_slug(slug)
+    if tenant is None:
+        raise AppError(ErrorCode.TENANT_NOT_FOUND, f"tenant {slug!r} does not exist")
+    return tenant
+
+
+async def update_tenant(platform: Platform, slug: str, update: TenantUpdate, actor: str) -> Tenant:
+    """Change name, settings, domains or plan (upgrade/downgrade copies the plan's limits).
+
+    Raises:
+        AppError: TENANT_NOT_FOUND, VALIDATION_FAILED, ALREADY_EXISTS (domain taken).
+    """
+    tenant = await get_tenant(platform, slug)
+    changes: dict[str, Any] = {}
+    if update.name is not None:
+        changes["name"] = update.name
+    if update.timezone is not None:
+        changes["settings.timezone"] = check_timezone(update.timezone, "timezone")
+    if update.language is not None:
+        changes["settings.language"] = update.language
+    if update.currency is not None:
+        changes["settings.currency"] = check_currency(update.currency)
+    if update.email_sender is not None:
+        changes["settings.email_sender"] = check_email(update.email_sender, "emailSender")
+    if update.plan_key is not None and update.plan_key != tenant.subscription.plan_key:
+        plan = await platform.store.plan(update.plan_key)
+        if plan is None or not plan.active:
+            raise validation_error(["input", "planKey"], f"plan {update.plan_key!r} does not exist")
+        changes["subscription.plan_key"] = plan.key
+        changes["limits"] = plan.limits.model_dump()
+    if update.domains is not None:
+        domains = _check_domains(update.domains, platform.settings.base_domain)
+        await platform.store.claim_domains(slug, domains)
+        await platform.store.release_domains(slug, sorted(set(tenant.domains) - set(domains)))
+        changes["domains"] = domains
+    if not changes:
+        return tenant
+    updated = await platform.store.update_tenant(tenant.id, changes)
+    platform.registry.invalidate(slug)
+    await audit(platform, actor, "tenant.update", slug, {"fields": sorted(changes)})
+    return updated
+
+
+async def set_tenant_status(
+    platform: Platform, slug: str, status: TenantStatus, reason: str | None, actor: str
+) -> Tenant:
+    """Suspend, reactivate or cancel a tenant.
+
+    Allowed: served (trial/active/past_due) -> suspended or cancelled;
+    suspended -> active/trial (reactivation). Deleted tenants never change.
+
+    Raises:
+        AppError: TENANT_NOT_FOUND, INVALID_TRANSITION.
+    """
+    tenant = await get_tenant(platform, slug)
+    current = TenantStatus(tenant.status)
+    if status in (TenantStatus.SUSPENDED, TenantStatus.CANCELLED):
+        allowed = tenant.is_served or (
+            status == TenantStatus.CANCELLED and current == TenantStatus.SUSPENDED
+        )
+    else:
+        allowed = current == TenantStatus.SUSPENDED
+    if not allowed:
+        raise AppError(
+            ErrorCode.INVALID_TRANSITION,
+            f"tenant {slug!r} is {current}; it cannot become {status}",
+        )
+    if status in (TenantStatus.ACTIVE, TenantStatus.TRIAL):
+        trialing = tenant.subscription.status == SubscriptionStatus.TRIALING
+        status = TenantStatus.TRIAL if trialing else TenantStatus.ACTIVE
+    updated = await platform.store.update_tenant(
+        tenant.id, {"status": str(status), "status_reason": reason}
+    )
+    platform.registry.invalidate(slug)
+    await audit(platform, actor, f"tenant.{status}", slug, {"reason": reason, "from": str(current)})
+    return updated
+
+
+async def create_user(
+    platform: Platform,
+    tenant: Tenant,
+    *,
+    email: str,
+    name: str,
+    role: Role,
+    password: str,
+    actor: str,
+) -> User:
+    """Add a user to a tenant, enforcing the plan's ``max_users``.
+
+    Raises:
+        AppError: VALIDATION_FAILED, ALREADY_EXISTS, PLAN_LIMIT_EXCEEDED.
+    """
+    if role == Role.SUPER_ADMIN:
+        raise validation_error(["input", "role"], "super_admin is a platform role, not a tenant role")
+    email = check_email(email, "email")
+    _check_password(password, ["input", "password"])
+    limit = tenant.limits.max_users
+    if limit is not None and await platform.store.count_users(tenant.id) >= limit:
+        raise AppError(
+            ErrorCode.PLAN_LIMIT_EXCEEDED,
+            f"the {tenant.subscription.plan_key} plan allows {limit} users; "
+            "upgrade the plan or deactivate a user first",
+        )
+    user = User(
+        tenant_id=tenant.id,
+        email=email,
+        email_key=email_key(email),
+        name=name,
+        role=role,
+        password_hash=hash_password(password),
+    )
+    await platform.store.insert_user(user)
+    await audit(platform, actor, "user.create", tenant.slug, {"email": email, "role": str(role)})
+    return user
+
+
+async def create_super_admin(
+    platform: Platform, *, email: str, name: str, password: str, actor: str
+) -> User:
+    """Add a platform super-admin (no tenant).
+
+    Raises:
+        AppError: VALIDATION_FAILED, ALREADY_EXISTS.
+    """
+    email = check_email(email, "email")
+    _check_password(password, ["input", "password"])
+    user = User(
+        tenant_id=None,
+        email=email,
+        email_key=email_key(email),
+        name=name,
+        role=Role.SUPER_ADMIN,
+        password_hash=hash_password(password),
+    )
+    await platform.store.insert_user(user)
+    await audit(platform, actor, "user.create_super_admin", None, {"email": email})
+    return user
