@@ -1,0 +1,114 @@
+"""Shared fixtures: a fresh in-process platform per test, an ASGI client, GraphQL helpers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from argon2 import PasswordHasher, profiles
+
+from graphql_api.app import create_app
+from graphql_api.auth import TokenService
+from graphql_api.demo import DEMO_PASSWORD, demo_login, seed_demo
+from tenancy import passwords
+from tenancy.models import Role
+from tenancy.runtime import Platform
+from tenancy.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2's cheapest profile keeps the suite fast; production uses RFC 9106 defaults."""
+    hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    monkeypatch.setattr(passwords, "_hasher", hasher)
+    monkeypatch.setattr(passwords, "_DUMMY_HASH", hasher.hash("not-a-real-password"))
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(
+        _env_file=None,
+        environment="test",
+        mongodb_url="",
+        seed_demo=False,
+        base_domain="example.test",
+        jwt_secret="test-secret-that-is-long-enough-for-hs256",
+    )
+
+
+@pytest.fixture
+async def platform(settings: Settings) -> AsyncIterator[Platform]:
+    """An empty platform (default plans only) on a fresh mock server."""
+    platform = Platform.build(settings)
+    await platform.start()
+    yield platform
+    await platform.close()
+
+
+@pytest.fixture
+async def demo(platform: Platform) -> Platform:
+    """The platform with the demo tenants seeded (west-nipt, tromb-screening,
+    quattro-stand active; omega-nipt suspended)."""
+    await seed_demo(platform)
+    return platform
+
+
+@pytest.fixture
+async def client(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(platform=platform)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.example.test") as c:
+        yield c
+
+
+class GraphQLClient:
+    """Posts GraphQL operations the way an SPA does."""
+
+    def __init__(self, http: httpx.AsyncClient, platform: Platform) -> None:
+        self.http = http
+        self.platform = platform
+        self.tokens = TokenService(platform.settings)
+
+    async def __call__(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        tenant: str | None = None,
+        header_tenant: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Send one operation; ``tenant`` uses the path prefix, ``header_tenant`` X-Tenant."""
+        path = f"/t/{tenant}/graphql" if tenant else "/graphql"
+        h = dict(headers or {})
+        if token:
+            h["authorization"] = f"Bearer {token}"
+        if header_tenant:
+            h["x-tenant"] = header_tenant
+        response = await self.http.post(path, json={"query": query, "variables": variables or {}}, headers=h)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def token(self, slug: str | None, role: Role = Role.ADMIN) -> str:
+        """A real token for a demo user, minted like ``login`` does."""
+        tenant = await self.platform.store.tenant_by_slug(slug) if slug else None
+        email = demo_login(slug, role) if slug else "root@platform.example.com"
+        user = await self.platform.store.user_by_email(tenant.id if tenant else None, email)
+        assert user is not None, email
+        return self.tokens.issue(user, tenant)[0]
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient, platform: Platform) -> GraphQLClient:
+    return GraphQLClient(client, platform)
+
+
+def error_codes(result: dict[str, Any]) -> list[str]:
+    """The ``extensions.code`` of every GraphQL error in a response."""
+    return [e.get("extensions", {}).get("code") for e in result.get("errors") or []]
+
+
+__all__ = ["DEMO_PASSWORD", "GraphQLClient", "error_codes"]
