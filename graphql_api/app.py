@@ -20,9 +20,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.types import ExecutionResult
 
 from graphql_api.auth import TokenService
 from graphql_api.context import Context, build_context
+from graphql_api.errors import format_error
 from graphql_api.schema import build_schema
 from tenancy.runtime import Platform
 from tenancy.settings import Settings
@@ -34,22 +37,28 @@ PUBLIC_URL_ENV = "GRAPHQL_API_PUBLIC_URL"  # set by `python -m graphql_api` for 
 class TenantGraphQL(GraphQL):
     """Strawberry's ASGI view with our per-request context."""
 
-    def __init__(self, platform: Platform, **kwargs: Any) -> None:
-        super().__init__(build_schema(platform.settings), **kwargs)
+    def __init__(self, platform: Platform, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(build_schema(settings), **kwargs)
         self.platform = platform
-        self.tokens = TokenService(platform.settings)
+        self.tokens = TokenService(settings)
 
     async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
         context = await build_context(self.platform, self.tokens, request)
         context.response = response
         return context
 
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        """Every error leaves with ``extensions.code`` and nothing internal (``format_error``)."""
+        if result.errors:
+            result.errors = [format_error(error) for error in result.errors]
+        return process_result(result)
+
 
 def create_app(settings: Settings | None = None, platform: Platform | None = None) -> Starlette:
     """Build the ASGI app. ``platform`` lets tests and tools inject a wired runtime."""
     settings = settings or (platform.settings if platform else Settings())
     platform = platform or Platform.build(settings)
-    view = TenantGraphQL(platform, graphql_ide="graphiql" if settings.graphiql_enabled else None)
+    view = TenantGraphQL(platform, settings, graphql_ide="graphiql" if settings.graphiql_enabled else None)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

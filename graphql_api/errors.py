@@ -2,10 +2,12 @@
 
 - ``RequestGuard`` answers a request whose tenant or token failed to
   resolve with that error, before any resolver runs.
-- ``ErrorCodes`` gives every error ``extensions.code``: an ``AppError``'s
-  own code; ``GRAPHQL_PARSE_FAILED`` / ``GRAPHQL_VALIDATION_FAILED`` for
-  documents and variables the schema refuses; anything unexpected is logged
-  with its traceback and reaches the client only as ``INTERNAL_ERROR``.
+- ``format_error`` (applied to every response by the HTTP view) gives each
+  error ``extensions.code``: an ``AppError``'s own code;
+  ``GRAPHQL_PARSE_FAILED`` / ``GRAPHQL_VALIDATION_FAILED`` for documents and
+  variables the schema refuses; anything unexpected is logged with its
+  traceback (``Schema.process_errors``) and reaches the client only as
+  ``INTERNAL_ERROR``.
 - ``mutation_payload`` turns expected mutation failures into ``userErrors``.
 """
 
@@ -90,14 +92,3 @@ def format_error(error: GraphQLError) -> GraphQLError:
 def is_unexpected(error: GraphQLError) -> bool:
     """True for errors that are bugs or outages, not client mistakes."""
     return error.path is not None and not isinstance(error.original_error, AppError)
-
-
-class ErrorCodes(SchemaExtension):
-    """Rewrites every outgoing error with ``format_error``."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        errors = getattr(result, "errors", None)
-        if errors:
-            result.errors = [format_error(e) for e in errors]  # type: ignore[union-attr]

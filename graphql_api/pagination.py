@@ -12,15 +12,18 @@ import base64
 import binascii
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from bson import json_util
+from bson import ObjectId, json_util
 from pymongo.asynchronous.collection import AsyncCollection
 
 from tenancy.errors import validation_error
 
 SortSpec = list[tuple[str, int]]
 _JSON = json_util.JSONOptions(json_mode=json_util.JSONMode.CANONICAL, tz_aware=True)
+# Types a sort key can hold; anything else in a cursor is forged (e.g. a query operator).
+_CURSOR_VALUE_TYPES = (str, int, float, datetime, ObjectId, type(None))
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,8 @@ def decode_cursor(cursor: str, sort_name: str) -> list[Any]:
 
     Raises:
         AppError(VALIDATION_FAILED) on field ``after`` for a malformed cursor
-        or one made for another sort order.
+        (including values that are not plain sort keys, such as query
+        operators) or one made for another sort order.
     """
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
@@ -52,6 +56,8 @@ def decode_cursor(cursor: str, sort_name: str) -> list[Any]:
         raise validation_error("after", "cursor is not valid; use an endCursor from a page") from None
     if name != sort_name or not isinstance(values, list):
         raise validation_error("after", "cursor belongs to another sort order; start again")
+    if not all(isinstance(v, _CURSOR_VALUE_TYPES) for v in values):
+        raise validation_error("after", "cursor is not valid; use an endCursor from a page")
     return values
 
 

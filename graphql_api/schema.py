@@ -23,7 +23,7 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from graphql_api.errors import ErrorCodes, RequestGuard, is_unexpected
+from graphql_api.errors import RequestGuard, is_unexpected
 from graphql_api.resolvers.auth import AuthMutations, AuthQueries
 from graphql_api.resolvers.bookings import BookingMutations, BookingQueries
 from graphql_api.resolvers.catalog import CatalogMutations, CatalogQueries
@@ -58,18 +58,23 @@ def build_schema(settings: Settings) -> Schema:
 
     Defaults: depth 10, 30 aliases, 2000 tokens (README, configuration).
     """
-    # Factories, not instances: extensions are built per request (the caches are module-level).
-    extensions: list = [
-        RequestGuard,
-        ErrorCodes,
-        partial(ParserCache, maxsize=256),
-        partial(ValidationCache, maxsize=256),
-        partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
-        partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
-        partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+    # Extensions are factories (built per request); the caches are module-level.
+    # The depth and alias limiters build a new rule class per instance, which
+    # would make every request a ValidationCache miss: build their rules once
+    # here and add the same classes to every request.
+    rules = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
     ]
     if not settings.introspection:
-        extensions.append(partial(AddValidationRules, [NoSchemaIntrospectionCustomRule]))
+        rules.append(NoSchemaIntrospectionCustomRule)
+    extensions: list = [
+        RequestGuard,
+        partial(ParserCache, maxsize=256),
+        partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+        partial(AddValidationRules, rules),
+        partial(ValidationCache, maxsize=256),
+    ]
     return Schema(query=Query, mutation=Mutation, extensions=extensions)
 
 

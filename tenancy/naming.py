@@ -34,24 +34,29 @@ RESERVED_SLUGS = frozenset(
 )
 
 
-def validate_slug(slug: str) -> str:
+def validate_slug(slug: str, field: list[str] | None = None) -> str:
     """Check a tenant slug and return it.
 
+    Args:
+        slug: the candidate.
+        field: input path reported on failure (default ``["slug"]``).
+
     Raises:
-        AppError(VALIDATION_FAILED) naming field ``slug`` with the broken rule.
+        AppError(VALIDATION_FAILED) naming ``field`` with the broken rule.
     """
+    field = field or ["slug"]
     if not SLUG_MIN_LENGTH <= len(slug) <= SLUG_MAX_LENGTH:
         raise validation_error(
-            "slug", f"slug must be {SLUG_MIN_LENGTH}-{SLUG_MAX_LENGTH} characters long"
+            field, f"slug must be {SLUG_MIN_LENGTH}-{SLUG_MAX_LENGTH} characters long"
         )
     if not _SLUG_RE.match(slug):
         raise validation_error(
-            "slug",
+            field,
             "slug may contain only lowercase a-z, digits and single hyphens between them, "
             "and must start with a letter",
         )
     if slug in RESERVED_SLUGS:
-        raise validation_error("slug", f"slug {slug!r} is reserved; choose another")
+        raise validation_error(field, f"slug {slug!r} is reserved; choose another")
     return slug
 
 

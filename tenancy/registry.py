@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from tenancy.models import Tenant
+from tenancy.naming import RESERVED_SLUGS
 from tenancy.platform import PlatformStore
 
 
@@ -41,11 +42,14 @@ class TenantRegistry:
         return tenant
 
     def slug_from_subdomain(self, host: str) -> str | None:
-        """``west-nipt.example.com`` -> ``west-nipt`` when the base domain is ``example.com``."""
+        """``west-nipt.example.com`` -> ``west-nipt`` when the base domain is ``example.com``.
+
+        Reserved labels (``api``, ``www``, ``app``...) are the platform's own hosts, not tenants.
+        """
         suffix = "." + self.base_domain
         if host.endswith(suffix):
             label = host[: -len(suffix)]
-            if label and "." not in label:
+            if label and "." not in label and label not in RESERVED_SLUGS:
                 return label
         return None
 

@@ -112,16 +112,16 @@ async def provision_tenant(platform: Platform, request: ProvisionRequest, actor:
         currency, domain, unknown plan), ALREADY_EXISTS (slug, database or
         domain taken), NOT_FOUND (unknown cluster).
     """
-    slug = validate_slug(request.slug)
+    slug = validate_slug(request.slug, ["input", "slug"])
     plan = await platform.store.plan(request.plan_key)
     if plan is None or not plan.active:
         raise validation_error(["input", "planKey"], f"plan {request.plan_key!r} does not exist")
-    owner_email = check_email(request.owner_email, "ownerEmail")
+    owner_email = check_email(request.owner_email, ["input", "ownerEmail"])
     _check_password(request.owner_password, ["input", "ownerPassword"])
     settings = TenantSettings(
-        timezone=check_timezone(request.timezone, "timezone"),
+        timezone=check_timezone(request.timezone, ["input", "timezone"]),
         language=request.language,
-        currency=check_currency(request.currency),
+        currency=check_currency(request.currency, ["input", "currency"]),
         confirmation_prefix=(request.confirmation_prefix or slug[:2]).upper(),
     )
     domains = _check_domains(request.domains, platform.settings.base_domain)
@@ -192,13 +192,13 @@ async def update_tenant(platform: Platform, slug: str, update: TenantUpdate, act
     if update.name is not None:
         changes["name"] = update.name
     if update.timezone is not None:
-        changes["settings.timezone"] = check_timezone(update.timezone, "timezone")
+        changes["settings.timezone"] = check_timezone(update.timezone, ["input", "timezone"])
     if update.language is not None:
         changes["settings.language"] = update.language
     if update.currency is not None:
-        changes["settings.currency"] = check_currency(update.currency)
+        changes["settings.currency"] = check_currency(update.currency, ["input", "currency"])
     if update.email_sender is not None:
-        changes["settings.email_sender"] = check_email(update.email_sender, "emailSender")
+        changes["settings.email_sender"] = check_email(update.email_sender, ["input", "emailSender"])
     if update.plan_key is not None and update.plan_key != tenant.subscription.plan_key:
         plan = await platform.store.plan(update.plan_key)
         if plan is None or not plan.active:
@@ -270,7 +270,7 @@ async def create_user(
     """
     if role == Role.SUPER_ADMIN:
         raise validation_error(["input", "role"], "super_admin is a platform role, not a tenant role")
-    email = check_email(email, "email")
+    email = check_email(email, ["input", "email"])
     _check_password(password, ["input", "password"])
     limit = tenant.limits.max_users
     if limit is not None and await platform.store.count_users(tenant.id) >= limit:

@@ -25,14 +25,14 @@ def currency_exponent(currency: str) -> int:
     return _CURRENCY_EXPONENTS.get(currency, 2)
 
 
-def check_currency(currency: str, field: str = "currency") -> str:
+def check_currency(currency: str, field: str | list[str] = "currency") -> str:
     """An upper-case ISO 4217 alphabetic code, or VALIDATION_FAILED."""
     if len(currency) != 3 or not currency.isascii() or not currency.isalpha():
         raise validation_error(field, "currency must be a 3-letter ISO 4217 code such as TRY")
     return currency.upper()
 
 
-def check_timezone(name: str, field: str = "timezone") -> str:
+def check_timezone(name: str, field: str | list[str] = "timezone") -> str:
     """An IANA time zone name (``Europe/Istanbul``), or VALIDATION_FAILED."""
     try:
         ZoneInfo(name)
@@ -41,7 +41,7 @@ def check_timezone(name: str, field: str = "timezone") -> str:
     return name
 
 
-def check_email(email: str, field: str = "email") -> str:
+def check_email(email: str, field: str | list[str] = "email") -> str:
     """A syntactically valid email (normalised, no DNS lookup), or VALIDATION_FAILED."""
     try:
         return validate_email(email.strip(), check_deliverability=False).normalized

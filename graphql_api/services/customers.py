@@ -70,6 +70,14 @@ class CustomerFilter:
     tag: str | None = None
 
 
+def _check_email(email: str) -> str:
+    """``check_email`` with the error on ``["input", "email"]``, like the other fields."""
+    try:
+        return check_email(email, "email")
+    except AppError as exc:
+        raise validation_error(["input", "email"], exc.message) from None
+
+
 def _clean(fields: CustomerFields, *, creating: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if fields.name is not None or creating:
@@ -79,7 +87,7 @@ def _clean(fields: CustomerFields, *, creating: bool) -> dict[str, Any]:
         out["name"] = name
         out["name_key"] = name.casefold()
     if fields.email is not None:
-        email = check_email(fields.email, "email") if fields.email.strip() else None
+        email = _check_email(fields.email) if fields.email.strip() else None
         out["email"] = email
         out["email_key"] = email_key(email) if email else None
     if fields.phone is not None:

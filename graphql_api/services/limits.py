@@ -19,6 +19,9 @@ async def reserve(db: AsyncDatabase, counter: str, limit: int | None) -> bool:
     if limit is None:
         await db[COUNTERS].update_one({"_id": counter}, {"$inc": {"value": 1}}, upsert=True)
         return True
+    if limit <= 0:
+        # The upsert below would create the counter at 1, above a zero limit.
+        return False
     try:
         doc = await db[COUNTERS].find_one_and_update(
             {"_id": counter, "value": {"$lt": limit}},

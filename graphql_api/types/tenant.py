@@ -55,8 +55,8 @@ class Plan:
         )
 
 
-@strawberry.type
-class Subscription:
+@strawberry.type(description="A tenant's subscription to a plan (billing).")
+class TenantSubscription:
     plan_key: str
     status: SubscriptionStatus  # type: ignore[valid-type]
     billing_cycle: BillingCycle  # type: ignore[valid-type]
@@ -95,7 +95,7 @@ class Tenant:
     in_maintenance: bool
     domains: list[str]
     settings: TenantSettings
-    subscription: Subscription
+    subscription: TenantSubscription
     limits: PlanLimits
     created_at: datetime
     updated_at: datetime
@@ -120,7 +120,7 @@ class Tenant:
             in_maintenance=tenant.maintenance is not None,
             domains=tenant.domains,
             settings=TenantSettings(**tenant.settings.model_dump()),
-            subscription=Subscription(
+            subscription=TenantSubscription(
                 plan_key=sub.plan_key,
                 status=sub.status,
                 billing_cycle=sub.billing_cycle,

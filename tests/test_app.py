@@ -1,0 +1,121 @@
+"""HTTP surface: health, readiness, error codes, limits, CORS, GraphiQL, introspection."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from graphql_api.app import create_app
+from graphql_api.services.catalog import CatalogService
+from tests.conftest import GraphQLClient, error_codes
+
+
+async def test_healthz(client: httpx.AsyncClient):
+    response = await client.get("/healthz")
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_ok_and_unavailable(client: httpx.AsyncClient, platform, monkeypatch):
+    assert (await client.get("/readyz")).json() == {"status": "ready", "mock": True}
+
+    async def down() -> None:
+        raise ConnectionError("no route to host")
+
+    monkeypatch.setattr(platform.store, "ping", down)
+    response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable"}
+
+
+async def test_syntax_error_code(demo, gql: GraphQLClient):
+    result = await gql("{ services { name ")
+    assert error_codes(result) == ["GRAPHQL_PARSE_FAILED"]
+
+
+async def test_unknown_field_code(demo, gql: GraphQLClient):
+    result = await gql("{ services { nope } }", tenant="west-nipt")
+    assert error_codes(result) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert "nope" in result["errors"][0]["message"]
+
+
+async def test_bad_variable_is_a_validation_error(demo, gql: GraphQLClient):
+    token = await gql.token("west-nipt")
+    result = await gql(
+        "query($n: Int) { customers(first: $n) { totalCount } }", {"n": "ten"},
+        tenant="west-nipt", token=token,
+    )
+    assert error_codes(result) == ["GRAPHQL_VALIDATION_FAILED"]
+
+
+async def test_depth_limit(demo):
+    settings = demo.settings.model_copy(update={"max_query_depth": 2})
+    app = create_app(settings=settings, platform=demo)
+    query = "{ plans { limits { maxUsers } } tenant { subscription { plan { key } } } }"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        body = (await c.post("/t/west-nipt/graphql", json={"query": query})).json()
+    assert error_codes(body) == ["GRAPHQL_VALIDATION_FAILED"]
+    assert "exceeds maximum operation depth of 2" in body["errors"][0]["message"]
+
+
+async def test_alias_limit(demo, gql: GraphQLClient):
+    query = "{ " + " ".join(f"p{i}: plans {{ key }}" for i in range(40)) + " }"
+    result = await gql(query)
+    assert error_codes(result) == ["GRAPHQL_VALIDATION_FAILED"]
+
+
+async def test_token_limit(demo, gql: GraphQLClient):
+    query = "{ plans { " + " ".join(["key"] * 2100) + " } }"
+    result = await gql(query)
+    assert error_codes(result) == ["GRAPHQL_PARSE_FAILED"]
+
+
+async def test_unexpected_error_is_masked_and_logged(demo, gql: GraphQLClient, monkeypatch, caplog):
+    async def boom(self, *, include_inactive: bool):
+        raise RuntimeError("secret connection string mongodb://user:pw@db")
+
+    monkeypatch.setattr(CatalogService, "services", boom)
+    result = await gql("{ services { name } }", tenant="west-nipt")
+    assert error_codes(result) == ["INTERNAL_ERROR"]
+    text = str(result)
+    assert "secret" not in text and "Traceback" not in text
+    assert "secret connection string" in caplog.text
+
+
+async def test_cors_preflight_for_configured_origin(client: httpx.AsyncClient):
+    response = await client.options(
+        "/graphql",
+        headers={
+            "origin": "http://localhost:5173",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization,content-type,x-tenant",
+        },
+    )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "http://localhost:5173"
+    refused = await client.options(
+        "/graphql",
+        headers={"origin": "https://evil.example", "access-control-request-method": "POST"},
+    )
+    assert "access-control-allow-origin" not in refused.headers
+
+
+async def test_graphiql_in_development(platform):
+    app = create_app(settings=platform.settings.model_copy(update={"graphiql": True}), platform=platform)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        response = await c.get("/graphql", headers={"accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+async def test_introspection_switch(platform, enabled: bool):
+    settings = platform.settings.model_copy(update={"introspection": enabled})
+    app = create_app(settings=settings, platform=platform)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        response = await c.post("/graphql", json={"query": "{ __schema { queryType { name } } }"})
+    body = response.json()
+    if enabled:
+        assert body["data"]["__schema"]["queryType"]["name"] == "Query"
+    else:
+        assert set(error_codes(body)) == {"GRAPHQL_VALIDATION_FAILED"}
+        assert "introspection has been disabled" in body["errors"][0]["message"]

@@ -1,0 +1,178 @@
+"""Super-admin tenant lifecycle over GraphQL, provisioning and plan limits for users."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tenancy.models import Role
+from tenancy.tenant_schema import TENANT_INDEXES
+from tests.conftest import GraphQLClient, error_codes
+
+CREATE = """
+mutation($input: CreateTenantInput!) {
+  createTenant(input: $input) {
+    tenant { slug name status domains subscription { planKey status trialEndsAt currentPeriodStart }
+             limits { maxUsers maxCustomers } settings { timezone confirmationPrefix } }
+    userErrors { field code message }
+  }
+}"""
+
+
+def new_tenant(**overrides) -> dict:
+    return {
+        "slug": "acme-dental",
+        "name": "Acme Dental",
+        "ownerEmail": "owner@acme-dental.com",
+        "ownerName": "Ada Owner",
+        "ownerPassword": "correct horse battery",
+        "planKey": "starter",
+        "domains": ["booking.acme-dental.com"],
+        **overrides,
+    }
+
+
+async def root(gql: GraphQLClient) -> str:
+    return await gql.token(None, Role.SUPER_ADMIN)
+
+
+async def test_create_tenant_provisions_everything(demo, gql: GraphQLClient):
+    result = await gql(CREATE, {"input": new_tenant()}, token=await root(gql))
+    payload = result["data"]["createTenant"]
+    assert payload["userErrors"] == []
+    tenant = payload["tenant"]
+    assert tenant["status"] == "TRIAL"
+    assert tenant["limits"] == {"maxUsers": 3, "maxCustomers": 200}
+    assert tenant["settings"] == {"timezone": "Europe/Istanbul", "confirmationPrefix": "AC"}
+    assert tenant["subscription"]["planKey"] == "starter"
+    assert tenant["subscription"]["status"] == "TRIALING"
+
+    record = await demo.store.tenant_by_slug("acme-dental")
+    assert record.database.name == "t_acme-dental"
+    assert record.subscription.trial_ends_at - record.created_at >= timedelta(days=14) - timedelta(seconds=5)
+    db = demo.tenant_database(record)
+    names = set(await db.list_collection_names())
+    assert set(TENANT_INDEXES) <= names
+    indexes = await db["customers"].index_information()
+    assert indexes["email_unique"]["unique"] is True
+
+    login = await gql(
+        'mutation { login(email: "owner@acme-dental.com", password: "correct horse battery", '
+        'tenant: "acme-dental") { token user { role } } }'
+    )
+    assert login["data"]["login"]["user"] == {"role": "ADMIN"}
+    by_domain = await gql("{ services { code } }", headers={"host": "booking.acme-dental.com"})
+    assert by_domain == {"data": {"services": []}}
+
+
+async def test_create_tenant_validation(demo, gql: GraphQLClient):
+    token = await root(gql)
+    cases = [
+        ({"slug": "admin"}, ["input", "slug"], "VALIDATION_FAILED"),
+        ({"slug": "Bad_Slug"}, ["input", "slug"], "VALIDATION_FAILED"),
+        ({"slug": "west-nipt"}, ["input", "slug"], "ALREADY_EXISTS"),
+        ({"ownerEmail": "not-an-email"}, ["input", "ownerEmail"], "VALIDATION_FAILED"),
+        ({"ownerPassword": "short"}, ["input", "ownerPassword"], "VALIDATION_FAILED"),
+        ({"planKey": "gold"}, ["input", "planKey"], "VALIDATION_FAILED"),
+        ({"timezone": "Mars/Olympus"}, ["input", "timezone"], "VALIDATION_FAILED"),
+        ({"domains": ["westesti.com"]}, ["input", "domains"], "ALREADY_EXISTS"),
+        ({"domains": ["x.example.test"]}, ["input", "domains"], "VALIDATION_FAILED"),
+    ]
+    for overrides, field, code in cases:
+        result = await gql(CREATE, {"input": new_tenant(**overrides)}, token=token)
+        errors = result["data"]["createTenant"]["userErrors"]
+        assert [(e["field"], e["code"]) for e in errors] == [(field, code)], overrides
+        assert errors[0]["message"]
+    assert await demo.store.tenant_by_slug("acme-dental") is None
+    assert await demo.store.slug_for_domain("westesti.com") == "west-nipt"
+
+
+async def test_tenant_admin_cannot_create_tenants(demo, gql: GraphQLClient):
+    token = await gql.token("west-nipt")
+    result = await gql(CREATE, {"input": new_tenant()}, token=token)
+    assert error_codes(result) == ["FORBIDDEN"]
+
+
+async def test_tenants_connection_filters_and_pages(demo, gql: GraphQLClient):
+    token = await root(gql)
+    query = """query($first: Int, $after: String, $filter: TenantFilter) {
+      tenants(first: $first, after: $after, filter: $filter) {
+        totalCount edges { node { slug status } } pageInfo { hasNextPage endCursor } } }"""
+    suspended = await gql(query, {"filter": {"status": "SUSPENDED"}}, token=token)
+    assert [e["node"]["slug"] for e in suspended["data"]["tenants"]["edges"]] == ["omega-nipt"]
+    pro = await gql(query, {"filter": {"planKey": "professional"}}, token=token)
+    assert pro["data"]["tenants"]["totalCount"] == 2
+    seen, after = [], None
+    while True:
+        page = (await gql(query, {"first": 1, "after": after}, token=token))["data"]["tenants"]
+        seen += [e["node"]["slug"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert sorted(seen) == ["omega-nipt", "quattro-stand", "tromb-screening", "west-nipt"]
+
+
+async def test_update_tenant_changes_plan_and_limits(demo, gql: GraphQLClient):
+    token = await root(gql)
+    result = await gql(
+        'mutation { updateTenant(slug: "tromb-screening", input: {planKey: "enterprise", '
+        'name: "Omega Trombofili A.Ş.", domains: ["trombofili.com", "www.trombofili.com"]}) '
+        "{ tenant { name subscription { planKey } limits { maxUsers } domains } userErrors { code } } }",
+        token=token,
+    )
+    assert result["data"]["updateTenant"]["tenant"] == {
+        "name": "Omega Trombofili A.Ş.",
+        "subscription": {"planKey": "enterprise"},
+        "limits": {"maxUsers": 100},
+        "domains": ["trombofili.com", "www.trombofili.com"],
+    }
+    assert await demo.store.slug_for_domain("www.trombofili.com") == "tromb-screening"
+
+
+async def test_reactivate_only_from_suspended(demo, gql: GraphQLClient):
+    result = await gql(
+        'mutation { reactivateTenant(slug: "west-nipt") { tenant { status } userErrors { code message } } }',
+        token=await root(gql),
+    )
+    errors = result["data"]["reactivateTenant"]["userErrors"]
+    assert [e["code"] for e in errors] == ["INVALID_TRANSITION"]
+
+
+CREATE_USER = """mutation($input: CreateUserInput!) {
+  createUser(input: $input) { user { email role } userErrors { field code message } } }"""
+
+
+async def test_user_plan_limit(demo, gql: GraphQLClient):
+    # tromb-screening is on starter: 3 users, and the demo already has admin, staff, viewer.
+    token = await gql.token("tromb-screening")
+    result = await gql(
+        CREATE_USER,
+        {"input": {"email": "fourth@trombofili.com", "name": "Four", "role": "STAFF",
+                   "password": "long enough pw"}},
+        token=token,
+    )
+    errors = result["data"]["createUser"]["userErrors"]
+    assert [e["code"] for e in errors] == ["PLAN_LIMIT_EXCEEDED"]
+    assert "3 users" in errors[0]["message"]
+    tenant = await demo.store.tenant_by_slug("tromb-screening")
+    assert await demo.store.count_users(tenant.id) == 3
+
+
+async def test_create_user_within_limit_and_duplicate(demo, gql: GraphQLClient):
+    token = await gql.token("west-nipt")  # professional: 10 users
+    variables = {"input": {"email": "New@westesti.com", "name": "New", "role": "VIEWER",
+                           "password": "long enough pw"}}
+    first = await gql(CREATE_USER, variables, token=token)
+    assert first["data"]["createUser"]["user"] == {"email": "New@westesti.com", "role": "VIEWER"}
+    variables["input"]["email"] = "new@WESTESTI.com"
+    again = await gql(CREATE_USER, variables, token=token)
+    assert [e["code"] for e in again["data"]["createUser"]["userErrors"]] == ["ALREADY_EXISTS"]
+
+
+async def test_tenant_query_shows_usage(demo, gql: GraphQLClient):
+    token = await gql.token("quattro-stand", Role.VIEWER)
+    result = await gql("{ tenant { slug usage { users customers } limits { maxCustomers } } }",
+                       token=token)
+    assert result["data"]["tenant"] == {
+        "slug": "quattro-stand", "usage": {"users": 3, "customers": 3},
+        "limits": {"maxCustomers": 50000},
+    }
