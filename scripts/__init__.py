@@ -1,0 +1,1 @@
+"""Operator tools: the ``tenantctl`` command line and the legacy importers."""
