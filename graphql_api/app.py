@@ -62,19 +62,25 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await platform.start()
-        if settings.should_seed_demo:
-            from graphql_api.demo import seed_demo
+        public_url = os.environ.get(PUBLIC_URL_ENV, "http://127.0.0.1:8000")
+        async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(platform.close)
+            if settings.persists_embedded:
+                from tenancy.embedded import embedded_session
 
-            await seed_demo(platform)
-        if settings.uses_mock:
-            from graphql_api.banner import print_mock_banner
+                await stack.enter_async_context(
+                    embedded_session(settings.embedded_dir, platform.clients, f"server {public_url}")
+                )
+            await platform.start()
+            if settings.should_seed_demo:
+                from graphql_api.demo import seed_demo
 
-            print_mock_banner(settings, os.environ.get(PUBLIC_URL_ENV, "http://127.0.0.1:8000"))
-        try:
+                await seed_demo(platform)
+            if settings.uses_mock:
+                from graphql_api.banner import print_mock_banner
+
+                print_mock_banner(settings, public_url)
             yield
-        finally:
-            await platform.close()
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})

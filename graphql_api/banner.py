@@ -14,6 +14,11 @@ def print_mock_banner(settings: Settings, base: str) -> None:
 
     ``base`` is the server's URL, e.g. ``http://127.0.0.1:8000``.
     """
+    storage = (
+        f"Data is kept in {settings.embedded_dir.absolute()} (saved on shutdown)."
+        if settings.persists_embedded
+        else "Nothing is persisted (APP_EMBEDDED_PERSIST=false)."
+    )
     tenants = "\n".join(
         f"    {t.slug:<16} {t.status.value:<10} admin: {demo_login(t.slug, Role.ADMIN)}"
         f"  staff: {demo_login(t.slug, Role.STAFF)}  viewer: {demo_login(t.slug, Role.VIEWER)}"
@@ -27,8 +32,9 @@ def print_mock_banner(settings: Settings, base: str) -> None:
         f"""
 ==============================================================================
  EMBEDDED MODE: no APP_MONGODB_URL is set, so this server runs on an
- IN-PROCESS MOCK of MongoDB seeded with demo data. Nothing is persisted.
- Set APP_MONGODB_URL=mongodb://... for a real database.
+ IN-PROCESS MOCK of MongoDB, seeded with demo data when empty.
+ {storage}
+ One process on one machine only. Set APP_MONGODB_URL=mongodb://... for MongoDB.
 ------------------------------------------------------------------------------
  Demo logins (password for all: {DEMO_PASSWORD}):
     super-admin      {SUPER_ADMIN_EMAIL}

@@ -15,7 +15,9 @@ from strawberry.dataloader import DataLoader
 from tenancy.tenant_schema import CUSTOMERS, LOCATIONS, SERVICES
 
 
-def _by_id_loader(db: AsyncDatabase, collection: str) -> Callable[[Sequence[Any]], Awaitable[list[Any]]]:
+def _by_id_loader(
+    db: AsyncDatabase, collection: str
+) -> Callable[[Sequence[Any]], Awaitable[list[Any]]]:
     async def load(ids: Sequence[Any]) -> list[dict[str, Any] | None]:
         docs = await db[collection].find({"_id": {"$in": list(ids)}}).to_list(None)
         found = {doc["_id"]: doc for doc in docs}

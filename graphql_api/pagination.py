@@ -24,6 +24,7 @@ SortSpec = list[tuple[str, int]]
 _JSON = json_util.JSONOptions(json_mode=json_util.JSONMode.CANONICAL, tz_aware=True)
 # Types a sort key can hold; anything else in a cursor is forged (e.g. a query operator).
 _CURSOR_VALUE_TYPES = (str, int, float, datetime, ObjectId, type(None))
+_INVALID_CURSOR = "cursor is not valid; use an endCursor from a page"
 
 
 @dataclass(frozen=True)
@@ -51,13 +52,14 @@ def decode_cursor(cursor: str, sort_name: str) -> list[Any]:
     """
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        name, values = json_util.loads(base64.urlsafe_b64decode(padded.encode()), json_options=_JSON)
+        raw = base64.urlsafe_b64decode(padded.encode())
+        name, values = json_util.loads(raw, json_options=_JSON)
     except (ValueError, TypeError, binascii.Error):
-        raise validation_error("after", "cursor is not valid; use an endCursor from a page") from None
+        raise validation_error("after", _INVALID_CURSOR) from None
     if name != sort_name or not isinstance(values, list):
         raise validation_error("after", "cursor belongs to another sort order; start again")
     if not all(isinstance(v, _CURSOR_VALUE_TYPES) for v in values):
-        raise validation_error("after", "cursor is not valid; use an endCursor from a page")
+        raise validation_error("after", _INVALID_CURSOR)
     return values
 
 
@@ -70,7 +72,7 @@ def _value(doc: dict[str, Any], path: str) -> Any:
 def keyset_filter(sort: SortSpec, values: list[Any]) -> dict[str, Any]:
     """Rows strictly after ``values`` in ``sort`` order (lexicographic over the keys)."""
     if len(values) != len(sort):
-        raise validation_error("after", "cursor is not valid; use an endCursor from a page")
+        raise validation_error("after", _INVALID_CURSOR)
     branches = []
     for i, (field, direction) in enumerate(sort):
         branch = {f: v for (f, _), v in zip(sort[:i], values[:i], strict=True)}

@@ -60,7 +60,7 @@ class ClientRegistry:
             else:
                 from tenancy.mock import new_mock_client
 
-                client = new_mock_client()
+                client = new_mock_client(cluster)
             self._clients[cluster] = client
         return client
 

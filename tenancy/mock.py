@@ -6,11 +6,19 @@ and where the mock differs from a server, the server's behaviour wins.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from pymongo_async_mock import AsyncMongoMockClient
 
+_serial = itertools.count(1)
 
-def new_mock_client() -> Any:
-    """A fresh, empty in-process mock server (timezone-aware datetimes, like our real client)."""
-    return AsyncMongoMockClient(tz_aware=True)
+
+def new_mock_client(name: str | None = None) -> Any:
+    """A fresh, empty in-process mock server with timezone-aware datetimes (like our real client).
+
+    Each mock gets its own host name: mongomock compares clients by address,
+    and two distinct mock "clusters" must not look like one server.
+    """
+    host = f"{name or 'mock'}-{next(_serial)}.mock.invalid"
+    return AsyncMongoMockClient(host=host, port=27017, tz_aware=True)

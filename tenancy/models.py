@@ -23,8 +23,13 @@ UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 def utcnow() -> datetime:
-    """Current time, timezone-aware UTC."""
-    return datetime.now(UTC)
+    """Current time, timezone-aware UTC, at the precision MongoDB stores (milliseconds).
+
+    A document returned right after its insert then equals what later reads
+    return (a create response and an idempotent replay agree on ``createdAt``).
+    """
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond - now.microsecond % 1000)
 
 
 class Document(BaseModel):
@@ -136,6 +141,14 @@ class Maintenance(BaseModel):
     since: UtcDatetime = Field(default_factory=utcnow)
 
 
+class PreviousDatabase(BaseModel):
+    """A database the tenant was moved away from; dropped only by an explicit command."""
+
+    cluster: str
+    name: str
+    moved_at: UtcDatetime = Field(default_factory=utcnow)
+
+
 class Tenant(Document):
     """A tenant record in the platform database."""
 
@@ -151,6 +164,8 @@ class Tenant(Document):
     limits: PlanLimits = Field(default_factory=PlanLimits)
     owner_user_id: ObjectId | None = None
     maintenance: Maintenance | None = None
+    previous_databases: list[PreviousDatabase] = Field(default_factory=list)
+    deleted_at: UtcDatetime | None = None
     legacy_id: str | None = None
     version: int = 1
     created_at: UtcDatetime = Field(default_factory=utcnow)

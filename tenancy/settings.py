@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -34,6 +35,13 @@ class Settings(BaseSettings):
     )
     platform_db: str = "platform"
     tenant_db_prefix: str = "t_"
+    embedded_dir: Path = Field(
+        default=Path(".embedded"),
+        description="Embedded mode: where the mock databases are kept between runs.",
+    )
+    embedded_persist: bool = Field(
+        default=True, description="Embedded mode: load and save embedded_dir (off: memory only)."
+    )
     seed_demo: bool | None = Field(
         default=None, description="Seed demo data at start; default: only in mock mode."
     )
@@ -81,6 +89,11 @@ class Settings(BaseSettings):
     def uses_mock(self) -> bool:
         """True when no MongoDB URL is configured (embedded mock mode)."""
         return not self.mongodb_url
+
+    @property
+    def persists_embedded(self) -> bool:
+        """True when embedded (mock) data is loaded from and saved to ``embedded_dir``."""
+        return self.uses_mock and self.embedded_persist
 
     @property
     def should_seed_demo(self) -> bool:

@@ -33,6 +33,7 @@ def settings() -> Settings:
         environment="test",
         mongodb_url="",
         seed_demo=False,
+        embedded_persist=False,
         base_domain="example.test",
         jwt_secret="test-secret-that-is-long-enough-for-hs256",
     )

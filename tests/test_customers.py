@@ -1,4 +1,5 @@
-"""Customers over GraphQL: CRUD, soft delete, email uniqueness, pagination, search, limits, roles."""
+"""Customers over GraphQL: CRUD, soft delete, email uniqueness, pagination, search, plan limits
+and roles."""
 
 from __future__ import annotations
 
@@ -42,7 +43,9 @@ mutation($id: ID!) {
 GET = f"query($id: ID!) {{ customer(id: $id) {{ {CUSTOMER_FIELDS} }} }}"
 
 LIST = """
-query($first: Int, $after: String, $filter: CustomerFilter, $sort: CustomerSort! = CREATED_AT_DESC) {
+query(
+  $first: Int, $after: String, $filter: CustomerFilter, $sort: CustomerSort! = CREATED_AT_DESC
+) {
   customers(first: $first, after: $after, filter: $filter, sort: $sort) {
     totalCount
     edges { cursor node { id name email status tags } }
@@ -162,7 +165,7 @@ async def test_create_then_get_returns_stored_fields(api: Api):
     assert len(created["id"]) == 24
 
     fetched = (await api(GET, id=created["id"]))["data"]["customer"]
-    for key in ("id", "name", "email", "phone", "company", "tags", "notes", "status"):
+    for key in ("id", "name", "email", "phone", "company", "tags", "notes", "status", "createdAt"):
         assert fetched[key] == created[key], key
 
 
@@ -182,7 +185,11 @@ async def test_update_changes_given_fields_only(api: Api):
     assert updated["updatedAt"] >= created["createdAt"]
 
     fetched = (await api(GET, id=created["id"]))["data"]["customer"]
-    assert (fetched["name"], fetched["company"], fetched["tags"]) == ("Elif Kaya-Demir", "Kaya Ltd", ["a"])
+    assert (fetched["name"], fetched["company"], fetched["tags"]) == (
+        "Elif Kaya-Demir",
+        "Kaya Ltd",
+        ["a"],
+    )
 
 
 async def test_update_status_inactive_and_refuses_deleted_status(api: Api):
@@ -210,7 +217,9 @@ async def test_unknown_and_malformed_ids_are_not_found(api: Api):
         assert [e["code"] for e in result["data"]["deleteCustomer"]["userErrors"]] == ["NOT_FOUND"]
 
 
-async def test_email_is_unique_per_tenant_case_insensitively(api: Api, fresh: Tenant, platform: Platform):
+async def test_email_is_unique_per_tenant_case_insensitively(
+    api: Api, fresh: Tenant, platform: Platform
+):
     first = await api.create(name="One", email="same@example.com")
     errors = await api.create_errors(name="Two", email="  SAME@Example.com ")
     assert [(e["code"], e["field"]) for e in errors] == [("ALREADY_EXISTS", ["input", "email"])]
@@ -286,7 +295,9 @@ async def test_soft_delete_hides_customer_and_frees_email(api: Api):
 async def thirty(platform: Platform, fresh: Tenant) -> list[dict[str, Any]]:
     """30 customers created in this order (names deliberately not in creation order)."""
     service = CustomerService(platform.tenant_database(fresh), fresh)
-    names = [f"{chr(ord('a') + (i * 7) % 26)}{'Z' if i % 2 else 'z'} person {i:02d}" for i in range(30)]
+    names = [
+        f"{chr(ord('a') + (i * 7) % 26)}{'Z' if i % 2 else 'z'} person {i:02d}" for i in range(30)
+    ]
     return [
         await service.create(CustomerFields(name=name, email=f"p{i}@example.com"))
         for i, name in enumerate(names)
@@ -352,10 +363,16 @@ async def test_total_count_and_has_next_page(api: Api, thirty: list[dict[str, An
 
 async def test_empty_connection(api: Api):
     page = await api.list(first=5)
-    assert page == {"totalCount": 0, "edges": [], "pageInfo": {"hasNextPage": False, "endCursor": None}}
+    assert page == {
+        "totalCount": 0,
+        "edges": [],
+        "pageInfo": {"hasNextPage": False, "endCursor": None},
+    }
 
 
-async def test_default_page_size_is_settings_default(api: Api, thirty: list[dict[str, Any]], platform):
+async def test_default_page_size_is_settings_default(
+    api: Api, thirty: list[dict[str, Any]], platform
+):
     page = await api.list()
     assert len(page["edges"]) == platform.settings.default_page_size == 20
     assert page["pageInfo"]["hasNextPage"] is True
@@ -416,7 +433,11 @@ async def test_cursor_of_another_sort_order_is_refused(api: Api, thirty: list[di
 async def people(api: Api) -> dict[str, str]:
     specs = {
         "ali": {"name": "Ali Veli", "email": "ali.veli@clinic.example.com", "tags": ["VIP"]},
-        "dot": {"name": "A.B Smith (test)+", "email": "ab@other.example.org", "tags": ["vip", "new"]},
+        "dot": {
+            "name": "A.B Smith (test)+",
+            "email": "ab@other.example.org",
+            "tags": ["vip", "new"],
+        },
         "axb": {"name": "AxB Smith test", "email": "axb@other.example.org"},
         "mira": {"name": "Mira Stone", "email": "MIRA@stone.example.net", "tags": ["new"]},
         "star": {"name": "Star * Power", "email": None},
@@ -502,7 +523,9 @@ async def test_plan_limit_refuses_customer_over_limit(api: Api, fresh: Tenant, p
     await api(DELETE, id=created[0]["id"])
     again = await api.create(name="Now fits", email="over@example.com")
     assert again["email"] == "over@example.com"
-    assert [e["code"] for e in await api.create_errors(name="Full again")] == ["PLAN_LIMIT_EXCEEDED"]
+    assert [e["code"] for e in await api.create_errors(name="Full again")] == [
+        "PLAN_LIMIT_EXCEEDED"
+    ]
 
 
 async def test_plan_limit_counts_existing_demo_customers(demo_api: Api, demo: Platform):
@@ -525,10 +548,15 @@ async def test_plan_limit_zero_allows_no_customer(api: Api, fresh: Tenant, platf
     assert (await api.list(first=10))["totalCount"] == 0
 
 
-async def test_plan_limit_holds_under_concurrent_creates(api: Api, fresh: Tenant, platform: Platform):
+async def test_plan_limit_holds_under_concurrent_creates(
+    api: Api, fresh: Tenant, platform: Platform
+):
     await set_customer_limit(platform, fresh, 5)
     results = await asyncio.gather(
-        *(api(CREATE, input={"name": f"Racer {i}", "email": f"r{i}@example.com"}) for i in range(12))
+        *(
+            api(CREATE, input={"name": f"Racer {i}", "email": f"r{i}@example.com"})
+            for i in range(12)
+        )
     )
     payloads = [r["data"]["createCustomer"] for r in results]
     ok = [p for p in payloads if p["customer"]]
@@ -563,7 +591,9 @@ async def test_roles_on_customer_mutations(demo: Platform, gql: GraphQLClient):
     assert error_codes(anon_list) == ["UNAUTHENTICATED"]
 
     # nothing was created by the refused calls; a viewer can still read
-    listed = await gql(LIST, {"first": 100, "filter": {"search": "role@"}}, tenant="west-nipt", token=viewer)
+    listed = await gql(
+        LIST, {"first": 100, "filter": {"search": "role@"}}, tenant="west-nipt", token=viewer
+    )
     assert listed["data"]["customers"]["edges"] == []
 
     ok = await gql(CREATE, variables, tenant="west-nipt", token=staff)
@@ -604,7 +634,9 @@ async def test_update_validation_errors_name_the_field(api: Api):
     ):
         result = await api(UPDATE, id=created["id"], input=fields)
         payload = result["data"]["updateCustomer"]
-        assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [("VALIDATION_FAILED", path)]
+        assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [
+            ("VALIDATION_FAILED", path)
+        ]
     fetched = (await api(GET, id=created["id"]))["data"]["customer"]
     assert (fetched["name"], fetched["email"]) == ("Valid", "valid@example.com")
 

@@ -97,7 +97,8 @@ class BookingMutations:
             )
             allow_id = info.context.principal.can("customers.read")
             result = await _service(info, write=True).create(request, allow_customer_id=allow_id)
-            return BookingPayload(booking=Booking.from_doc(result.booking), replayed=result.replayed)
+            booking = Booking.from_doc(result.booking)
+            return BookingPayload(booking=booking, replayed=result.replayed)
 
         return await mutation_payload(BookingPayload, run)
 

@@ -23,6 +23,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from graphql_api.pagination import Page, fetch_page
 from graphql_api.services.booking_rules import (
+    SLOT_MINUTES,
     OPEN_STATUSES,
     RELEASING_STATUSES,
     TRANSITIONS,
@@ -40,6 +41,15 @@ from tenancy.tenant_schema import ACTIVITY_LOG, BOOKING_SLOTS, BOOKINGS, COUNTER
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
 _CONFIRMATION_ATTEMPTS = 5
+# For messages: "a cancelled booking cannot be completed".
+_DONE = {
+    BookingAction.CONFIRM: "confirmed",
+    BookingAction.SCHEDULE: "scheduled",
+    BookingAction.START: "started",
+    BookingAction.COMPLETE: "completed",
+    BookingAction.CANCEL: "cancelled",
+    BookingAction.NO_SHOW: "marked no-show",
+}
 
 
 class BookingSort(StrEnum):
@@ -103,14 +113,29 @@ class CreateResult:
     replayed: bool
 
 
-def _require_aware(value: datetime, field: str) -> datetime:
+def _aware(value: datetime, path: list[str]) -> datetime:
+    """``value`` in UTC; VALIDATION_FAILED on ``path`` when it has no UTC offset."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise validation_error(
-            ["input", field], "time must be ISO 8601 with a UTC offset, e.g. 2026-03-01T10:30:00+03:00"
+            path, "time must be ISO 8601 with a UTC offset, e.g. 2026-03-01T10:30:00+03:00"
         )
-    if value.second or value.microsecond:
-        raise validation_error(["input", field], "time must be whole minutes")
     return value.astimezone(UTC)
+
+
+def _require_aware(value: datetime, field: str) -> datetime:
+    """An appointment time: with a UTC offset, on the ``SLOT_MINUTES`` grid, converted to UTC.
+
+    Starts on the grid make the slot cells exact: back-to-back bookings
+    (10:00-10:30, then 10:30) never share a cell.
+    """
+    _aware(value, ["input", field])
+    utc = value.astimezone(UTC)
+    if utc.second or utc.microsecond or utc.minute % SLOT_MINUTES:
+        raise validation_error(
+            ["input", field],
+            f"appointments start on a {SLOT_MINUTES}-minute boundary (e.g. 10:00, 10:05)",
+        )
+    return utc
 
 
 class BookingService:
@@ -135,18 +160,19 @@ class BookingService:
     async def get(self, booking_id: str) -> dict[str, Any] | None:
         return await self.bookings.find_one({"_id": parse_id(booking_id)})
 
-    async def page(self, flt: BookingFilter, sort: BookingSort, first: int, after: str | None) -> Page:
+    async def page(
+        self, flt: BookingFilter, sort: BookingSort, first: int, after: str | None
+    ) -> Page:
         query: dict[str, Any] = {}
         if flt.statuses:
             query["status"] = {"$in": [str(s) for s in flt.statuses]}
         if flt.starts_from or flt.starts_before:
+            # Bounds are compared exactly: truncating them to the minute would move them.
             window: dict[str, Any] = {}
             if flt.starts_from:
-                window["$gte"] = _require_aware(flt.starts_from.replace(second=0, microsecond=0), "from")
+                window["$gte"] = _aware(flt.starts_from, ["filter", "startsFrom"])
             if flt.starts_before:
-                window["$lt"] = _require_aware(
-                    flt.starts_before.replace(second=0, microsecond=0), "before"
-                )
+                window["$lt"] = _aware(flt.starts_before, ["filter", "startsBefore"])
             query["starts_at"] = window
         if flt.customer_id:
             query["customer_id"] = parse_id(flt.customer_id)
@@ -180,12 +206,18 @@ class BookingService:
         starts_at = _require_aware(request.starts_at, "startsAt")
         service = await self.catalog.service(request.service_id)
         if service is None or not service.get("active", True):
-            raise AppError(ErrorCode.NOT_FOUND, "service was not found or is not bookable", ["input", "serviceId"])
+            raise AppError(
+                ErrorCode.NOT_FOUND,
+                "service was not found or is not bookable",
+                ["input", "serviceId"],
+            )
         location = None
         if request.location_id:
             location = await self.catalog.location(request.location_id)
             if location is None:
-                raise AppError(ErrorCode.NOT_FOUND, "location was not found", ["input", "locationId"])
+                raise AppError(
+                    ErrorCode.NOT_FOUND, "location was not found", ["input", "locationId"]
+                )
         discount_bp, referral = 0, None
         if request.referral_code:
             code = await self.catalog.active_referral_code(request.referral_code)
@@ -247,7 +279,10 @@ class BookingService:
         return CreateResult(booking=existing, replayed=True)
 
     async def _insert_with_confirmation_number(self, doc: dict[str, Any]) -> CreateResult | None:
-        """Insert ``doc`` with a fresh confirmation number; a replay result if the key won elsewhere."""
+        """Insert ``doc`` with a fresh confirmation number.
+
+        Returns a replay result when the idempotency key won in another request, else ``None``.
+        """
         for _ in range(_CONFIRMATION_ATTEMPTS):
             doc["confirmation_number"] = await self._next_confirmation_number(doc["created_at"])
             try:
@@ -272,9 +307,13 @@ class BookingService:
         prefix = self.tenant.settings.confirmation_prefix
         return f"{prefix}-{at:%y%m}-{counter['value']:05d}"
 
-    async def _customer_for(self, request: BookingRequest, *, allow_customer_id: bool) -> dict[str, Any]:
+    async def _customer_for(
+        self, request: BookingRequest, *, allow_customer_id: bool
+    ) -> dict[str, Any]:
         if (request.customer_id is None) == (request.customer is None):
-            raise validation_error(["input", "customerId"], "give either customerId or customer details")
+            raise validation_error(
+                ["input", "customerId"], "give either customerId or customer details"
+            )
         if request.customer_id is not None:
             if not allow_customer_id:
                 raise AppError(
@@ -282,7 +321,9 @@ class BookingService:
                 )
             customer = await self.customers.get(request.customer_id)
             if customer is None:
-                raise AppError(ErrorCode.NOT_FOUND, "customer was not found", ["input", "customerId"])
+                raise AppError(
+                    ErrorCode.NOT_FOUND, "customer was not found", ["input", "customerId"]
+                )
             return customer
         assert request.customer is not None
         existing = await self.customers.find_by_email(request.customer.email)
@@ -318,10 +359,17 @@ class BookingService:
         docs = [{"resource": resource, "slot": c, "booking_id": booking_id} for c in cells]
         try:
             await self.db[BOOKING_SLOTS].insert_many(docs, ordered=True)
-        except (BulkWriteError, DuplicateKeyError):
-            await self.db[BOOKING_SLOTS].delete_many(
-                {"booking_id": booking_id, "resource": resource, "slot": {"$in": cells}}
-            )
+        except (BulkWriteError, DuplicateKeyError) as exc:
+            # Undo only the cells this call inserted (the first ``nInserted`` of an ordered
+            # insert): a cell held under the same booking id may belong to a concurrent
+            # reschedule of this booking, and deleting it would let another booking in.
+            bulk = isinstance(exc, BulkWriteError)
+            inserted = exc.details.get("nInserted", len(cells)) if bulk else len(cells)
+            if inserted:
+                mine = {"$in": cells[:inserted]}
+                await self.db[BOOKING_SLOTS].delete_many(
+                    {"booking_id": booking_id, "resource": resource, "slot": mine}
+                )
             raise AppError(
                 ErrorCode.SLOT_TAKEN,
                 "that time is already booked at this location; choose another time",
@@ -364,7 +412,7 @@ class BookingService:
                 raise not_found("booking", booking_id)
             raise AppError(
                 ErrorCode.INVALID_TRANSITION,
-                f"a {current['status']} booking cannot be {action.value.replace('_', '-')}ed; "
+                f"a {current['status']} booking cannot be {_DONE[action]}; "
                 f"allowed from: {', '.join(sorted(s.value for s in allowed))}",
             )
         if target in RELEASING_STATUSES:
@@ -396,17 +444,25 @@ class BookingService:
         if location_id is not None:
             location = await self.catalog.location(location_id)
             if location is None:
-                raise AppError(ErrorCode.NOT_FOUND, "location was not found", ["input", "locationId"])
+                raise AppError(
+                    ErrorCode.NOT_FOUND, "location was not found", ["input", "locationId"]
+                )
             new_location = location["_id"]
         duration = int(doc["duration_minutes"])
-        old_cells = set(slot_starts(doc["starts_at"], duration)) if doc.get("location_id") else set()
+        old_cells = (
+            set(slot_starts(doc["starts_at"], duration)) if doc.get("location_id") else set()
+        )
         new_cells = set(slot_starts(starts_at, duration)) if new_location else set()
         same_resource = new_location == doc.get("location_id")
         to_claim = sorted(new_cells - old_cells if same_resource else new_cells)
         await self._claim(doc["_id"], new_location, to_claim)
         now = utcnow()
         updated = await self.bookings.find_one_and_update(
-            {"_id": doc["_id"], "starts_at": doc["starts_at"], "status": {"$in": list(OPEN_STATUSES)}},
+            {
+                "_id": doc["_id"],
+                "starts_at": doc["starts_at"],
+                "status": {"$in": list(OPEN_STATUSES)},
+            },
             {
                 "$set": {
                     "starts_at": starts_at,
@@ -416,7 +472,10 @@ class BookingService:
                 },
                 "$push": {
                     "status_history": {
-                        "status": doc["status"], "at": now, "by": self.actor, "reason": "rescheduled"
+                        "status": doc["status"],
+                        "at": now,
+                        "by": self.actor,
+                        "reason": "rescheduled",
                     }
                 },
             },
@@ -441,5 +500,11 @@ class BookingService:
 
     async def _log(self, action: str, booking_id: ObjectId, reason: str | None = None) -> None:
         await self.db[ACTIVITY_LOG].insert_one(
-            {"at": utcnow(), "actor": self.actor, "action": action, "booking_id": booking_id, "reason": reason}
+            {
+                "at": utcnow(),
+                "actor": self.actor,
+                "action": action,
+                "booking_id": booking_id,
+                "reason": reason,
+            }
         )

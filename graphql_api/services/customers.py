@@ -210,7 +210,9 @@ class CustomerService:
         doc = await self.collection.find_one_and_update(
             {"_id": parse_id(customer_id), "status": {"$ne": CustomerStatus.DELETED.value}},
             {
-                "$set": {"status": CustomerStatus.DELETED.value, "deleted_at": now, "updated_at": now},
+                "$set": {
+                    "status": CustomerStatus.DELETED.value, "deleted_at": now, "updated_at": now
+                },
                 "$unset": {"email_key": ""},
             },
             return_document=ReturnDocument.AFTER,

@@ -10,7 +10,8 @@ import strawberry
 from strawberry.types import Info
 
 from graphql_api.permissions import requires
-from graphql_api.services import booking_rules, bookings as svc
+from graphql_api.services import booking_rules
+from graphql_api.services import bookings as svc
 from graphql_api.types.catalog import Location, Service
 from graphql_api.types.common import Connection, Money, UserError
 from graphql_api.types.customer import Customer

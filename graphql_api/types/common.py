@@ -35,7 +35,8 @@ class Money:
     @strawberry.field(description="Decimal string in major units, e.g. '1757.50'.")
     def amount(self) -> str:
         exponent = currency_exponent(self.currency)
-        return str(Decimal(self.amount_minor).scaleb(-exponent).quantize(Decimal(1).scaleb(-exponent)))
+        unit = Decimal(1).scaleb(-exponent)
+        return str(Decimal(self.amount_minor).scaleb(-exponent).quantize(unit))
 
 
 @strawberry.type
