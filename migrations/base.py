@@ -79,7 +79,8 @@ def normalized_source(fn: Callable[..., Any]) -> str:
     except (OSError, TypeError, tokenize.TokenError, SyntaxError) as exc:
         raise AppError(
             ErrorCode.MIGRATION_INVALID,
-            f"cannot read the source of {getattr(fn, '__qualname__', fn)!r} for its checksum: {exc}",
+            f"cannot read the source of {getattr(fn, '__qualname__', fn)!r} "
+            f"for its checksum: {exc}",
         ) from exc
     parts: list[str] = []
     for token in tokens:

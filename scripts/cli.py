@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import typer
 
-from scripts.output import console, print_json, print_table
+from scripts.output import console, print_json, print_table, progress
 from scripts.runtime import operator_platform
 from tenancy import service
 from tenancy.errors import AppError
@@ -30,7 +31,7 @@ app = typer.Typer(
     help=__doc__,
     no_args_is_help=True,
     add_completion=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
 )
 tenants_app = typer.Typer(help="List, provision, suspend, reactivate and delete tenants.",
                           no_args_is_help=True)
@@ -154,6 +155,333 @@ def _print_tenant(tenant: Any, as_json: bool) -> None:
         print_json(tenant.model_dump(mode="json", exclude={"id"}) | {"id": str(tenant.id)})
     else:
         print_table(tenant.slug, TENANT_COLUMNS, [_tenant_row(tenant)])
+
+
+
+# -- migrations ----------------------------------------------------------------
+
+migrate_app = typer.Typer(help="Versioned migrations of the platform and tenant databases.",
+                          no_args_is_help=True)
+app.add_typer(migrate_app, name="migrate")
+
+TenantOption = typer.Option(
+    None, "--tenant", "-t", help="Only this tenant (repeatable); default: platform and all tenants."
+)
+
+
+@migrate_app.command("status")
+def migrate_status(
+    tenant: list[str] | None = TenantOption,
+    concurrency: int = typer.Option(4, min=1, max=64, help="Databases read at once."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Per database: current version, latest, pending, checksum drift, lock holder.
+
+    Exit code 1 when any database is not up to date.
+
+    Example: tenantctl migrate status --tenant west-nipt
+    """
+    from migrations.runner import status_all
+
+    report = run(lambda p: status_all(p, tenants=tenant or None, concurrency=concurrency))
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        print_table(
+            "migration status",
+            ["database", "scope", "current", "latest", "pending", "drift / unknown", "note"],
+            [
+                [d.target, d.scope, d.current or "-", d.latest, ", ".join(d.pending) or "-",
+                 ", ".join(d.mismatched + d.unknown) or "-",
+                 d.error or d.note or (f"locked by {d.locked_by}" if d.locked_by else "")]
+                for d in report.databases
+            ],
+        )
+    raise typer.Exit(0 if report.up_to_date else 1)
+
+
+@migrate_app.command("up")
+def migrate_up(
+    tenant: list[str] | None = TenantOption,
+    concurrency: int = typer.Option(4, min=1, max=64, help="Tenant databases migrated at once."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would run; write nothing."),
+    continue_on_error: bool = typer.Option(
+        False, "--continue-on-error", help="Keep migrating other tenants after a failure."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Apply pending migrations: platform database first, then every tenant database.
+
+    Each database is locked while it migrates (two runners never migrate one
+    database at once); re-running does nothing; a migration whose checksum
+    changed after it was applied is reported and that database refused.
+
+    Example: tenantctl migrate up --concurrency 8 --continue-on-error
+    """
+    from migrations.runner import migrate_all
+
+    with progress(not as_json) as bar:
+        done = {"n": 0}
+
+        def on_event(event: Any) -> None:
+            if event.kind == "database_done":
+                done["n"] += 1
+                bar("databases", done["n"], None)
+
+        report = run(
+            lambda p: migrate_all(
+                p, actor=ACTOR, tenants=tenant or None, concurrency=concurrency, dry_run=dry_run,
+                continue_on_error=continue_on_error, on_progress=on_event,
+            )
+        )
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        print_table(
+            f"migrate up{' (dry run)' if dry_run else ''}: {report.summary()}",
+            ["database", "scope", "outcome", "before", "after", "applied / planned", "error"],
+            [
+                [r.target, r.scope, r.outcome, r.version_before or "-", r.version_after or "-",
+                 ", ".join(r.applied or r.planned) or "-",
+                 f"{r.error_code}: {r.error}" if r.error_code else ""]
+                for r in report.results
+            ],
+        )
+    raise typer.Exit(0 if report.ok else 1)
+
+
+# -- export, import, copy ------------------------------------------------------
+
+BatchOption = typer.Option(1000, min=1, max=100_000, help="Documents per batch (bounds memory).")
+
+
+def _print_operation(result: Any, as_json: bool, title: str) -> None:
+    if as_json:
+        print_json(result.to_dict())
+        return
+    print_table(
+        f"{title}: {'ok' if result.ok else 'FAILED'} ({result.seconds:.1f} s)",
+        ["collection", "status", "action", "source", "written", "skipped", "target", "hash", "error"],
+        [
+            [c.name, c.status, c.action, c.source_count, c.written, c.skipped, c.target_count,
+             {True: "match", False: "DIFFERS", None: "-"}[c.checksum_match], c.error or ""]
+            for c in result.collections
+        ],
+    )
+    for warning in [*result.warnings, *(w for c in result.collections for w in c.warnings)]:
+        console.print(f"[yellow]warning[/]: {warning}")
+
+
+async def _tenant_db(platform: Platform, slug: str) -> Any:
+    return platform.tenant_database(await service.get_tenant(platform, slug))
+
+
+@app.command("export")
+def export_cmd(
+    slug: str = typer.Argument(..., help="Tenant to export."),
+    directory: Path = typer.Argument(..., help="Directory to create (refused if it exists)."),
+    overwrite: bool = typer.Option(False, help="Replace an existing export directory."),
+    batch_size: int = BatchOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Export a tenant database: one mongoexport-compatible JSON Lines file per
+    collection, index definitions and a manifest with counts and checksums.
+
+    Example: tenantctl export west-nipt backups/west-nipt-2026-11-21
+    """
+    from tenancy.dump import export_database
+
+    async def action(platform: Platform) -> Any:
+        return await export_database(
+            await _tenant_db(platform, slug), directory, overwrite=overwrite,
+            batch_size=batch_size, on_progress=bar,
+        )
+
+    with progress(not as_json) as bar:
+        result = run(action)
+    _print_operation(result, as_json, f"export {slug} -> {directory}")
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@app.command("import")
+def import_cmd(
+    directory: Path = typer.Argument(..., help="An export directory (with manifest.json)."),
+    slug: str = typer.Argument(..., help="Tenant whose database receives the data."),
+    overwrite: bool = typer.Option(
+        False, help="Allow a non-empty target: the export's collections are replaced."
+    ),
+    batch_size: int = BatchOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Import an export into a tenant's database. The manifest (counts, checksums)
+    is verified before anything is written; a non-empty target is refused unless --overwrite.
+
+    Example: tenantctl import backups/west-nipt-2026-11-21 west-nipt --overwrite
+    """
+    from tenancy.dump import import_database
+
+    async def action(platform: Platform) -> Any:
+        return await import_database(
+            directory, await _tenant_db(platform, slug), overwrite=overwrite,
+            batch_size=batch_size, on_progress=bar,
+        )
+
+    with progress(not as_json) as bar:
+        result = run(action)
+    _print_operation(result, as_json, f"import {directory} -> {slug}")
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@app.command("copy")
+def copy_cmd(
+    source: str = typer.Argument(..., help="Source database name (or a tenant slug with --tenant)."),
+    target: str = typer.Argument(..., help="Target database name."),
+    tenant: bool = typer.Option(False, "--tenant", help="SOURCE is a tenant slug."),
+    from_cluster: str = typer.Option("default", help="Cluster of the source (settings name)."),
+    to_cluster: str = typer.Option("default", help="Cluster of the target (settings name)."),
+    to_url: str | None = typer.Option(None, help="MongoDB URL of another cluster for the target."),
+    batch_size: int = BatchOption,
+    overwrite: bool = typer.Option(False, help="Allow a non-empty target (copied collections replaced)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Report what would be copied; write nothing."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Copy a database to another database, on the same or another cluster, in
+    batches with bounded memory: indexes with all options, collection options,
+    verification by count and order-independent content hash. Resumable: run the
+    same command again after an interruption. The tenant record is not changed
+    (use `move` for that).
+
+    Example: tenantctl copy west-nipt t_west-nipt_copy --tenant --to-url mongodb://eu-2:27017
+    """
+    from tenancy.copier import copy_database
+    from tenancy.models import DatabaseLocation
+
+    async def action(platform: Platform) -> Any:
+        cluster = to_cluster
+        if to_url is not None:
+            cluster = "cli-target"
+            platform.clients.add_cluster(cluster, to_url)
+        if tenant:
+            source_db = await _tenant_db(platform, source)
+        else:
+            source_db = platform.clients.database(DatabaseLocation(cluster=from_cluster, name=source))
+        target_db = platform.clients.database(DatabaseLocation(cluster=cluster, name=target))
+        return await copy_database(
+            source_db, target_db, batch_size=batch_size, overwrite=overwrite, dry_run=dry_run,
+            on_progress=bar,
+        )
+
+    with progress(not as_json) as bar:
+        result = run(action)
+    _print_operation(result, as_json, f"copy {source} -> {target}")
+    raise typer.Exit(0 if result.ok else 1)
+
+
+# -- move, drop, delete --------------------------------------------------------
+
+
+def _print_report(report: Any, as_json: bool) -> None:
+    if as_json:
+        print_json(report.to_dict())
+        return
+    for key, value in report.data.items():
+        _print_operation(value, False, key)
+    print_table(
+        f"{report.operation} {report.tenant}: {'ok' if report.ok else 'FAILED'}",
+        ["step", "status", "detail"],
+        [[s.name, s.status, s.detail] for s in report.steps],
+    )
+
+
+@tenants_app.command("move")
+def tenants_move(
+    slug: str,
+    to_cluster: str | None = typer.Option(None, help="Target cluster name from settings."),
+    to_database: str | None = typer.Option(None, help="Target database name (default: same)."),
+    batch_size: int = BatchOption,
+    drain_seconds: float | None = typer.Option(
+        None, help="Wait after entering maintenance (default: the tenant cache TTL)."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Move a tenant to another database or cluster: maintenance (reads served,
+    writes refused with TENANT_MAINTENANCE), copy, verify, switch the record in
+    one write, leave maintenance. On failure the tenant stays where it was and
+    the partial target is reported, not deleted. The old database is kept until
+    `tenants drop-old-database`.
+
+    Example: tenantctl tenants move west-nipt --to-cluster eu-2
+    """
+    from tenancy.operations import move_tenant
+
+    with progress(not as_json) as bar:
+        report = run(lambda p: move_tenant(
+            p, slug, to_cluster=to_cluster, to_database=to_database, batch_size=batch_size,
+            drain_seconds=drain_seconds, actor=ACTOR, on_progress=bar,
+        ))
+    _print_report(report, as_json)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@tenants_app.command("drop-old-database")
+def tenants_drop_old_database(
+    slug: str,
+    cluster: str = typer.Option(..., help="Cluster of the old database."),
+    database: str = typer.Option(..., help="Name of the old database."),
+    backup_dir: Path = typer.Option(..., help="Where the backup export is written first."),
+    yes: bool = typer.Option(False, "--yes", help="Confirm dropping the database."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Drop a database a tenant was moved away from, after a backup export.
+    Refuses the tenant's current database.
+
+    Example: tenantctl tenants drop-old-database west-nipt --cluster default
+    --database t_west-nipt --backup-dir backups --yes
+    """
+    from tenancy.operations import drop_old_database
+
+    if not yes:
+        console.print("[red]refused[/]: pass --yes to drop the database (a backup is made first)")
+        raise typer.Exit(2)
+    with progress(not as_json) as bar:
+        report = run(lambda p: drop_old_database(
+            p, slug, cluster=cluster, name=database, backup_dir=backup_dir, actor=ACTOR,
+            on_progress=bar,
+        ))
+    _print_report(report, as_json)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@tenants_app.command("delete")
+def tenants_delete(
+    slug: str,
+    backup_dir: Path = typer.Option(..., help="Where the backup export is written first."),
+    confirm: str = typer.Option(
+        "", help="Type the tenant slug again to confirm; nothing happens without it."
+    ),
+    drain_seconds: float | None = typer.Option(
+        None, help="Wait after entering maintenance (default: the tenant cache TTL)."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Delete a tenant: backup export first (refuses to continue if it fails),
+    then the record is marked deleted (kept for audit), users deactivated,
+    domains released, and the database dropped.
+
+    Example: tenantctl tenants delete acme-dental --backup-dir backups --confirm acme-dental
+    """
+    from tenancy.operations import delete_tenant
+
+    if confirm != slug:
+        console.print(f"[red]refused[/]: pass --confirm {slug} to delete tenant {slug!r}")
+        raise typer.Exit(2)
+    with progress(not as_json) as bar:
+        report = run(lambda p: delete_tenant(
+            p, slug, backup_dir=backup_dir, actor=ACTOR, drain_seconds=drain_seconds,
+            on_progress=bar,
+        ))
+    _print_report(report, as_json)
+    raise typer.Exit(0 if report.ok else 1)
 
 
 def main() -> None:

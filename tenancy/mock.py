@@ -22,3 +22,27 @@ def new_mock_client(name: str | None = None) -> Any:
     """
     host = f"{name or 'mock'}-{next(_serial)}.mock.invalid"
     return AsyncMongoMockClient(host=host, port=27017, tz_aware=True)
+
+
+def _fix_bulk_update_patch() -> None:
+    """Install pymongo-async-mock's ``sort``-dropping bulk-update shim once.
+
+    Version 0.1.3 wraps ``BulkOperationBuilder.add_update`` again for every
+    collection handle (its guard looks for a name that ``functools.wraps``
+    overwrites), so ``bulk_write`` hits ``RecursionError`` after about a
+    thousand handles. A wrapper named ``add_update_compat`` satisfies the guard.
+    """
+    from mongomock.collection import BulkOperationBuilder
+
+    original = BulkOperationBuilder.add_update
+    if getattr(original, "__name__", "") == "add_update_compat":
+        return
+
+    def add_update_compat(*args: Any, **kwargs: Any) -> Any:
+        kwargs.pop("sort", None)
+        return original(*args, **kwargs)
+
+    BulkOperationBuilder.add_update = add_update_compat  # type: ignore[method-assign]
+
+
+_fix_bulk_update_patch()

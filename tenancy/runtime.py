@@ -41,11 +41,27 @@ class Platform:
         return cls(settings=settings, clients=clients, store=store, registry=registry)
 
     async def start(self) -> None:
-        """Create the platform indexes and the default plans when missing (idempotent)."""
+        """Make the platform database usable.
+
+        A new platform database is born at the latest platform migration
+        (indexes, default plans, ledger). An existing one only gets its
+        indexes ensured: pending migrations are applied by operators
+        (``tenantctl migrate up``), never implicitly by a server start.
+        """
+        from migrations.base import MigrationScope
+        from migrations.runner import bring_to_latest
+        from tenancy.errors import AppError, ErrorCode
         from tenancy.plans import ensure_default_plans
 
-        await self.store.ensure_indexes()
-        await ensure_default_plans(self.store)
+        if await self.store.db["_migrations"].count_documents({}, limit=1):
+            await self.store.ensure_indexes()
+            await ensure_default_plans(self.store)
+            return
+        try:
+            await bring_to_latest(self.store.db, MigrationScope.PLATFORM, "system:start")
+        except AppError as error:
+            if error.code != ErrorCode.MIGRATION_LOCKED:  # another process is doing it
+                raise
 
     def tenant_database(self, tenant: Tenant) -> AsyncDatabase:
         """The handle bound to this tenant's own database (cluster + name from its record)."""

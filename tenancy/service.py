@@ -12,10 +12,14 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
+from pymongo import ReturnDocument
 
+from migrations.base import MigrationScope
+from migrations.runner import bring_to_latest
 from tenancy.errors import AppError, ErrorCode, validation_error
 from tenancy.models import (
     DatabaseLocation,
+    Maintenance,
     Role,
     Subscription,
     SubscriptionStatus,
@@ -30,7 +34,6 @@ from tenancy.passwords import MIN_PASSWORD_LENGTH, hash_password
 from tenancy.platform import email_key
 from tenancy.runtime import Platform
 from tenancy.settings import DEFAULT_CLUSTER
-from tenancy.tenant_schema import ensure_tenant_schema
 from tenancy.validation import check_currency, check_email, check_timezone
 
 log = logging.getLogger(__name__)
@@ -102,8 +105,8 @@ def _check_password(password: str, field: list[str]) -> None:
 async def provision_tenant(platform: Platform, request: ProvisionRequest, actor: str) -> Tenant:
     """Create a tenant: its database (collections, indexes), record, owner admin, trial.
 
-    Order makes a failure leave nothing half-made: the database schema is
-    created first (idempotent), then the record (the unique slug index
+    Order makes a failure leave nothing half-made: the database is brought
+    to the latest migration first (idempotent), then the record (the unique slug index
     decides races), then the owner; if the owner cannot be created the
     record is removed again.
 
@@ -130,7 +133,8 @@ async def provision_tenant(platform: Platform, request: ProvisionRequest, actor:
 
     db_name = tenant_database_name(slug, platform.settings.tenant_db_prefix)
     location = DatabaseLocation(cluster=request.cluster, name=db_name)
-    await ensure_tenant_schema(platform.clients.database(location))
+    # Born at the latest version: every tenant migration applied, with ledger entries.
+    await bring_to_latest(platform.clients.database(location), MigrationScope.TENANT, actor)
 
     now = utcnow()
     trial_end = now + timedelta(days=platform.settings.trial_days)
@@ -313,3 +317,42 @@ async def create_super_admin(
     await platform.store.insert_user(user)
     await audit(platform, actor, "user.create_super_admin", None, {"email": email})
     return user
+
+
+async def enter_maintenance(platform: Platform, slug: str, reason: str, actor: str) -> Tenant:
+    """Put a served tenant into maintenance: the API keeps serving reads, refuses writes.
+
+    One conditional write, so two operators cannot both hold maintenance.
+
+    Raises:
+        AppError: TENANT_NOT_FOUND, INVALID_TRANSITION (deleted), LOCKED (already in maintenance).
+    """
+    tenant = await get_tenant(platform, slug)
+    if tenant.status == TenantStatus.DELETED:
+        raise AppError(ErrorCode.INVALID_TRANSITION, f"tenant {slug!r} is deleted")
+    doc = await platform.store.db["tenants"].find_one_and_update(
+        {"_id": tenant.id, "maintenance": None},
+        {
+            "$set": {"maintenance": Maintenance(reason=reason).model_dump(), "updated_at": utcnow()},
+            "$inc": {"version": 1},
+        },
+        return_document=ReturnDocument.AFTER,
+    )
+    if doc is None:
+        current = await get_tenant(platform, slug)
+        held = current.maintenance.reason if current.maintenance else "unknown"
+        raise AppError(
+            ErrorCode.LOCKED, f"tenant {slug!r} is already in maintenance ({held}); wait or clear it"
+        )
+    platform.registry.invalidate(slug)
+    await audit(platform, actor, "tenant.maintenance.enter", slug, {"reason": reason})
+    return Tenant.model_validate(doc)
+
+
+async def leave_maintenance(platform: Platform, slug: str, actor: str) -> Tenant:
+    """End maintenance (idempotent)."""
+    tenant = await get_tenant(platform, slug)
+    updated = await platform.store.update_tenant(tenant.id, {"maintenance": None})
+    platform.registry.invalidate(slug)
+    await audit(platform, actor, "tenant.maintenance.leave", slug, {})
+    return updated

@@ -1,0 +1,544 @@
+"""Export one database to a directory, and import such a directory into a database.
+
+Directory layout (format version 1)::
+
+    <directory>/
+        manifest.json        what the dump holds (below)
+        customers.jsonl      one file per collection, mongoexport-compatible
+        bookings.jsonl       (relaxed Extended JSON Lines, see tenancy.ejson_io)
+        ...
+
+Each ``.jsonl`` file can also be loaded by hand with
+``mongoimport --db X --collection customers --file customers.jsonl``.
+
+``manifest.json`` (Extended JSON, indented)::
+
+    {
+      "format": "tenancy-dump",
+      "format_version": 1,
+      "database": "tenant_acme",            # name of the exported database
+      "created_at": "2026-11-21T05:14:36Z", # UTC, ISO 8601
+      "content_hash_algorithm": "...",      # see tenancy.ejson_io
+      "collections": [
+        {
+          "name": "customers",
+          "type": "collection",              # or "view" (no file)
+          "file": "customers.jsonl",         # relative to the directory
+          "count": 120,                      # documents (= lines) in the file
+          "sha256": "<64 hex>",              # SHA-256 of the file's bytes
+          "size": 48213,                     # bytes
+          "content_hash": "<64 hex>",        # order-independent hash of the documents
+          "indexes": [{"key": {...}, "name": "...", "unique": true, ...}],
+          "options": {...},                  # create_collection options
+          "options_known": true              # false: the server did not list options
+        }
+      ]
+    }
+
+Export writes everything into a hidden temporary directory beside the
+destination and renames it into place at the end, so a failed or interrupted
+export never leaves a directory that looks complete. Import checks the
+manifest and every file (count of lines and SHA-256) before it writes
+anything, and verifies each imported collection against the manifest's count
+and content hash (which catches any change of type on the way).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from tenancy.copier import (
+    DEFAULT_BATCH_SIZE,
+    RECOVERABLE_ERRORS,
+    CollectionResult,
+    CollectionSpec,
+    OperationResult,
+    ProgressCallback,
+    Status,
+    build_index,
+    build_indexes,
+    collection_digest,
+    compare_indexes,
+    create_collection_from_spec,
+    describe_mismatch,
+    iter_batches,
+    list_collection_specs,
+    non_empty_collections,
+    read_index_specs,
+    select_specs,
+)
+from tenancy.ejson_io import (
+    CONTENT_HASH_ALGORITHM,
+    ContentDigest,
+    JsonlWriter,
+    file_stats,
+    iter_jsonl_batches,
+    read_json_file,
+    write_json_file,
+)
+from tenancy.errors import AppError, ErrorCode
+from tenancy.models import utcnow
+
+FORMAT = "tenancy-dump"
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+
+_SAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def _file_name(collection: str, taken: set[str]) -> str:
+    """A portable file name for ``collection`` (unsafe characters %-escaped,
+    unique even on case-insensitive file systems)."""
+    stem = _SAFE_FILE_CHARS.sub(lambda m: "".join(f"%{b:02X}" for b in m[0].encode()), collection)
+    stem = "_" + stem if stem.startswith(".") else stem
+    name, n = f"{stem}.jsonl", 1
+    while name.casefold() in taken:
+        n += 1
+        name = f"{stem}~{n}.jsonl"
+    taken.add(name.casefold())
+    return name
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # not possible on every platform (Windows)
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------- export
+
+
+async def export_database(
+    db: AsyncDatabase,
+    directory: str | os.PathLike[str],
+    *,
+    collections: Sequence[str] | None = None,
+    overwrite: bool = False,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_progress: ProgressCallback | None = None,
+) -> OperationResult:
+    """Export ``db`` into ``directory`` (created; see the module docstring).
+
+    Args:
+        db: database to read (not modified).
+        directory: destination directory; its parent is created if needed.
+        collections: names to export (default: all but ``system.*`` and the
+            copy checkpoint).
+        overwrite: replace an existing ``directory`` (swapped in only once
+            the new export is complete).
+        batch_size: documents per cursor batch and per file write (>= 1).
+        on_progress: ``(collection, documents_done, estimated_total)``.
+    Returns:
+        ``OperationResult(operation="export")``: per collection ``written``
+        (= ``source_count``, documents in the file), ``source_hash``
+        (content hash recorded in the manifest) and ``indexes``.
+    Raises:
+        AppError(ALREADY_EXISTS): ``directory`` exists and ``overwrite`` is False.
+        AppError(NOT_FOUND): a name in ``collections`` is not in ``db``.
+        AppError(VALIDATION_FAILED): ``batch_size`` < 1.
+        Database and file errors propagate; the temporary directory is removed.
+    """
+    started = time.perf_counter()
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise AppError(ErrorCode.VALIDATION_FAILED, f"batch_size must be >= 1, got {batch_size!r}")
+    dest = Path(directory).absolute()
+    if dest.exists() and not overwrite:
+        raise AppError(
+            ErrorCode.ALREADY_EXISTS, f"{dest} exists; pass overwrite=True to replace it"
+        )
+    specs = select_specs(await list_collection_specs(db), collections, f"database {db.name}")
+    result = OperationResult("export", f"database {db.name}", str(dest))
+    if specs and not specs[0].options_known:
+        result.warnings.append("the server does not list collection options; none recorded")
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent / f".{dest.name}.partial-{uuid.uuid4().hex[:12]}"
+    tmp.mkdir()
+    try:
+        entries = []
+        taken: set[str] = set()
+        for spec in specs:
+            t0 = time.perf_counter()
+            entry, item = await _export_collection(
+                db, spec, tmp, taken, batch_size=batch_size, on_progress=on_progress
+            )
+            item.seconds = time.perf_counter() - t0
+            entries.append(entry)
+            result.collections.append(item)
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "database": db.name,
+            "created_at": utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "content_hash_algorithm": CONTENT_HASH_ALGORITHM,
+            "collections": entries,
+        }
+        write_json_file(tmp / MANIFEST_NAME, manifest)
+        _fsync_dir(tmp)
+        _swap_into_place(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _swap_into_place(tmp: Path, dest: Path) -> None:
+    """Rename the finished ``tmp`` to ``dest``; an old ``dest`` is moved aside
+    first and removed after."""
+    old = None
+    if dest.exists():
+        old = dest.parent / f".{dest.name}.old-{uuid.uuid4().hex[:12]}"
+        dest.rename(old)
+    try:
+        tmp.rename(dest)
+    except BaseException:
+        if old is not None:
+            old.rename(dest)
+        raise
+    _fsync_dir(dest.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+async def _export_collection(
+    db: AsyncDatabase,
+    spec: CollectionSpec,
+    tmp: Path,
+    taken: set[str],
+    *,
+    batch_size: int,
+    on_progress: ProgressCallback | None,
+) -> tuple[dict[str, Any], CollectionResult]:
+    entry: dict[str, Any] = {
+        "name": spec.name,
+        "type": spec.kind,
+        "options": spec.options,
+        "options_known": spec.options_known,
+    }
+    item = CollectionResult(spec.name, action="export")
+    if spec.kind == "view":
+        item.action = "view"
+        return entry, item
+    collection = db[spec.name]
+    total = await collection.estimated_document_count()
+    digest = ContentDigest()
+    file_name = _file_name(spec.name, taken)
+    with open(tmp / file_name, "wb") as fh:
+        writer = JsonlWriter(fh)
+        async for batch in iter_batches(collection, batch_size):
+            writer.write_many(batch)
+            digest.add_many(batch)
+            if on_progress:
+                on_progress(spec.name, writer.count, total)
+        fh.flush()
+        os.fsync(fh.fileno())
+    indexes = await read_index_specs(collection)
+    entry.update(
+        file=file_name,
+        count=writer.count,
+        sha256=writer.sha256,
+        size=writer.size,
+        content_hash=digest.hexdigest,
+        indexes=indexes,
+    )
+    item.source_count = item.written = item.target_count = writer.count
+    item.source_hash = digest.hexdigest
+    item.indexes = len(indexes)
+    return entry, item
+
+
+# ---------------------------------------------------------------- manifest
+
+
+def _invalid(directory: Path, problems: list[str]) -> AppError:
+    listed = "; ".join(problems[:20]) + (
+        f"; and {len(problems) - 20} more" if len(problems) > 20 else ""
+    )
+    return AppError(
+        ErrorCode.MANIFEST_INVALID,
+        f"dump {directory} failed verification, nothing was written: {listed}",
+    )
+
+
+def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load and check the structure of ``<directory>/manifest.json``.
+
+    Returns:
+        The manifest (see module docstring).
+    Raises:
+        AppError(MANIFEST_INVALID): missing, unparsable, another format or
+            version, or malformed entries (unsafe file names included).
+    """
+    root = Path(directory)
+    path = root / MANIFEST_NAME
+    if not path.is_file():
+        raise _invalid(root, [f"{MANIFEST_NAME} is missing"])
+    try:
+        manifest = read_json_file(path)
+    except (ValueError, OSError) as exc:
+        raise _invalid(root, [f"{MANIFEST_NAME} cannot be read: {exc}"]) from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise _invalid(root, [f"{MANIFEST_NAME} is not a {FORMAT} manifest"])
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise _invalid(
+            root,
+            [f"format_version {manifest.get('format_version')!r} is not {FORMAT_VERSION}"],
+        )
+    entries = manifest.get("collections")
+    if not isinstance(entries, list):
+        raise _invalid(root, ["collections must be a list"])
+    problems: list[str] = []
+    names: set[str] = set()
+    for i, entry in enumerate(entries):
+        where = f"collections[{i}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            problems.append(f"{where} has no name")
+            continue
+        name = entry["name"]
+        if name in names:
+            problems.append(f"collection {name} is listed twice")
+        names.add(name)
+        if not isinstance(entry.get("options", {}), dict):
+            problems.append(f"{name}: options must be an object")
+        if entry.get("type", "collection") == "view":
+            continue
+        file_name = entry.get("file")
+        if (
+            not isinstance(file_name, str)
+            or not file_name
+            or file_name != Path(file_name).name
+            or file_name in (".", "..", MANIFEST_NAME)
+        ):
+            problems.append(f"{name}: file {file_name!r} is not a plain file name")
+        for key in ("count", "size"):
+            if not isinstance(entry.get(key), int) or entry[key] < 0:
+                problems.append(f"{name}: {key} must be a non-negative integer")
+        for key in ("sha256", "content_hash"):
+            if not re.fullmatch(r"[0-9a-f]{64}", str(entry.get(key, ""))):
+                problems.append(f"{name}: {key} must be 64 hex digits")
+        indexes = entry.get("indexes")
+        if not isinstance(indexes, list) or not all(
+            isinstance(ix, dict) and isinstance(ix.get("key"), dict) and ix.get("name")
+            for ix in indexes
+        ):
+            problems.append(f"{name}: indexes must be a list of {{key, name, ...}}")
+    if problems:
+        raise _invalid(root, problems)
+    return manifest
+
+
+def check_dump(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """Check a dump without writing anything: the manifest's structure, and for
+    every collection file that it exists, has ``count`` lines, ``size`` bytes
+    and the recorded SHA-256.
+
+    Returns:
+        The manifest.
+    Raises:
+        AppError(MANIFEST_INVALID) listing every problem found.
+    """
+    root = Path(directory)
+    manifest = read_manifest(root)
+    problems: list[str] = []
+    for entry in manifest["collections"]:
+        if entry.get("type", "collection") == "view":
+            continue
+        path = root / entry["file"]
+        if not path.is_file():
+            problems.append(f"{entry['file']} is missing")
+            continue
+        stats = file_stats(path)
+        if stats.lines != entry["count"]:
+            problems.append(
+                f"{entry['file']}: {stats.lines} documents, the manifest says {entry['count']}"
+            )
+        if stats.size != entry["size"] or stats.sha256 != entry["sha256"]:
+            problems.append(f"{entry['file']}: checksum differs from the manifest (file changed)")
+    listed = {entry.get("file") for entry in manifest["collections"]}
+    strays = sorted(p.name for p in root.glob("*.jsonl") if p.name not in listed)
+    if strays:
+        problems.append(f"files not in the manifest: {', '.join(strays)}")
+    if problems:
+        raise _invalid(root, problems)
+    return manifest
+
+
+# ---------------------------------------------------------------- import
+
+
+async def import_database(
+    directory: str | os.PathLike[str],
+    db: AsyncDatabase,
+    *,
+    overwrite: bool = False,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    verify: bool = True,
+    on_progress: ProgressCallback | None = None,
+) -> OperationResult:
+    """Import a dump made by :func:`export_database` into ``db``.
+
+    Everything is checked before the first write (:func:`check_dump`, and the
+    target's emptiness). Then each collection is created with its options,
+    filled with ``insert_many`` per batch of at most ``batch_size`` documents
+    (bounded memory), indexed with every option, and verified against the
+    manifest (count and content hash of the documents now in ``db``).
+
+    Args:
+        directory: the dump directory.
+        db: target database (may be on any cluster).
+        overwrite: allow a target that holds documents; the collections of
+            the dump are dropped and replaced, other collections are kept.
+        batch_size: documents per ``insert_many`` (>= 1).
+        verify: compare each imported collection with the manifest (count,
+            content hash, index definitions).
+        on_progress: ``(collection, documents_done, total)`` and
+            ``("verify:<name>", done, total)``.
+    Returns:
+        ``OperationResult(operation="import")``; a collection whose count or
+        hash differs from the manifest is ``failed`` (``VERIFICATION_FAILED``).
+        A database error stops the import: that collection is ``failed``,
+        later ones ``not_run`` (import again with ``overwrite=True``).
+    Raises:
+        AppError(MANIFEST_INVALID): the manifest or a file does not check out.
+        AppError(TARGET_NOT_EMPTY): ``db`` holds documents and not ``overwrite``.
+        AppError(VALIDATION_FAILED): ``batch_size`` < 1.
+    """
+    started = time.perf_counter()
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise AppError(ErrorCode.VALIDATION_FAILED, f"batch_size must be >= 1, got {batch_size!r}")
+    root = Path(directory).absolute()
+    manifest = check_dump(root)
+    occupied = await non_empty_collections(db)
+    if occupied and not overwrite:
+        raise AppError(
+            ErrorCode.TARGET_NOT_EMPTY,
+            f"target database {db.name} is not empty ({', '.join(occupied)} hold documents); "
+            "pass overwrite=True to replace the dump's collections",
+        )
+    result = OperationResult("import", str(root), f"database {db.name}")
+    entries = sorted(manifest["collections"], key=lambda e: e.get("type") == "view")
+    existing = set(await db.list_collection_names())
+    stopped_at: str | None = None
+    for entry in entries:
+        name = entry["name"]
+        if stopped_at is not None:
+            result.collections.append(
+                CollectionResult(
+                    name,
+                    Status.NOT_RUN,
+                    action="import",
+                    error=f"not run: the import stopped at {stopped_at}",
+                )
+            )
+            continue
+        item = CollectionResult(name, action="import", source_count=entry.get("count"))
+        result.collections.append(item)
+        t0 = time.perf_counter()
+        try:
+            await _import_collection(
+                root, entry, db, item, existing, batch_size=batch_size, on_progress=on_progress
+            )
+            if verify and entry.get("type", "collection") != "view":
+                await _verify_import(db, entry, item, batch_size, on_progress)
+        except (*RECOVERABLE_ERRORS, ValueError) as exc:
+            item.fail(f"{type(exc).__name__}: {exc}")
+            stopped_at = name
+        finally:
+            item.seconds = time.perf_counter() - t0
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+async def _import_collection(
+    root: Path,
+    entry: dict[str, Any],
+    db: AsyncDatabase,
+    item: CollectionResult,
+    existing: set[str],
+    *,
+    batch_size: int,
+    on_progress: ProgressCallback | None,
+) -> None:
+    name = entry["name"]
+    spec = CollectionSpec(
+        name,
+        entry.get("type", "collection"),
+        dict(entry.get("options") or {}),
+        bool(entry.get("options_known", True)),
+    )
+    if spec.kind == "view":
+        item.action = "view"
+        if name in existing:
+            await db.drop_collection(name)
+        try:
+            item.warnings.extend(await create_collection_from_spec(db, spec))
+        except NotImplementedError:
+            item.fail("this server cannot create views")
+        return
+
+    path = root / entry["file"]
+    total = entry["count"]
+    collection = db[name]
+
+    async def fill(early: list[dict[str, Any]]) -> None:
+        if name in existing:
+            await db.drop_collection(name)
+        item.warnings.extend(await create_collection_from_spec(db, spec))
+        existing.add(name)
+        for index_spec in early:
+            await build_index(collection, index_spec)
+        item.written = 0
+        for batch in iter_jsonl_batches(path, batch_size):
+            await collection.insert_many(batch, ordered=True, bypass_document_validation=True)
+            item.written += len(batch)
+            if on_progress:
+                on_progress(name, item.written, total)
+
+    await fill([])
+    item.indexes = len(entry["indexes"])
+    item.warnings.extend(await build_indexes(collection, entry["indexes"], refill=fill))
+
+
+async def _verify_import(
+    db: AsyncDatabase,
+    entry: dict[str, Any],
+    item: CollectionResult,
+    batch_size: int,
+    on_progress: ProgressCallback | None,
+) -> None:
+    name = entry["name"]
+    expected = ContentDigest(entry["count"], entry["content_hash"])
+    actual = await collection_digest(
+        db[name],
+        batch_size=batch_size,
+        label=f"verify:{name}",
+        total=entry["count"],
+        on_progress=on_progress,
+    )
+    item.target_count = actual.count
+    item.source_hash, item.target_hash = expected.hexdigest, actual.hexdigest
+    item.checksum_match = expected == actual
+    mismatch = describe_mismatch(expected, actual, "the dump", "the database")
+    if mismatch:
+        item.fail(mismatch, ErrorCode.VERIFICATION_FAILED)
+    problems, extras = compare_indexes(entry["indexes"], await read_index_specs(db[name]))
+    for problem in problems:
+        item.fail(problem, ErrorCode.VERIFICATION_FAILED)
+    item.warnings.extend(extras)

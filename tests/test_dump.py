@@ -1,0 +1,326 @@
+"""export_database / import_database, the dump format, and the content hash."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bson import Binary, Decimal128, Int64, ObjectId
+
+from tenancy.copier import Status, compare_indexes, read_index_specs, verify_database
+from tenancy.dump import MANIFEST_NAME, check_dump, export_database, import_database
+from tenancy.ejson_io import (
+    ContentDigest,
+    canonical_bson,
+    dumps_ejson,
+    file_stats,
+    loads_ejson,
+    read_json_file,
+    write_json_file,
+)
+from tenancy.errors import AppError, ErrorCode
+from tenancy.mock import new_mock_client
+from tests.test_copy import NOW, RecordingDatabase, docs_by_id, seed_tenant
+
+
+@pytest.fixture
+async def source() -> Any:
+    db = new_mock_client()["tenant_src"]
+    await seed_tenant(db)
+    return db
+
+
+@pytest.fixture
+def target() -> Any:
+    return new_mock_client()["tenant_dst"]
+
+
+@pytest.fixture
+async def dump_dir(source: Any, tmp_path: Path) -> Path:
+    directory = tmp_path / "dump"
+    result = await export_database(source, directory, batch_size=8)
+    assert result.ok
+    return directory
+
+
+def _rewrite(path: Path, transform: Any) -> None:
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(transform(lines)))
+
+
+# ---------------------------------------------------------------- round trip
+
+
+async def test_export_import_round_trip_preserves_types_and_indexes(
+    source: Any, target: Any, dump_dir: Path
+) -> None:
+    seen: list[tuple[str, int, int | None]] = []
+    result = await import_database(
+        dump_dir, target, batch_size=8, on_progress=lambda *a: seen.append(a)
+    )
+    assert result.ok, result.to_dict()
+    assert result.operation == "import"
+    for item in result.collections:
+        assert item.status is Status.OK
+        assert item.checksum_match is True
+        assert item.source_count == item.target_count
+        # Byte-identical documents (values, BSON types and field order).
+        assert await docs_by_id(target[item.name]) == await docs_by_id(source[item.name])
+        problems, extras = compare_indexes(
+            await read_index_specs(source[item.name]), await read_index_specs(target[item.name])
+        )
+        assert problems == [] and extras == []
+    assert ("customers", 40, 40) in seen
+
+    doc = await target["types"].find_one({})
+    assert isinstance(doc["_id"], ObjectId)
+    assert type(doc["int32"]) is int
+    assert isinstance(doc["int64_small"], Int64) and doc["int64_small"] == 7
+    assert isinstance(doc["int64_big"], Int64) and doc["int64_big"] == 2**53 + 1
+    assert doc["double"] == 1.25 and isinstance(doc["double"], float)
+    assert doc["decimal"] == Decimal128("1234567890.123456789")
+    assert doc["date"] == NOW
+    assert bytes(doc["binary"]) == b"\x00\xff\x10"
+    assert doc["uuid"] == Binary(bytes(range(16)), 4) and doc["uuid"].subtype == 4
+    assert doc["none"] is None
+    assert list(doc["nested"]) == ["z", "a"] and isinstance(doc["nested"]["a"][1]["y"], Int64)
+
+    indexes = {spec["name"]: spec for spec in await read_index_specs(target["customers"])}
+    assert indexes["email_unique"]["unique"] is True
+    assert indexes["email_unique"]["partialFilterExpression"] == {"email_key": {"$type": "string"}}
+    sessions = {spec["name"]: spec for spec in await read_index_specs(target["sessions"])}
+    assert sessions["ttl"]["expireAfterSeconds"] == 0 and sessions["device_sparse"]["sparse"]
+    assert (await verify_database(source, target)).ok
+
+
+async def test_dump_files_are_mongoexport_style_json_lines(dump_dir: Path) -> None:
+    manifest = json.loads((dump_dir / MANIFEST_NAME).read_text())
+    assert manifest["format"] == "tenancy-dump" and manifest["format_version"] == 1
+    assert manifest["database"] == "tenant_src"
+    datetime.fromisoformat(manifest["created_at"].replace("Z", "+00:00"))
+    entries = {e["name"]: e for e in manifest["collections"]}
+    assert entries["customers"]["count"] == 40
+    assert {"count", "sha256", "content_hash", "indexes", "options", "file"} <= set(
+        entries["customers"]
+    )
+    assert {ix["name"] for ix in entries["customers"]["indexes"]} >= {"email_unique", "tags"}
+
+    lines = (dump_dir / entries["types"]["file"]).read_text().splitlines()
+    assert len(lines) == 1
+    raw = json.loads(lines[0])  # plain JSON, one object per line
+    assert set(raw["_id"]) == {"$oid"}
+    assert raw["int32"] == 7
+    assert raw["int64_small"] == {"$numberLong": "7"}
+    assert raw["decimal"] == {"$numberDecimal": "1234567890.123456789"}
+    assert raw["date"] == {"$date": "2026-11-21T09:30:00.123Z"}  # relaxed: ISO 8601
+    assert raw["binary"] == {"$binary": {"base64": "AP8Q", "subType": "00"}}
+    assert raw["uuid"]["$binary"]["subType"] == "04"
+    assert raw["double"] == 1.25
+    assert lines[0].startswith('{"_id":{"$oid":')  # compact, like mongoexport
+    assert entries["customers"]["sha256"] == file_stats(dump_dir / "customers.jsonl").sha256
+
+
+async def test_empty_collection_and_batch_sizes_on_import(
+    source: Any, target: Any, tmp_path: Path
+) -> None:
+    await source.create_collection("empty_one")
+    await export_database(source, tmp_path / "d")
+    recording = RecordingDatabase(target)
+    result = await import_database(tmp_path / "d", recording, batch_size=6)
+    assert result.ok, result.to_dict()
+    assert result.collection("empty_one").target_count == 0
+    assert "empty_one" in await target.list_collection_names()
+    assert max(size for _, size in recording.batches) == 6
+
+
+# ---------------------------------------------------------------- refusals
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        (  # a value changed on one line, same number of lines
+            lambda d: _rewrite(
+                d / "customers.jsonl", lambda ls: [ls[0].replace("Customer", "Kustomer"), *ls[1:]]
+            ),
+            "customers.jsonl: checksum differs",
+        ),
+        (lambda d: (d / "bookings.jsonl").unlink(), "bookings.jsonl is missing"),
+        (  # a line removed
+            lambda d: _rewrite(d / "services.jsonl", lambda ls: ls[:-1]),
+            "services.jsonl: 4 documents, the manifest says 5",
+        ),
+        (  # the manifest's count edited
+            lambda d: _edit_manifest(d, "sessions", count=99),
+            "sessions.jsonl: 23 documents, the manifest says 99",
+        ),
+        (lambda d: (d / MANIFEST_NAME).unlink(), "manifest.json is missing"),
+        (lambda d: (d / MANIFEST_NAME).write_text("{not json"), "cannot be read"),
+        (lambda d: _edit_manifest(d, "types", file="../types.jsonl"), "not a plain file name"),
+        (lambda d: (d / "extra.jsonl").write_text("{}\n"), "files not in the manifest"),
+    ],
+    ids=[
+        "changed-line",
+        "missing-file",
+        "removed-line",
+        "wrong-count",
+        "no-manifest",
+        "bad-manifest",
+        "path-escape",
+        "stray-file",
+    ],
+)
+async def test_tampered_dump_is_refused_before_any_write(
+    dump_dir: Path, target: Any, tamper: Any, message: str
+) -> None:
+    tamper(dump_dir)
+    with pytest.raises(AppError) as refused:
+        await import_database(dump_dir, target)
+    assert refused.value.code is ErrorCode.MANIFEST_INVALID
+    assert message in refused.value.message
+    assert "nothing was written" in refused.value.message
+    assert await target.list_collection_names() == []
+
+
+def _edit_manifest(directory: Path, collection: str, **changes: Any) -> None:
+    manifest = read_json_file(directory / MANIFEST_NAME)
+    for entry in manifest["collections"]:
+        if entry["name"] == collection:
+            entry.update(changes)
+    write_json_file(directory / MANIFEST_NAME, manifest)
+
+
+async def test_consistently_edited_dump_fails_content_verification(
+    dump_dir: Path, target: Any
+) -> None:
+    """A hand-edited file whose checksum was updated too passes the file check,
+    and the content hash still catches the change of type (Int64 -> int32)."""
+    path = dump_dir / "types.jsonl"
+    path.write_text(path.read_text().replace('{"$numberLong":"7"}', "7"))
+    stats = file_stats(path)
+    _edit_manifest(dump_dir, "types", sha256=stats.sha256, size=stats.size)
+    check_dump(dump_dir)
+
+    result = await import_database(dump_dir, target)
+    assert not result.ok
+    assert [c.name for c in result.failed] == ["types"]
+    failed = result.collection("types")
+    assert failed.code is ErrorCode.VERIFICATION_FAILED and failed.checksum_match is False
+    assert "content hash differs" in (failed.error or "")
+
+
+async def test_non_empty_target_refused_unless_overwrite(dump_dir: Path, target: Any) -> None:
+    await target["customers"].insert_one({"_id": "stale"})
+    await target["unrelated"].insert_one({"_id": 1})
+    with pytest.raises(AppError) as refused:
+        await import_database(dump_dir, target)
+    assert refused.value.code is ErrorCode.TARGET_NOT_EMPTY
+    assert sorted(await target.list_collection_names()) == ["customers", "unrelated"]
+
+    result = await import_database(dump_dir, target, overwrite=True)
+    assert result.ok, result.to_dict()
+    assert await target["customers"].find_one({"_id": "stale"}) is None
+    assert await target["customers"].count_documents({}) == 40
+    assert await target["unrelated"].count_documents({}) == 1
+
+
+# ---------------------------------------------------------------- export atomicity
+
+
+async def test_failed_export_leaves_no_directory(source: Any, tmp_path: Path) -> None:
+    def explode(collection: str, done: int, total: int | None) -> None:
+        if collection == "customers":
+            raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        await export_database(source, tmp_path / "dump", on_progress=explode)
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_existing_export_is_replaced_only_when_told(source: Any, tmp_path: Path) -> None:
+    directory = tmp_path / "dump"
+    directory.mkdir()
+    (directory / "old.txt").write_text("old")
+    with pytest.raises(AppError) as refused:
+        await export_database(source, directory)
+    assert refused.value.code is ErrorCode.ALREADY_EXISTS
+
+    result = await export_database(source, directory, overwrite=True, collections=["services"])
+    assert result.ok and [c.name for c in result.collections] == ["services"]
+    assert sorted(p.name for p in directory.iterdir()) == [MANIFEST_NAME, "services.jsonl"]
+    assert [p.name for p in tmp_path.iterdir()] == ["dump"]  # no temp or old dirs left
+    check_dump(directory)
+
+
+async def test_collection_names_become_safe_file_names(tmp_path: Path) -> None:
+    db = new_mock_client()["odd"]
+    await db["a/b"].insert_one({"x": 1})
+    await db["A/B"].insert_one({"x": 2})
+    await export_database(db, tmp_path / "d")
+    files = {
+        e["name"]: e["file"] for e in read_json_file(tmp_path / "d" / MANIFEST_NAME)["collections"]
+    }
+    # "/" escaped; names equal but for case get distinct files (case-insensitive disks).
+    assert files == {"A/B": "A%2FB.jsonl", "a/b": "a%2Fb~2.jsonl"}
+    target = new_mock_client()["odd"]
+    assert (await import_database(tmp_path / "d", target)).ok
+    assert await target["a/b"].count_documents({"x": 1}) == 1
+
+
+# ---------------------------------------------------------------- Extended JSON and hashing
+
+
+def test_extended_json_round_trip_of_each_type() -> None:
+    doc = {
+        "_id": ObjectId(),
+        "decimal": Decimal128("-0.000001"),
+        "date": datetime(1969, 7, 20, 20, 17, 40, tzinfo=UTC),
+        "binary": Binary(b"\x01\x02", 5),
+        "bytes": b"\x00",
+        "long_small": Int64(-3),
+        "long_big": Int64(-(2**63)),
+        "int": 2**31 - 1,
+        "nan": float("nan"),
+    }
+    back = loads_ejson(dumps_ejson(doc))
+    assert canonical_bson(back) == canonical_bson(doc)
+    assert isinstance(back["long_small"], Int64) and type(back["int"]) is int
+    assert back["date"].tzinfo is not None
+
+
+def test_content_digest_definition() -> None:
+    docs = [{"_id": i, "v": {"a": 1, "b": [i, "x"]}} for i in range(50)]
+    shuffled = docs[:]
+    random.Random(1).shuffle(shuffled)
+    forward, backward = ContentDigest(), ContentDigest()
+    forward.add_many(docs)
+    for doc in shuffled:
+        backward.add(doc)
+    assert forward == backward and len(forward.hexdigest) == 64  # order-independent
+    assert ContentDigest(forward.count, forward.hexdigest) == forward  # resumable state
+
+    def digest(*items: dict[str, Any]) -> ContentDigest:
+        d = ContentDigest()
+        d.add_many(items)
+        return d
+
+    # Top-level _id position does not matter (bson.encode writes it first) ...
+    assert digest({"a": 1, "_id": 1}) == digest({"_id": 1, "a": 1})
+    # ... field order elsewhere does (MongoDB compares embedded documents in order),
+    assert digest({"_id": 1, "v": {"a": 1, "b": 2}}) != digest({"_id": 1, "v": {"b": 2, "a": 1}})
+    # BSON types count, and a document twice does not cancel out (unlike XOR).
+    assert digest({"_id": 1, "n": 5}) != digest({"_id": 1, "n": Int64(5)})
+    assert digest({"_id": 1, "n": 5}) != digest({"_id": 1, "n": 5.0})
+    twice = digest({"_id": 1}, {"_id": 1})
+    assert twice != digest() and twice.count == 2
+
+
+def test_file_stats_counts_lines(tmp_path: Path) -> None:
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(b'{"a":1}\n\n{"a":2}')
+    stats = file_stats(path)
+    assert stats.lines == 2 and stats.size == 16
