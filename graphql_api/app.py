@@ -78,8 +78,10 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
                 await seed_demo(platform)
             if settings.uses_mock:
                 from graphql_api.banner import print_mock_banner
+                from graphql_api.demo import SUPER_ADMIN_EMAIL
 
-                print_mock_banner(settings, public_url)
+                demo = await platform.store.user_by_email(None, SUPER_ADMIN_EMAIL) is not None
+                print_mock_banner(settings, public_url, demo_present=demo)
             yield
 
     async def healthz(request: Request) -> JSONResponse:

@@ -9,10 +9,12 @@ from tenancy.models import Role
 from tenancy.settings import Settings
 
 
-def print_mock_banner(settings: Settings, base: str) -> None:
+def print_mock_banner(settings: Settings, base: str, *, demo_present: bool = True) -> None:
     """Print to stderr that the server runs on the in-process mock, not MongoDB.
 
-    ``base`` is the server's URL, e.g. ``http://127.0.0.1:8000``.
+    ``base`` is the server's URL, e.g. ``http://127.0.0.1:8000``. Without
+    ``demo_present`` (the data directory held other data, e.g. a legacy
+    import, when the server first started) no demo logins are listed.
     """
     storage = (
         f"Data is kept in {settings.embedded_dir.absolute()} (saved on shutdown)."
@@ -23,6 +25,13 @@ def print_mock_banner(settings: Settings, base: str) -> None:
         f"    {t.slug:<16} {t.status.value:<10} admin: {demo_login(t.slug, Role.ADMIN)}"
         f"  staff: {demo_login(t.slug, Role.STAFF)}  viewer: {demo_login(t.slug, Role.VIEWER)}"
         for t in DEMO_TENANTS
+    )
+    demo = (
+        f""" Demo logins (password for all: {DEMO_PASSWORD}):
+    super-admin      {SUPER_ADMIN_EMAIL}
+{tenants}"""
+        if demo_present
+        else " No demo data: the data directory already held tenants when it was first served."
     )
     login = (
         '{"query":"mutation { login(email: \\"admin@west-nipt.example.com\\", password: '
@@ -36,9 +45,7 @@ def print_mock_banner(settings: Settings, base: str) -> None:
  {storage}
  One process on one machine only. Set APP_MONGODB_URL=mongodb://... for MongoDB.
 ------------------------------------------------------------------------------
- Demo logins (password for all: {DEMO_PASSWORD}):
-    super-admin      {SUPER_ADMIN_EMAIL}
-{tenants}
+{demo}
  GraphQL:  {base}/graphql   or  {base}/t/<slug>/graphql   (GraphiQL in a browser)
  Try:
    curl -s {base}/t/west-nipt/graphql -H 'content-type: application/json' \\

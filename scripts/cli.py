@@ -13,6 +13,7 @@ import asyncio
 import sys
 from pathlib import Path
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from typing import Any, TypeVar
 
 import typer
@@ -481,6 +482,105 @@ def tenants_delete(
             on_progress=bar,
         ))
     _print_report(report, as_json)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+# -- legacy import ---------------------------------------------------------------
+
+
+class LegacyKind(StrEnum):
+    CRM = "legacy-crm"
+    CLINICS = "legacy-clinics"
+
+
+@app.command("import-legacy")
+def import_legacy_cmd(
+    kind: LegacyKind = typer.Argument(..., help="Which legacy system."),
+    source_dir: Path | None = typer.Option(
+        None, "--dir",
+        help="Directory of mongoexport JSON Lines: <dir>/<database>/<collection>.jsonl "
+        "(e.g. ../shared/data/legacy-clinics).",
+    ),
+    source_url: str | None = typer.Option(
+        None, "--url", help="A live legacy MongoDB server instead of --dir."
+    ),
+    plan: str = typer.Option("professional", help="Plan of the tenants it creates."),
+    owner_password: str | None = typer.Option(
+        None, help="Password of created owner users (default: a random one, shown once)."
+    ),
+    adopt_existing: bool = typer.Option(
+        False, help="Import into an existing tenant of the same slug that this import did not create."
+    ),
+    batch_size: int = typer.Option(500, min=1, max=10_000, help="Records per write batch and checkpoint."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Import a legacy database into the product.
+
+    **legacy-crm**: crm_db -> platform (plans, feature flags, global reference
+    data); vitingo_crm -> tenant quattro-stand (customers, products, leads,
+    calendar events; stale countries/cities not carried).
+    **legacy-clinics**: omega_shared split by tenant_id into one database per
+    tenant (services, bookings with exact prices and UTC times, locations,
+    referral codes, providers, notifications, lab results). Documents naming
+    no tenant are reported with their ids.
+
+    Re-running creates no duplicates; an interrupted run resumes. Exit code 1
+    when anything was not accounted for or did not validate.
+
+    Example: tenantctl import-legacy legacy-clinics --dir ../shared/data/legacy-clinics
+    """
+    from scripts.legacy import DATABASES, ImportOptions, database_sources, directory_sources, import_legacy
+
+    if (source_dir is None) == (source_url is None):
+        console.print("[red]refused[/]: give exactly one of --dir or --url")
+        raise typer.Exit(2)
+    options = ImportOptions(
+        plan_key=plan, owner_password=owner_password, adopt_existing=adopt_existing,
+        batch_size=batch_size, actor=ACTOR,
+    )
+    databases = DATABASES[kind.value]
+
+    async def action(platform: Platform) -> Any:
+        if source_dir is not None:
+            return await import_legacy(
+                platform, kind.value, directory_sources(source_dir, databases), options
+            )
+        from pymongo import AsyncMongoClient
+
+        client: AsyncMongoClient = AsyncMongoClient(source_url, tz_aware=True)
+        try:
+            return await import_legacy(
+                platform, kind.value, database_sources(client, databases), options
+            )
+        finally:
+            await client.close()
+
+    report = run(action)
+    if as_json:
+        print_json(report.to_dict())
+        raise typer.Exit(0 if report.ok else 1)
+    print_table(
+        f"import {kind.value}: tenants",
+        ["slug", "legacy id", "action", "database", "owner", "generated password", "message"],
+        [[t.slug, t.legacy_id, t.action, t.database, t.owner_email, t.owner_password or "",
+          t.message or ""] for t in report.tenants],
+    )
+    print_table(
+        f"import {kind.value}: {'ok' if report.ok else 'NOT OK'}",
+        ["source", "target", "count", "written", "updated", "present", "merged", "skipped",
+         "validated"],
+        [[c.source, c.target, c.source_count, c.written, c.updated, c.already_present, c.merged,
+          len(c.skipped),
+          "-" if c.validation is None else ("ok" if c.validation.ok else "FAILED")]
+         for c in report.collections],
+    )
+    for c in report.collections:
+        for reason in sorted({i.reason for i in c.skipped}):
+            ids = [i.id for i in c.skipped if i.reason == reason]
+            console.print(f"skipped {len(ids)} of {c.source}: {reason}")
+    for legacy_id, ids in report.orphans.items():
+        console.print(f"[yellow]orphans[/]: tenant_id {legacy_id!r} names no tenant: {', '.join(ids[:20])}"
+                      + (f" ... ({len(ids)} in all)" if len(ids) > 20 else ""))
     raise typer.Exit(0 if report.ok else 1)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -19,7 +20,8 @@ from rich.progress import (
 from rich.table import Table
 
 console = Console(stderr=True)
-stdout = Console()
+# Reports piped to a file or another program keep whole cells instead of wrapping at 80 columns.
+stdout = Console(width=None if sys.stdout.isatty() else 200)
 
 
 def print_json(data: Any) -> None:

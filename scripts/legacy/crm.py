@@ -1,0 +1,521 @@
+"""Import ``legacy-crm``: ``crm_db`` into the platform, ``vitingo_crm`` into tenant quattro-stand.
+
+``crm_db`` (platform-level data):
+
+=================  ===========================  ===============================
+legacy             platform collection          written as
+=================  ===========================  ===============================
+packages           plans                        upsert by ``key`` (kept in sync:
+                                                the platform's default plans
+                                                come from these packages)
+feature_flags      feature_flags                inserted once, by ``key``
+countries          global_countries             inserted once, by ``code``
+currencies         global_currencies            inserted once, by ``code``
+languages          global_languages             inserted once, by ``code``
+cities             global_cities                inserted once, by name + country
+=================  ===========================  ===============================
+
+``vitingo_crm`` (the first tenant's data) goes to the tenant ``quattro-stand``
+(provisioned if missing): customers (legacy field names mapped to the
+product's: ``companyName`` -> ``name``, ``companyTitle`` -> ``company``,
+``passive`` -> ``inactive``; other fields kept in snake_case), products
+(``unitPrice`` -> ``unit_price_minor``), leads and calendar events. Its stale
+copies of ``countries`` and ``cities`` (and the empty ``positions``) are not
+carried into the tenant database; they are reported as skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from scripts.legacy.common import ImportOptions, update_counters
+from scripts.legacy.convert import (
+    ConversionError,
+    normalize_tags,
+    optional_utc,
+    snake_case,
+    text_or_none,
+    to_minor,
+)
+from scripts.legacy.engine import Engine, Mapped, Skip, insert_once, per_doc
+from scripts.legacy.report import CollectionReport, ImportReport
+from scripts.legacy.sources import Source, require_sources
+from scripts.legacy.tenants import TenantSpec, ensure_tenant
+from tenancy.errors import AppError
+from tenancy.models import Tenant, utcnow
+from tenancy.platform import PLANS, email_key
+from tenancy.runtime import Platform
+from tenancy.tenant_schema import CUSTOMERS
+from tenancy.validation import check_currency, check_email, currency_exponent
+
+SOURCE_NAME = "legacy-crm"
+PLATFORM_DATABASE = "crm_db"
+TENANT_DATABASE = "vitingo_crm"
+DATABASES = (PLATFORM_DATABASE, TENANT_DATABASE)
+
+FEATURE_FLAGS = "feature_flags"
+# crm_db collection -> (platform collection, natural key fields)
+PLATFORM_COLLECTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "packages": (PLANS, ("key",)),
+    "feature_flags": (FEATURE_FLAGS, ("key",)),
+    "countries": ("global_countries", ("code",)),
+    "currencies": ("global_currencies", ("code",)),
+    "languages": ("global_languages", ("code",)),
+    "cities": ("global_cities", ("name", "country")),
+}
+TENANT_COLLECTIONS: dict[str, str] = {
+    "customers": CUSTOMERS,
+    "products": "products",
+    "leads": "leads",
+    "calendar_events": "calendar_events",
+}
+NOT_CARRIED: dict[str, str] = {
+    "countries": "stale copy of reference data, not carried into the tenant database "
+                 "(the platform's global_countries comes from crm_db.countries)",
+    "cities": "stale copy of reference data, not carried into the tenant database "
+              "(the platform's global_cities comes from crm_db.cities)",
+    "positions": "not part of the product's model; not carried over",
+}
+PACKAGE_FEATURE_FLAGS = ("custom_domain", "api_access", "priority_support")
+CUSTOMER_STATUS_MAP = {"active": "active", "passive": "inactive", "inactive": "inactive"}
+
+
+@dataclass
+class CrmOptions(ImportOptions):
+    """Options of the CRM import (see :class:`ImportOptions` for the common ones).
+
+    Attributes describe the tenant ``vitingo_crm`` becomes (seed 001's
+    quattro-stand record: professional plan, Europe/Istanbul, TRY, owner
+    Murat Bucak). ``owner_email`` is the owner admin's login.
+    """
+
+    tenant_slug: str = "quattro-stand"
+    tenant_name: str = "Quattro Stand"
+    owner_email: str = "owner@quattro.com"
+    owner_name: str = "Murat Bucak"
+    timezone: str = "Europe/Istanbul"
+    language: str = "tr"
+    currency: str = "TRY"
+    confirmation_prefix: str = "QS"
+    domains: list[str] = field(default_factory=list)
+    email_sender: str | None = None
+
+
+# -- pure mapping functions ---------------------------------------------------------
+
+
+def legacy_source(database: str, collection: str) -> str:
+    """The ``legacy_source`` marker: ``"vitingo_crm.customers"``."""
+    return f"{database}.{collection}"
+
+
+def snake_fields(doc: dict[str, Any], used: set[str]) -> dict[str, Any]:
+    """Fields not mapped explicitly, renamed to snake_case (``relationshipType`` ->
+    ``relationship_type``), datetimes as UTC; ``_id`` and ``id`` excluded."""
+    out: dict[str, Any] = {}
+    for name, value in doc.items():
+        if name in used or name in ("_id", "id"):
+            continue
+        out[snake_case(name)] = optional_utc(value, name) if isinstance(value, datetime) else value
+    return out
+
+
+def plan_from_package(doc: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """A ``plans`` upsert from a legacy package: ``(key, $set fields, $setOnInsert fields)``.
+
+    ``price_monthly`` 99 -> ``price_monthly_minor`` 9900; ``features.max_users`` /
+    ``max_customers`` -> ``limits``; the true booleans among custom_domain /
+    api_access / priority_support plus ``features.feature_flags`` -> ``features``.
+    ``max_projects`` / ``max_storage_gb`` / ``name_tr`` are kept under ``legacy``.
+    An existing plan keeps its ``_id`` and API rate limit.
+
+    Raises:
+        Skip: no key. ConversionError: prices that are not whole minor units.
+    """
+    key = text_or_none(doc.get("key"))
+    if key is None:
+        raise Skip("package has no key")
+    try:
+        currency = check_currency(str(doc.get("currency") or "TRY"))
+    except AppError as exc:
+        raise Skip(exc.message) from None
+    features = doc.get("features") if isinstance(doc.get("features"), dict) else {}
+    names = [flag for flag in PACKAGE_FEATURE_FLAGS if features.get(flag) is True]
+    for flag in features.get("feature_flags") or []:
+        if isinstance(flag, str) and flag not in names:
+            names.append(flag)
+    to_set = {
+        "key": key,
+        "name": text_or_none(doc.get("name")) or key,
+        "description": text_or_none(doc.get("description")) or "",
+        "currency": currency,
+        "price_monthly_minor": to_minor(doc.get("price_monthly"), currency, "price_monthly"),
+        "price_yearly_minor": to_minor(doc.get("price_yearly"), currency, "price_yearly"),
+        "limits.max_users": features.get("max_users"),
+        "limits.max_customers": features.get("max_customers"),
+        "features": names,
+        "active": bool(doc.get("is_active", True)),
+        "sort_order": int(doc.get("sort_order") or 0),
+        "stripe_price_id_monthly": text_or_none(doc.get("stripe_price_id_monthly")),
+        "stripe_price_id_yearly": text_or_none(doc.get("stripe_price_id_yearly")),
+        "legacy": {
+            "id": str(doc.get("_id")),
+            "name_tr": doc.get("name_tr"),
+            "max_projects": features.get("max_projects"),
+            "max_storage_gb": features.get("max_storage_gb"),
+        },
+        "legacy_source": legacy_source(PLATFORM_DATABASE, "packages"),
+    }
+    on_insert = {"_id": doc["_id"], "limits.api_rate_limit_per_minute": None}
+    return key, to_set, on_insert
+
+
+def reference_from_legacy(doc: dict[str, Any], collection: str) -> dict[str, Any]:
+    """A global reference document (country, currency, language, city, feature flag), as it was."""
+    out = {
+        name: optional_utc(value, name) if isinstance(value, datetime) else value
+        for name, value in doc.items()
+    }
+    out["legacy_source"] = legacy_source(PLATFORM_DATABASE, collection)
+    return out
+
+
+def customer_from_legacy(doc: dict[str, Any], warn: Any = None) -> dict[str, Any]:
+    """A ``customers`` document (the shape ``CustomerService`` writes) from a CRM customer.
+
+    ``companyName`` -> ``name`` (+ ``name_key``), ``companyTitle`` -> ``company``,
+    ``email`` (+ ``email_key`` only when valid), ``phone``, ``tags`` (normalised),
+    ``status`` (``passive`` -> ``inactive`` with ``legacy_status``), ``notes``;
+    the legacy ``id`` as ``legacy_id``; ``totalRevenue`` -> ``total_revenue_minor``
+    in the customer's ``currency``; every other field in snake_case.
+
+    Raises:
+        Skip: no name, unknown status.
+        ConversionError: a revenue that is not a whole number of minor units.
+    """
+    warn = warn or (lambda message: None)
+    name = (text_or_none(doc.get("companyName")) or text_or_none(doc.get("companyTitle"))
+            or text_or_none(doc.get("contactPerson")))
+    if name is None:
+        raise Skip("customer has no companyName, companyTitle or contactPerson")
+    name = name[:200]
+    legacy_status = str(doc.get("status") or "active").strip().lower()
+    status = CUSTOMER_STATUS_MAP.get(legacy_status)
+    if status is None:
+        raise Skip(f"unknown customer status {doc.get('status')!r}")
+    raw_email = text_or_none(doc.get("email"))
+    email = None
+    if raw_email:
+        try:
+            email = check_email(raw_email, "email")
+        except AppError:
+            warn(f"email {raw_email!r} is not valid; kept as legacy_email, customer has no email")
+    currency = str(doc.get("currency") or "TRY").upper()
+    revenue = doc.get("totalRevenue")
+    used = {"companyName", "companyTitle", "email", "phone", "tags", "status", "totalRevenue",
+            "created_at", "updated_at", "notes"}
+    customer = {
+        **snake_fields(doc, used),
+        "_id": doc["_id"],
+        "legacy_id": text_or_none(doc.get("id")),
+        "name": name,
+        "name_key": name.casefold(),
+        "email": email,
+        "phone": text_or_none(doc.get("phone")),
+        "company": text_or_none(doc.get("companyTitle")),
+        "tags": normalize_tags(doc.get("tags")),
+        "notes": text_or_none(doc.get("notes")),
+        "status": status,
+        "currency": currency,
+        "total_revenue_minor": (
+            to_minor(revenue, currency, "totalRevenue") if revenue is not None else None
+        ),
+        "created_at": optional_utc(doc.get("created_at"), "created_at"),
+        "updated_at": optional_utc(doc.get("updated_at"), "updated_at"),
+        "legacy_source": legacy_source(TENANT_DATABASE, "customers"),
+    }
+    if customer["created_at"] is None:
+        customer["created_at"] = customer.get("customer_since") or utcnow()
+    if customer["updated_at"] is None:
+        customer["updated_at"] = customer["created_at"]
+    if email:
+        customer["email_key"] = email_key(email)
+    elif raw_email:
+        customer["legacy_email"] = raw_email
+    if status != legacy_status:
+        customer["legacy_status"] = legacy_status
+    return customer
+
+
+def product_from_legacy(doc: dict[str, Any]) -> dict[str, Any]:
+    """A ``products`` document: ``unitPrice`` (float) -> ``unit_price_minor`` exactly,
+    ``isActive`` -> ``active``.
+
+    Raises:
+        Skip: no name. ConversionError: a price that is not whole minor units.
+    """
+    name = text_or_none(doc.get("name"))
+    if name is None:
+        raise Skip("product has no name")
+    currency = str(doc.get("currency") or "TRY").upper()
+    return {
+        **snake_fields(doc, {"name", "unitPrice", "currency", "isActive"}),
+        "_id": doc["_id"],
+        "legacy_id": text_or_none(doc.get("id")),
+        "name": name,
+        "unit_price_minor": to_minor(doc.get("unitPrice"), currency, "unitPrice"),
+        "currency": currency,
+        "active": bool(doc.get("isActive", True)),
+        "legacy_source": legacy_source(TENANT_DATABASE, "products"),
+    }
+
+
+def lead_from_legacy(doc: dict[str, Any]) -> dict[str, Any]:
+    """A ``leads`` document (fields in snake_case, legacy ``id`` as ``legacy_id``)."""
+    return {
+        **snake_fields(doc, set()),
+        "_id": doc["_id"],
+        "legacy_id": text_or_none(doc.get("id")),
+        "legacy_source": legacy_source(TENANT_DATABASE, "leads"),
+    }
+
+
+def event_from_legacy(doc: dict[str, Any]) -> dict[str, Any]:
+    """A ``calendar_events`` document: ``start``/``end`` -> ``starts_at``/``ends_at`` (UTC).
+
+    Raises:
+        ConversionError: ``start``/``end`` present but not datetimes.
+    """
+    return {
+        **snake_fields(doc, {"start", "end"}),
+        "_id": doc["_id"],
+        "legacy_id": text_or_none(doc.get("id")),
+        "starts_at": optional_utc(doc.get("start"), "start"),
+        "ends_at": optional_utc(doc.get("end"), "end"),
+        "legacy_source": legacy_source(TENANT_DATABASE, "calendar_events"),
+    }
+
+
+def money_problems(legacy_field: str, target_field: str) -> Any:
+    """An independent validation check: ``Decimal(str(legacy)) * 10^exp == target`` minor units."""
+
+    def check(source: dict[str, Any], target: dict[str, Any]) -> list[str]:
+        raw = source.get(legacy_field)
+        if raw is None:
+            return []
+        exponent = currency_exponent(str(target.get("currency") or "TRY"))
+        expected = Decimal(str(raw)).scaleb(exponent)
+        stored = target.get(target_field)
+        if stored is None or Decimal(stored) != expected:
+            return [f"{target_field} {stored} != legacy {legacy_field} {raw}"]
+        return []
+
+    return check
+
+
+# -- the import ----------------------------------------------------------------------
+
+
+class CrmImport:
+    """One run of the CRM import; use :func:`import_legacy_crm`."""
+
+    def __init__(
+        self, platform: Platform, sources: Mapping[str, Source], options: CrmOptions
+    ) -> None:
+        self.platform = platform
+        self.crm_db = sources[PLATFORM_DATABASE]
+        self.tenant_db = sources[TENANT_DATABASE]
+        self.options = options
+        self.now = options.now or utcnow()
+        self.report = ImportReport(source=SOURCE_NAME, started_at=utcnow())
+        self.engine = Engine(platform, SOURCE_NAME, self.report,
+                             batch_size=options.batch_size, now=self.now)
+        self.tenant: Tenant | None = None
+        self.tenant_problem = ""
+
+    async def run(self) -> ImportReport:
+        platform_names = await self.crm_db.collection_names()
+        platform_jobs = []
+        for collection, (target, _key) in PLATFORM_COLLECTIONS.items():
+            entry = self.report.add(
+                CollectionReport(legacy_source(PLATFORM_DATABASE, collection), f"platform.{target}")
+            )
+            mapper = self._platform_mapper(collection)
+            platform_jobs.append((collection, entry, mapper))
+            if collection in platform_names:
+                await self.engine.run_collection(self.crm_db, collection, entry, mapper)
+            else:
+                entry.notes.append("collection not present in the source")
+        for collection in platform_names:
+            if collection not in PLATFORM_COLLECTIONS:
+                entry = self.report.add(
+                    CollectionReport(legacy_source(PLATFORM_DATABASE, collection), "-")
+                )
+                await self.engine.skip_collection(
+                    self.crm_db, collection, entry, "no mapping to the product for this collection"
+                )
+
+        await self._ensure_tenant()
+        tenant_names = await self.tenant_db.collection_names()
+        tenant_jobs = []
+        for collection, target in TENANT_COLLECTIONS.items():
+            entry = self.report.add(
+                CollectionReport(legacy_source(TENANT_DATABASE, collection), target)
+            )
+            mapper = self._tenant_mapper(collection)
+            tenant_jobs.append((collection, entry, mapper))
+            if collection in tenant_names:
+                await self.engine.run_collection(self.tenant_db, collection, entry, mapper)
+            else:
+                entry.notes.append("collection not present in the source")
+        for collection in tenant_names:
+            if collection in TENANT_COLLECTIONS:
+                continue
+            entry = self.report.add(
+                CollectionReport(legacy_source(TENANT_DATABASE, collection), "-")
+            )
+            reason = NOT_CARRIED.get(collection, "no mapping to the product for this collection")
+            await self.engine.skip_collection(self.tenant_db, collection, entry, reason)
+
+        if self.tenant is not None:
+            tenant_db = self.platform.tenant_database(self.tenant)
+            record = await self.platform.store.tenant_by_slug(self.tenant.slug)
+            assert record is not None
+            counters, warnings = await update_counters(
+                tenant_db, record.settings.confirmation_prefix, record.limits
+            )
+            self.report.counters[self.tenant.slug] = counters
+            self.report.notes.extend(f"{self.tenant.slug}: {w}" for w in warnings)
+        if self.options.validate:
+            extra = {}
+            for collection, entry, mapper in platform_jobs:
+                if collection in platform_names:
+                    await self.engine.validate_collection(self.crm_db, collection, entry, mapper)
+            for collection, entry, mapper in tenant_jobs:
+                if collection == "customers":
+                    extra = {id(entry): money_problems("totalRevenue", "total_revenue_minor")}
+                elif collection == "products":
+                    extra = {id(entry): money_problems("unitPrice", "unit_price_minor")}
+                else:
+                    extra = {}
+                if collection in tenant_names:
+                    await self.engine.validate_collection(
+                        self.tenant_db, collection, entry, mapper, extra_checks=extra
+                    )
+        self.report.finished_at = utcnow()
+        return self.report
+
+    async def _ensure_tenant(self) -> None:
+        options = self.options
+        spec = TenantSpec(
+            slug=options.tenant_slug,
+            name=options.tenant_name,
+            legacy_id=TENANT_DATABASE,
+            owner_email=options.owner_email,
+            owner_name=options.owner_name,
+            plan_key=options.plan_key,
+            timezone=options.timezone,
+            language=options.language,
+            currency=options.currency,
+            confirmation_prefix=options.confirmation_prefix,
+            domains=list(options.domains),
+            email_sender=options.email_sender,
+            cluster=options.cluster,
+        )
+        outcome, tenant = await ensure_tenant(
+            self.platform, spec, owner_password=options.owner_password,
+            adopt_existing=options.adopt_existing, activate=options.activate, actor=options.actor,
+        )
+        self.report.tenants.append(outcome)
+        self.tenant = tenant
+        if tenant is None:
+            self.tenant_problem = f"tenant {spec.slug!r} {outcome.action}: {outcome.message}"
+
+    def _platform_mapper(self, collection: str) -> Any:
+        db = self.platform.store.db
+        target, natural = PLATFORM_COLLECTIONS[collection]
+
+        def packages(doc: dict[str, Any], warn: Any) -> list[Mapped]:
+            key, to_set, on_insert = plan_from_package(doc)
+            check = {k: v for k, v in to_set.items() if k != "legacy"}
+            return [Mapped(db=db, target="platform", collection=PLANS, key={"key": key},
+                           update={"$set": to_set, "$setOnInsert": on_insert}, check=check,
+                           marker=to_set["legacy_source"])]
+
+        def reference(doc: dict[str, Any], warn: Any) -> list[Mapped]:
+            out = reference_from_legacy(doc, collection)
+            key = {name: out.get(name) for name in natural}
+            if any(v is None or v == "" for v in key.values()):
+                warn(f"no {'/'.join(natural)}; matched by _id instead")
+                key = {"_id": out["_id"]}
+            return [Mapped(db=db, target="platform", collection=target, key=key,
+                           update={"$setOnInsert": out},
+                           check={k: v for k, v in out.items() if k != "_id"},
+                           marker=out["legacy_source"])]
+
+        return per_doc(packages if collection == "packages" else reference)
+
+    def _tenant_mapper(self, collection: str) -> Any:
+        build = {
+            "customers": customer_from_legacy,
+            "products": lambda doc, warn: product_from_legacy(doc),
+            "leads": lambda doc, warn: lead_from_legacy(doc),
+            "calendar_events": lambda doc, warn: event_from_legacy(doc),
+        }[collection]
+        target = TENANT_COLLECTIONS[collection]
+        checks: dict[str, tuple[str, ...] | None] = {
+            "customers": ("legacy_id", "name", "name_key", "email", "email_key", "phone",
+                          "company", "tags", "status", "legacy_source"),
+        }
+
+        def fn(doc: dict[str, Any], warn: Any) -> list[Mapped]:
+            if self.tenant is None:
+                raise Skip(self.tenant_problem or "the tenant could not be provisioned")
+            tenant_db = self.platform.tenant_database(self.tenant)
+            out = build(doc, warn)
+            return [insert_once(tenant_db, self.tenant.slug, target, out, checks.get(collection))]
+
+        return per_doc(fn)
+
+
+async def import_legacy_crm(
+    platform: Platform,
+    sources: Mapping[str, Source],
+    options: CrmOptions | None = None,
+) -> ImportReport:
+    """Import ``legacy-crm``: ``crm_db`` -> platform, ``vitingo_crm`` -> tenant quattro-stand.
+
+    Args:
+        platform: the target platform, started (indexes and default plans exist).
+        sources: ``{"crm_db": Source, "vitingo_crm": Source}`` (directories under
+            ``data/legacy-crm`` or databases of a live server).
+        options: see :class:`CrmOptions`.
+
+    Returns:
+        The report (tenant outcome with a generated owner password, once; one
+        entry per collection; counters; validation). Safe to run again.
+
+    Raises:
+        KeyError: a source is missing.
+        Exception: errors of the source or target propagate (checkpoints keep progress).
+    """
+    require_sources(sources, DATABASES)
+    return await CrmImport(platform, sources, options or CrmOptions()).run()
+
+
+__all__ = [
+    "DATABASES",
+    "SOURCE_NAME",
+    "ConversionError",
+    "CrmOptions",
+    "customer_from_legacy",
+    "event_from_legacy",
+    "import_legacy_crm",
+    "lead_from_legacy",
+    "plan_from_package",
+    "product_from_legacy",
+]

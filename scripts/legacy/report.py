@@ -1,0 +1,278 @@
+"""The import report: per source collection, what was read, written, kept and skipped, and why.
+
+Every source record ends in exactly one bucket, so for a complete run::
+
+    source_count == written + updated + already_present + merged + resumed + skipped
+
+``written`` counts documents this run inserted, ``updated`` documents it
+changed, ``already_present`` documents an earlier run (or the product)
+already held unchanged, ``merged`` records folded into a document counted
+earlier in the same run (booking patients sharing an email), ``resumed``
+records an interrupted earlier run had already written (skipped by the
+resume). A re-run of a finished import reports ``written == updated == 0``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+MAX_IDS_IN_DICT = 200
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One source record that was skipped or needs attention.
+
+    Attributes:
+        id: the record's legacy id (``str(_id)``), or ``"<file>:<line>"`` for unreadable lines.
+        reason: why, in words an operator can act on.
+    """
+
+    id: str
+    reason: str
+
+
+def _group(issues: list[Issue], limit: int | None) -> list[dict[str, Any]]:
+    by_reason: dict[str, list[str]] = defaultdict(list)
+    for issue in issues:
+        by_reason[issue.reason].append(issue.id)
+    return [
+        {"reason": reason, "count": len(ids), "ids": ids if limit is None else ids[:limit]}
+        for reason, ids in sorted(by_reason.items(), key=lambda item: (-len(item[1]), item[0]))
+    ]
+
+
+@dataclass
+class TargetCounts:
+    """Outcome counts of one target (a tenant slug, or ``"platform"``)."""
+
+    written: int = 0
+    updated: int = 0
+    already_present: int = 0
+    merged: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "written": self.written,
+            "updated": self.updated,
+            "already_present": self.already_present,
+            "merged": self.merged,
+        }
+
+
+@dataclass
+class Validation:
+    """Post-import check of one collection against its source.
+
+    Attributes:
+        expected: target documents the source maps to (distinct).
+        found: of those, how many exist in the target.
+        in_target: documents in the target carrying this source's ``legacy_source``
+            marker (more than ``expected`` means duplicates or leftovers).
+        checked: documents whose content was compared field by field.
+        mismatches: documents missing or differing (id and what differs).
+    """
+
+    expected: int = 0
+    found: int = 0
+    in_target: int | None = None
+    checked: int = 0
+    mismatches: list[Issue] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        in_target_ok = self.in_target is None or self.in_target == self.expected
+        return self.found == self.expected and in_target_ok and not self.mismatches
+
+    def to_dict(self, limit: int | None = MAX_IDS_IN_DICT) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "expected": self.expected,
+            "found": self.found,
+            "in_target": self.in_target,
+            "checked": self.checked,
+            "mismatches": _group(self.mismatches, limit),
+        }
+
+
+@dataclass
+class CollectionReport:
+    """What happened to one source collection (or one derived product of it).
+
+    Attributes:
+        source: ``"<database>.<collection>"`` (``"omega_shared.bookings"``); derived
+            entries add a note, e.g. ``"omega_shared.bookings (patients)"``.
+        target: the target collection, e.g. ``"customers"``, ``"platform.plans"``,
+            or ``"-"`` when the collection is deliberately not carried over.
+        source_count: records in the source collection (counted before reading).
+        read: records read in this run (resumed ones included).
+    """
+
+    source: str
+    target: str
+    source_count: int = 0
+    read: int = 0
+    written: int = 0
+    updated: int = 0
+    already_present: int = 0
+    merged: int = 0
+    resumed: int = 0
+    skipped: list[Issue] = field(default_factory=list)
+    warnings: list[Issue] = field(default_factory=list)
+    per_target: dict[str, TargetCounts] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    validation: Validation | None = None
+
+    def skip(self, record_id: Any, reason: str) -> None:
+        """Record a skipped source record."""
+        self.skipped.append(Issue(str(record_id), reason))
+
+    def warn(self, record_id: Any, reason: str) -> None:
+        """Record a written record that needs attention (dangling reference, price drift...)."""
+        self.warnings.append(Issue(str(record_id), reason))
+
+    def tally(self, target: str, outcome: str) -> None:
+        """Count one write outcome (``written``/``updated``/``already_present``/``merged``)."""
+        counts = self.per_target.setdefault(target, TargetCounts())
+        setattr(counts, outcome, getattr(counts, outcome) + 1)
+        setattr(self, outcome, getattr(self, outcome) + 1)
+
+    @property
+    def accounted(self) -> int:
+        """Records with a known fate (see the module docstring)."""
+        return (
+            self.written + self.updated + self.already_present + self.merged + self.resumed
+            + len(self.skipped)
+        )
+
+    @property
+    def ok(self) -> bool:
+        """Every record accounted for and the validation (if run) passed."""
+        complete = self.accounted == self.source_count
+        return complete and (self.validation is None or self.validation.ok)
+
+    def to_dict(self, limit: int | None = MAX_IDS_IN_DICT) -> dict[str, Any]:
+        """JSON-ready form (``--json``); id lists are cut at ``limit`` per reason."""
+        return {
+            "source": self.source,
+            "target": self.target,
+            "source_count": self.source_count,
+            "read": self.read,
+            "written": self.written,
+            "updated": self.updated,
+            "already_present": self.already_present,
+            "merged": self.merged,
+            "resumed": self.resumed,
+            "skipped_count": len(self.skipped),
+            "skipped": _group(self.skipped, limit),
+            "warning_count": len(self.warnings),
+            "warnings": _group(self.warnings, limit),
+            "per_target": {k: v.to_dict() for k, v in sorted(self.per_target.items())},
+            "notes": list(self.notes),
+            "validation": self.validation.to_dict(limit) if self.validation else None,
+            "ok": self.ok,
+        }
+
+
+@dataclass
+class TenantOutcome:
+    """A tenant the import created or reused.
+
+    Attributes:
+        slug: the product slug (``"west-nipt"``).
+        legacy_id: the legacy tenant id (``"west_nipt"``).
+        action: ``"provisioned"``, ``"reused"``, ``"adopted"`` (existing tenant
+            taken over with ``adopt_existing``), ``"refused"`` or ``"failed"``.
+        owner_email: the owner admin's login.
+        owner_password: set only when this run generated the password; shown
+            once, stored nowhere else.
+        message: why a tenant was refused or failed.
+    """
+
+    slug: str
+    legacy_id: str
+    action: str
+    name: str = ""
+    owner_email: str | None = None
+    owner_password: str | None = None
+    database: str | None = None
+    message: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.action in ("provisioned", "reused", "adopted")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "slug": self.slug,
+            "legacy_id": self.legacy_id,
+            "action": self.action,
+            "name": self.name,
+            "owner_email": self.owner_email,
+            "owner_password": self.owner_password,
+            "database": self.database,
+            "message": self.message,
+        }
+
+
+@dataclass
+class ImportReport:
+    """The whole run of one legacy source (``"legacy-crm"`` or ``"legacy-clinics"``).
+
+    Attributes:
+        orphans: legacy ``tenant_id`` -> ``["<collection>:<id>", ...]`` of documents
+            naming no tenant (also listed as skipped in their collections).
+    """
+
+    source: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    tenants: list[TenantOutcome] = field(default_factory=list)
+    collections: list[CollectionReport] = field(default_factory=list)
+    orphans: dict[str, list[str]] = field(default_factory=dict)
+    counters: dict[str, dict[str, int]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def collection(self, source: str) -> CollectionReport:
+        """The entry for ``source`` (``"omega_shared.bookings"``).
+
+        Raises:
+            KeyError: no such entry.
+        """
+        for entry in self.collections:
+            if entry.source == source:
+                return entry
+        raise KeyError(source)
+
+    def add(self, entry: CollectionReport) -> CollectionReport:
+        self.collections.append(entry)
+        return entry
+
+    @property
+    def written(self) -> int:
+        """Documents inserted or changed by this run, all collections."""
+        return sum(c.written + c.updated for c in self.collections)
+
+    @property
+    def ok(self) -> bool:
+        """All collections accounted for and validated; no tenant failed."""
+        tenants_ok = all(t.usable for t in self.tenants)
+        return tenants_ok and all(c.ok for c in self.collections)
+
+    def to_dict(self, limit: int | None = MAX_IDS_IN_DICT) -> dict[str, Any]:
+        """JSON-ready form. Contains generated owner passwords: print once, do not log."""
+        return {
+            "source": self.source,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "ok": self.ok,
+            "written": self.written,
+            "tenants": [t.to_dict() for t in self.tenants],
+            "collections": [c.to_dict(limit) for c in self.collections],
+            "orphans": {k: v if limit is None else v[:limit] for k, v in self.orphans.items()},
+            "counters": self.counters,
+            "notes": list(self.notes),
+        }
