@@ -51,7 +51,7 @@ def run(action: Callable[[Platform], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except AppError as error:
-        console.print(f"[bold red]{error.code}[/]: {error.message}")
+        console.print(f"[bold red]{error.code}[/]: {error.message}", soft_wrap=True)
         raise typer.Exit(1) from None
 
 
@@ -85,7 +85,7 @@ def tenants_list(
 
     tenants = run(action)
     if as_json:
-        print_json([t.model_dump(mode="json", exclude={"id"}) | {"id": str(t.id)} for t in tenants])
+        print_json([t.model_dump(mode="json") for t in tenants])
     else:
         print_table(f"{len(tenants)} tenants", TENANT_COLUMNS, [_tenant_row(t) for t in tenants])
 
@@ -122,7 +122,7 @@ def tenants_provision(
     )
     tenant = run(lambda platform: service.provision_tenant(platform, request, ACTOR))
     if as_json:
-        print_json(tenant.model_dump(mode="json", exclude={"id"}) | {"id": str(tenant.id)})
+        print_json(tenant.model_dump(mode="json"))
     else:
         print_table("provisioned", TENANT_COLUMNS, [_tenant_row(tenant)])
 
@@ -153,7 +153,7 @@ def tenants_reactivate(slug: str, as_json: bool = JsonOption) -> None:
 
 def _print_tenant(tenant: Any, as_json: bool) -> None:
     if as_json:
-        print_json(tenant.model_dump(mode="json", exclude={"id"}) | {"id": str(tenant.id)})
+        print_json(tenant.model_dump(mode="json"))
     else:
         print_table(tenant.slug, TENANT_COLUMNS, [_tenant_row(tenant)])
 

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from bson import ObjectId
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -20,6 +20,8 @@ def _as_utc(value: datetime) -> datetime:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+# Stored as a BSON ObjectId; a hex string in JSON dumps (reports, --json).
+ObjectIdField = Annotated[ObjectId, PlainSerializer(str, return_type=str, when_used="json")]
 
 
 def utcnow() -> datetime:
@@ -39,7 +41,7 @@ class Document(BaseModel):
         arbitrary_types_allowed=True, populate_by_name=True, use_enum_values=True
     )
 
-    id: ObjectId = Field(default_factory=ObjectId, alias="_id")
+    id: ObjectIdField = Field(default_factory=ObjectId, alias="_id")
 
     def to_mongo(self) -> dict[str, Any]:
         """The document as stored (``_id`` key, enums as strings)."""
@@ -162,7 +164,7 @@ class Tenant(Document):
     settings: TenantSettings = Field(default_factory=TenantSettings)
     subscription: Subscription
     limits: PlanLimits = Field(default_factory=PlanLimits)
-    owner_user_id: ObjectId | None = None
+    owner_user_id: ObjectIdField | None = None
     maintenance: Maintenance | None = None
     previous_databases: list[PreviousDatabase] = Field(default_factory=list)
     deleted_at: UtcDatetime | None = None
@@ -180,7 +182,7 @@ class Tenant(Document):
 class User(Document):
     """A login. ``tenant_id`` is ``None`` only for platform super-admins."""
 
-    tenant_id: ObjectId | None
+    tenant_id: ObjectIdField | None
     email: str
     email_key: str
     name: str
