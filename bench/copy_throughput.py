@@ -5,8 +5,7 @@ bookings, activity log, notification outbox, services, locations; the tenant
 schema's indexes), copies it to a database of ANOTHER mock client (another
 "cluster"), and prints documents per second and peak memory.
 
-    python bench/copy_throughput.py [--docs 200000] [--batch-size 1000]
-                                    [--linear-mock-cursor] [--no-tracemalloc]
+    python bench/copy_throughput.py [--docs 200000] [--batch-size 1000] [--no-tracemalloc]
 
 Three runs on fresh targets:
 
@@ -18,9 +17,8 @@ Three runs on fresh targets:
    tracemalloc slows Python down, so run 3 is not timed for throughput.
 
 On the mock, the source, the target and the "server side" of every cursor
-live in this process. mongomock's cursors are O(N^2) in the size of a
-result (see ``_linear_mock_cursor``; ``--linear-mock-cursor`` patches that in
-this process only, to measure the copier rather than the mock). mongomock
+live in this process (tenancy.mock makes mongomock's cursor iteration
+linear; as shipped it is O(N^2) in the size of a result). mongomock
 also materialises (deep-copies) the whole result of a ``find`` when it is
 first iterated, so the peak includes one copy of the largest collection,
 which a real server would stream in batches. All documents carry the fields
@@ -179,33 +177,6 @@ async def fill(db: Any, total: int, seed: int = 42) -> dict[str, int]:
     return {name: len(docs) for name, docs in data.items()}
 
 
-def _linear_mock_cursor() -> None:
-    """Make mongomock's ``Cursor.__next__`` O(1).
-
-    As shipped, every ``next`` slices the whole result list
-    (``_compute_results(with_limit_and_skip=True)``), so iterating N documents
-    costs O(N^2): a 110,000-document collection takes minutes. This applies
-    skip/limit by index instead, with the same results. It belongs in
-    tenancy/mock.py (the one module that shims the mock); here it only
-    patches this benchmark's process.
-    """
-    from mongomock.collection import Cursor
-
-    def __next__(self: Any) -> Any:
-        results = self._compute_results(with_limit_and_skip=False)
-        stop = len(results)
-        if self._limit:
-            stop = min(stop, self._skip + abs(self._limit))
-        position = self._skip + self._emitted
-        if position >= stop:
-            raise StopIteration
-        self._emitted += 1
-        return results[position]
-
-    Cursor.__next__ = __next__  # type: ignore[method-assign]
-    Cursor.next = __next__  # type: ignore[method-assign]
-
-
 def _mib(n_bytes: float) -> str:
     return f"{n_bytes / 2**20:,.1f} MiB"
 
@@ -214,16 +185,8 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--docs", type=int, default=200_000)
     parser.add_argument("--batch-size", type=int, default=1000)
-    parser.add_argument(
-        "--linear-mock-cursor",
-        action="store_true",
-        help="patch mongomock's O(n^2) cursor iteration (this process only)",
-    )
     parser.add_argument("--no-tracemalloc", action="store_true", help="skip run 3")
     args = parser.parse_args()
-    if args.linear_mock_cursor:
-        _linear_mock_cursor()
-    print(f"mongomock cursor: {'linear (patched)' if args.linear_mock_cursor else 'as shipped'}")
 
     source = new_mock_client()["tenant_bench"]
     t0 = time.perf_counter()

@@ -45,4 +45,29 @@ def _fix_bulk_update_patch() -> None:
     BulkOperationBuilder.add_update = add_update_compat  # type: ignore[method-assign]
 
 
+def _linear_cursor_iteration() -> None:
+    """Make mongomock's ``Cursor.__next__`` O(1).
+
+    As shipped, every ``next`` slices the whole result list, so iterating N
+    documents costs O(N^2) (a 110,000-document collection takes minutes to
+    copy or export). This applies skip/limit by index instead: same results.
+    """
+    from mongomock.collection import Cursor
+
+    def __next__(self: Any) -> Any:
+        results = self._compute_results(with_limit_and_skip=False)
+        stop = len(results)
+        if self._limit:
+            stop = min(stop, self._skip + abs(self._limit))
+        position = self._skip + self._emitted
+        if position >= stop:
+            raise StopIteration
+        self._emitted += 1
+        return results[position]
+
+    Cursor.__next__ = __next__  # type: ignore[method-assign]
+    Cursor.next = __next__  # type: ignore[method-assign]
+
+
 _fix_bulk_update_patch()
+_linear_cursor_iteration()

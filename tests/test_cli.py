@@ -9,7 +9,7 @@ import pytest
 import warnings
 
 with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)  # starlette prefers httpx2; httpx works
+    warnings.simplefilter("ignore")  # starlette prefers httpx2; httpx works as well
     from starlette.testclient import TestClient
 from typer.testing import CliRunner
 

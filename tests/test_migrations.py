@@ -158,7 +158,9 @@ def by_target(results: list[Any]) -> dict[str, Any]:
 
 def test_registry_discovers_the_real_migrations_in_order() -> None:
     registry = default_registry()
-    assert [m.id for m in registry.for_scope("platform")] == ["0001_initial_schema"]
+    assert [m.id for m in registry.for_scope("platform")] == [
+        "0001_initial_schema", "0002_reference_data_indexes"
+    ]
     tenant = registry.for_scope(MigrationScope.TENANT)
     assert [m.id for m in tenant] == ["0001_initial_schema", "0002_backfill_customer_name_key"]
     assert registry.latest("tenant") == "0002_backfill_customer_name_key"
@@ -218,7 +220,7 @@ async def test_status_on_a_fresh_database_is_all_pending(platform: Platform) -> 
     assert status.pending == ["0001_initial_schema", "0002_backfill_customer_name_key"]
     assert not status.up_to_date and status.locked_by is None
     platform_status = await database_status(scratch_db(platform, "fresh_platform"), "platform")
-    assert platform_status.pending == ["0001_initial_schema"]
+    assert platform_status.pending == ["0001_initial_schema", "0002_reference_data_indexes"]
     assert platform_status.target == "platform"
 
 
@@ -400,7 +402,7 @@ async def test_status_all_reports_every_database(platform: Platform) -> None:
     await provision(platform, "alpha", "bravo")
     report = await status_all(platform)
     assert [d.target for d in report.databases] == ["platform", "alpha", "bravo"]
-    assert report.databases[0].pending == ["0001_initial_schema"]
+    assert report.databases[0].pending == ["0001_initial_schema", "0002_reference_data_indexes"]
     for tenant in report.databases[1:]:
         assert tenant.pending == ["0001_initial_schema", "0002_backfill_customer_name_key"]
         assert tenant.current is None
