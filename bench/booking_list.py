@@ -35,8 +35,19 @@ LOGIN = """mutation { login(email: "admin@west-nipt.example.com", password: "dem
 class RoundTrips:
     """Counts calls that reach a (mock) tenant database."""
 
-    OPS = frozenset({"find", "find_one", "aggregate", "count_documents", "insert_one",
-                     "insert_many", "update_one", "update_many", "find_one_and_update"})
+    OPS = frozenset(
+        {
+            "find",
+            "find_one",
+            "aggregate",
+            "count_documents",
+            "insert_one",
+            "insert_many",
+            "update_one",
+            "update_many",
+            "find_one_and_update",
+        }
+    )
 
     def __init__(self) -> None:
         self.count = 0
@@ -156,19 +167,27 @@ async def run(args: argparse.Namespace) -> None:
     latencies.sort()
     ms = [x * 1000 for x in latencies]
     print(f"target            : {args.url or 'in-process ASGI, embedded mock'}")
-    print(f"query             : bookings(first: {args.first}) with customer and service "
-          f"({len(edges)} rows)")
+    print(
+        f"query             : bookings(first: {args.first}) with customer and service "
+        f"({len(edges)} rows)"
+    )
     print(f"requests          : {len(latencies)} (concurrency {args.concurrency})")
     print(f"requests/second   : {len(latencies) / elapsed:,.0f}")
-    print(f"latency ms p50/p95/p99: {statistics.median(ms):.2f} / "
-          f"{ms[int(len(ms) * 0.95) - 1]:.2f} / {ms[int(len(ms) * 0.99) - 1]:.2f}")
+    print(
+        f"latency ms p50/p95/p99: {statistics.median(ms):.2f} / "
+        f"{ms[int(len(ms) * 0.95) - 1]:.2f} / {ms[int(len(ms) * 0.99) - 1]:.2f}"
+    )
     if counter:
         print(f"tenant-db round-trips per request: {trips}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", help="a running server, e.g. http://127.0.0.1:8000 (default: in-process)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--url", help="a running server, e.g. http://127.0.0.1:8000 (default: in-process)"
+    )
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--first", type=int, default=20, help="page size")

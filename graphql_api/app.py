@@ -47,7 +47,9 @@ class TenantGraphQL(GraphQL):
         context.response = response
         return context
 
-    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
         """Every error leaves with ``extensions.code`` and nothing internal (``format_error``)."""
         if result.errors:
             result.errors = [format_error(error) for error in result.errors]
@@ -58,7 +60,9 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     """Build the ASGI app. ``platform`` lets tests and tools inject a wired runtime."""
     settings = settings or (platform.settings if platform else Settings())
     platform = platform or Platform.build(settings)
-    view = TenantGraphQL(platform, settings, graphql_ide="graphiql" if settings.graphiql_enabled else None)
+    view = TenantGraphQL(
+        platform, settings, graphql_ide="graphiql" if settings.graphiql_enabled else None
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -69,7 +73,9 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
                 from tenancy.embedded import embedded_session
 
                 await stack.enter_async_context(
-                    embedded_session(settings.embedded_dir, platform.clients, f"server {public_url}")
+                    embedded_session(
+                        settings.embedded_dir, platform.clients, f"server {public_url}"
+                    )
                 )
             await platform.start()
             if settings.should_seed_demo:

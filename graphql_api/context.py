@@ -136,8 +136,10 @@ async def build_context(platform: Platform, tokens: TokenService, request: Reque
         if slug is None:
             return context
         tenant = await load_served_tenant(platform, slug)
-        if principal.is_authenticated and not principal.is_super_admin and (
-            principal.tenant_slug != tenant.slug or principal.tenant_id != str(tenant.id)
+        if (
+            principal.is_authenticated
+            and not principal.is_super_admin
+            and (principal.tenant_slug != tenant.slug or principal.tenant_id != str(tenant.id))
         ):
             raise AppError(
                 ErrorCode.FORBIDDEN,

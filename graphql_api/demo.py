@@ -138,7 +138,10 @@ async def seed_demo(platform: Platform) -> bool:
     if await platform.store.db["tenants"].count_documents({}, limit=1):
         return False
     await tenant_service.create_super_admin(
-        platform, email=SUPER_ADMIN_EMAIL, name="Platform Root", password=DEMO_PASSWORD,
+        platform,
+        email=SUPER_ADMIN_EMAIL,
+        name="Platform Root",
+        password=DEMO_PASSWORD,
         actor="demo-seed",
     )
     for demo in DEMO_TENANTS:
@@ -163,15 +166,21 @@ async def _seed_tenant(platform: Platform, demo: DemoTenant) -> None:
     )
     for role in _ROLES[1:]:
         await tenant_service.create_user(
-            platform, tenant, email=demo_login(demo.slug, role), name=f"{demo.name} {role.value}",
-            role=role, password=DEMO_PASSWORD, actor="demo-seed",
+            platform,
+            tenant,
+            email=demo_login(demo.slug, role),
+            name=f"{demo.name} {role.value}",
+            role=role,
+            password=DEMO_PASSWORD,
+            actor="demo-seed",
         )
     db = platform.tenant_database(tenant)
     catalog = CatalogService(db)
     services = [
         await catalog.create_service(
-            ServiceFields(code=code, name=name, duration_minutes=minutes, price_minor=price,
-                          currency="TRY")
+            ServiceFields(
+                code=code, name=name, duration_minutes=minutes, price_minor=price, currency="TRY"
+            )
         )
         for code, name, minutes, price in demo.services
     ]
@@ -183,8 +192,13 @@ async def _seed_tenant(platform: Platform, demo: DemoTenant) -> None:
     if demo.referral_codes:
         await db[REFERRAL_CODES].insert_many(
             [
-                {"_id": ObjectId(), "code": code, "doctor_name": doctor,
-                 "discount_basis_points": pct * 100, "active": True}
+                {
+                    "_id": ObjectId(),
+                    "code": code,
+                    "doctor_name": doctor,
+                    "discount_basis_points": pct * 100,
+                    "active": True,
+                }
                 for code, doctor, pct in demo.referral_codes
             ]
         )

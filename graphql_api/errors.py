@@ -84,8 +84,12 @@ def format_error(error: GraphQLError) -> GraphQLError:
         extensions = {"code": str(ErrorCode.INTERNAL_ERROR)}
         message = "Internal server error; it has been logged"
     return GraphQLError(
-        message, nodes=error.nodes, source=error.source, positions=error.positions,
-        path=error.path, extensions=extensions,
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions=extensions,
     )
 
 

@@ -48,9 +48,7 @@ MigrationFn = Callable[[AsyncDatabase], Awaitable[Any]]
 ID_PATTERN = re.compile(r"^(?P<number>\d{4})_[a-z0-9_]+$")
 """Migration ids: four digits, underscore, lowercase words (``0001_initial_schema``)."""
 
-_SKIPPED_TOKENS = frozenset(
-    {tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER}
-)
+_SKIPPED_TOKENS = frozenset({tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER})
 
 
 class MigrationScope(StrEnum):

@@ -166,8 +166,11 @@ class Ledger:
         result = await self.collection.update_one(
             {"_id": migration_id, "checksum": doc.get("checksum")},
             {
-                "$set": {"checksum": checksum, "checksum_accepted_by": by,
-                         "checksum_accepted_at": utcnow()},
+                "$set": {
+                    "checksum": checksum,
+                    "checksum_accepted_by": by,
+                    "checksum_accepted_at": utcnow(),
+                },
                 "$push": {"previous_checksums": doc.get("checksum")},
             },
         )

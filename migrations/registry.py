@@ -129,6 +129,4 @@ def default_registry() -> MigrationRegistry:
     Raises:
         AppError(MIGRATION_INVALID) as :func:`discover` does.
     """
-    return MigrationRegistry(
-        migration for scope in MigrationScope for migration in discover(scope)
-    )
+    return MigrationRegistry(migration for scope in MigrationScope for migration in discover(scope))

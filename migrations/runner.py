@@ -300,8 +300,9 @@ class ProgressEvent:
     (``result`` set).
     """
 
-    kind: Literal["database_started", "migration_started", "migration_finished",
-                  "database_finished"]
+    kind: Literal[
+        "database_started", "migration_started", "migration_finished", "database_finished"
+    ]
     scope: MigrationScope
     target: str
     migration_id: str | None = None
@@ -513,7 +514,10 @@ async def migrate_database(
                     duration_ms = round((time.perf_counter() - t0) * 1000)
                     lock.check()
                     await ledger.record(
-                        migration, applied_at=utcnow(), duration_ms=duration_ms, by=actor,
+                        migration,
+                        applied_at=utcnow(),
+                        duration_ms=duration_ms,
+                        by=actor,
                         owner=owner,
                     )
                     result.failed_migration = None
@@ -521,11 +525,11 @@ async def migrate_database(
                     result.version_after = max(result.version_after or "", migration.id)
                     await _emit(
                         on_progress,
-                        ProgressEvent("migration_finished", scope, target, migration.id, "up",
-                                      duration_ms),
+                        ProgressEvent(
+                            "migration_finished", scope, target, migration.id, "up", duration_ms
+                        ),
                     )
-                    log.info("%s: applied %s %s in %d ms", target, scope, migration.id,
-                             duration_ms)
+                    log.info("%s: applied %s %s in %d ms", target, scope, migration.id, duration_ms)
             result.outcome = Outcome.APPLIED if result.steps else Outcome.UNCHANGED
     except Exception as exc:
         _fail(result, exc)
@@ -539,7 +543,10 @@ async def _plan_up(
 ) -> list[Migration]:
     """Read the ledger, refuse drift, fill ``planned``/versions; return what to apply."""
     status = _compute_status(
-        migrations, await ledger.entries(), scope=result.scope, target=result.target,
+        migrations,
+        await ledger.entries(),
+        scope=result.scope,
+        target=result.target,
         database=result.database,
     )
     result.version_before = result.version_after = status.current
@@ -560,8 +567,10 @@ def _fail(result: DatabaseResult, exc: Exception) -> None:
     """
     result.outcome = Outcome.FAILED
     lost_lock = isinstance(exc, AppError) and exc.code == ErrorCode.MIGRATION_LOCKED
-    detail = f"{exc.code}: {exc.message}" if isinstance(exc, AppError) else (
-        f"{type(exc).__name__}: {exc}"
+    detail = (
+        f"{exc.code}: {exc.message}"
+        if isinstance(exc, AppError)
+        else (f"{type(exc).__name__}: {exc}")
     )
     if result.failed_migration and not lost_lock:
         result.error_code = ErrorCode.MIGRATION_FAILED
@@ -639,8 +648,9 @@ async def rollback_database(
                     result.steps.append(StepResult(migration.id, "down", duration_ms))
                     await _emit(
                         on_progress,
-                        ProgressEvent("migration_finished", scope, target, migration.id, "down",
-                                      duration_ms),
+                        ProgressEvent(
+                            "migration_finished", scope, target, migration.id, "down", duration_ms
+                        ),
                     )
                     log.info("%s: rolled back %s %s by %s", target, scope, migration.id, actor)
                 remaining = await ledger.entries()
@@ -661,7 +671,10 @@ async def _plan_down(
     steps: int,
 ) -> list[Migration]:
     status = _compute_status(
-        migrations, await ledger.entries(), scope=result.scope, target=result.target,
+        migrations,
+        await ledger.entries(),
+        scope=result.scope,
+        target=result.target,
         database=result.database,
     )
     result.version_before = result.version_after = status.current
@@ -719,7 +732,10 @@ async def repair_checksums(
     async with MigrationLock(db, default_owner(actor)):
         ledger = Ledger(db)
         status = _compute_status(
-            migrations, await ledger.entries(), scope=scope, target=_label(db, scope, None),
+            migrations,
+            await ledger.entries(),
+            scope=scope,
+            target=_label(db, scope, None),
             database=db.name,
         )
         drifted = status.mismatched
@@ -814,9 +830,11 @@ async def resolve_targets(
     if include_platform:
         targets.append(MigrationTarget(MigrationScope.PLATFORM, PLATFORM_LABEL, platform.store.db))
     if tenants is None:
-        cursor = platform.store.db[TENANTS].find(
-            {"status": {"$ne": TenantStatus.DELETED.value}}
-        ).sort("slug", ASCENDING)
+        cursor = (
+            platform.store.db[TENANTS]
+            .find({"status": {"$ne": TenantStatus.DELETED.value}})
+            .sort("slug", ASCENDING)
+        )
         records = [Tenant.model_validate(doc) async for doc in cursor]
     else:
         records = []
@@ -825,7 +843,8 @@ async def resolve_targets(
             if tenant is None or tenant.status == TenantStatus.DELETED:
                 raise AppError(
                     ErrorCode.TENANT_NOT_FOUND,
-                    f"tenant {slug!r} does not exist" if tenant is None
+                    f"tenant {slug!r} does not exist"
+                    if tenant is None
                     else f"tenant {slug!r} is deleted",
                     ["tenant"],
                 )
@@ -866,15 +885,22 @@ async def status_all(
         async with semaphore:
             if target.db is None:
                 assert target.error is not None
-                return DatabaseStatus(target.scope, target.label, None,
-                                      error_code=target.error.code, error=target.error.message)
+                return DatabaseStatus(
+                    target.scope,
+                    target.label,
+                    None,
+                    error_code=target.error.code,
+                    error=target.error.message,
+                )
             try:
                 status = await database_status(
                     target.db, target.scope, label=target.label, registry=registry
                 )
             except Exception as exc:
                 return DatabaseStatus(
-                    target.scope, target.label, target.db.name,
+                    target.scope,
+                    target.label,
+                    target.db.name,
                     error_code=ErrorCode.MIGRATION_FAILED,
                     error=f"cannot read the ledger: {type(exc).__name__}: {exc}",
                 )
@@ -931,27 +957,39 @@ async def migrate_all(
 
     async def run(target: MigrationTarget) -> DatabaseResult:
         if stop.is_set():
-            result = _not_run(target, Outcome.SKIPPED, None,
-                              "not started: an earlier database failed")
+            result = _not_run(
+                target, Outcome.SKIPPED, None, "not started: an earlier database failed"
+            )
         elif target.db is None:
             assert target.error is not None
             result = _not_run(target, Outcome.FAILED, target.error.code, target.error.message)
         elif target.skip_reason:
-            result = _not_run(target, Outcome.SKIPPED, ErrorCode.TENANT_MAINTENANCE,
-                              target.skip_reason)
+            result = _not_run(
+                target, Outcome.SKIPPED, ErrorCode.TENANT_MAINTENANCE, target.skip_reason
+            )
         else:
             result = await migrate_database(
-                target.db, target.scope, actor=actor, owner=owner, dry_run=dry_run,
-                label=target.label, registry=registry, lock_ttl=lock_ttl,
+                target.db,
+                target.scope,
+                actor=actor,
+                owner=owner,
+                dry_run=dry_run,
+                label=target.label,
+                registry=registry,
+                lock_ttl=lock_ttl,
                 on_progress=on_progress,
             )
-            if not result.ok and not dry_run and (
-                not continue_on_error or target.scope == MigrationScope.PLATFORM
+            if (
+                not result.ok
+                and not dry_run
+                and (not continue_on_error or target.scope == MigrationScope.PLATFORM)
             ):
                 stop.set()
             return result
-        await _emit(on_progress, ProgressEvent("database_finished", target.scope, target.label,
-                                               result=result))
+        await _emit(
+            on_progress,
+            ProgressEvent("database_finished", target.scope, target.label, result=result),
+        )
         if result.outcome == Outcome.FAILED and not continue_on_error:
             stop.set()
         return result

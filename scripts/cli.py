@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from pathlib import Path
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -34,8 +34,9 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="markdown",
 )
-tenants_app = typer.Typer(help="List, provision, suspend, reactivate and delete tenants.",
-                          no_args_is_help=True)
+tenants_app = typer.Typer(
+    help="List, provision, suspend, reactivate and delete tenants.", no_args_is_help=True
+)
 app.add_typer(tenants_app, name="tenants")
 
 JsonOption = typer.Option(False, "--json", help="Print the report as JSON on stdout.")
@@ -57,8 +58,12 @@ def run(action: Callable[[Platform], Awaitable[T]]) -> T:
 
 def _tenant_row(t: Any) -> list[Any]:
     return [
-        t.slug, t.name, t.status, t.subscription.plan_key,
-        f"{t.database.cluster}/{t.database.name}", ", ".join(t.domains),
+        t.slug,
+        t.name,
+        t.status,
+        t.subscription.plan_key,
+        f"{t.database.cluster}/{t.database.name}",
+        ", ".join(t.domains),
         "yes" if t.maintenance else "",
     ]
 
@@ -97,7 +102,10 @@ def tenants_provision(
     owner_email: str = typer.Option(..., help="Email of the owner admin user."),
     owner_name: str = typer.Option(..., help="Name of the owner admin user."),
     owner_password: str = typer.Option(
-        ..., prompt=True, hide_input=True, confirmation_prompt=True,
+        ...,
+        prompt=True,
+        hide_input=True,
+        confirmation_prompt=True,
         help="Owner password (prompted when not given).",
     ),
     plan: str = typer.Option("starter", help="Plan key: starter, professional, enterprise."),
@@ -116,9 +124,17 @@ def tenants_provision(
     --owner-email owner@acme.com --owner-name "Ada" --plan professional
     """
     request = service.ProvisionRequest(
-        slug=slug, name=name, plan_key=plan, owner_email=owner_email, owner_name=owner_name,
-        owner_password=owner_password, timezone=timezone, currency=currency,
-        language=language, domains=domain, cluster=cluster,
+        slug=slug,
+        name=name,
+        plan_key=plan,
+        owner_email=owner_email,
+        owner_name=owner_name,
+        owner_password=owner_password,
+        timezone=timezone,
+        currency=currency,
+        language=language,
+        domains=domain,
+        cluster=cluster,
     )
     tenant = run(lambda platform: service.provision_tenant(platform, request, ACTOR))
     if as_json:
@@ -137,7 +153,9 @@ def tenants_suspend(
 
     Example: tenantctl tenants suspend west-nipt --reason "payment failed"
     """
-    tenant = run(lambda p: service.set_tenant_status(p, slug, TenantStatus.SUSPENDED, reason, ACTOR))
+    tenant = run(
+        lambda p: service.set_tenant_status(p, slug, TenantStatus.SUSPENDED, reason, ACTOR)
+    )
     _print_tenant(tenant, as_json)
 
 
@@ -158,11 +176,11 @@ def _print_tenant(tenant: Any, as_json: bool) -> None:
         print_table(tenant.slug, TENANT_COLUMNS, [_tenant_row(tenant)])
 
 
-
 # -- migrations ----------------------------------------------------------------
 
-migrate_app = typer.Typer(help="Versioned migrations of the platform and tenant databases.",
-                          no_args_is_help=True)
+migrate_app = typer.Typer(
+    help="Versioned migrations of the platform and tenant databases.", no_args_is_help=True
+)
 app.add_typer(migrate_app, name="migrate")
 
 TenantOption = typer.Option(
@@ -192,9 +210,15 @@ def migrate_status(
             "migration status",
             ["database", "scope", "current", "latest", "pending", "drift / unknown", "note"],
             [
-                [d.target, d.scope, d.current or "-", d.latest, ", ".join(d.pending) or "-",
-                 ", ".join(d.mismatched + d.unknown) or "-",
-                 d.error or d.note or (f"locked by {d.locked_by}" if d.locked_by else "")]
+                [
+                    d.target,
+                    d.scope,
+                    d.current or "-",
+                    d.latest,
+                    ", ".join(d.pending) or "-",
+                    ", ".join(d.mismatched + d.unknown) or "-",
+                    d.error or d.note or (f"locked by {d.locked_by}" if d.locked_by else ""),
+                ]
                 for d in report.databases
             ],
         )
@@ -231,8 +255,13 @@ def migrate_up(
 
         report = run(
             lambda p: migrate_all(
-                p, actor=ACTOR, tenants=tenant or None, concurrency=concurrency, dry_run=dry_run,
-                continue_on_error=continue_on_error, on_progress=on_event,
+                p,
+                actor=ACTOR,
+                tenants=tenant or None,
+                concurrency=concurrency,
+                dry_run=dry_run,
+                continue_on_error=continue_on_error,
+                on_progress=on_event,
             )
         )
     if as_json:
@@ -242,9 +271,15 @@ def migrate_up(
             f"migrate up{' (dry run)' if dry_run else ''}: {report.summary()}",
             ["database", "scope", "outcome", "before", "after", "applied / planned", "error"],
             [
-                [r.target, r.scope, r.outcome, r.version_before or "-", r.version_after or "-",
-                 ", ".join(r.applied or r.planned) or "-",
-                 f"{r.error_code}: {r.error}" if r.error_code else ""]
+                [
+                    r.target,
+                    r.scope,
+                    r.outcome,
+                    r.version_before or "-",
+                    r.version_after or "-",
+                    ", ".join(r.applied or r.planned) or "-",
+                    f"{r.error_code}: {r.error}" if r.error_code else "",
+                ]
                 for r in report.results
             ],
         )
@@ -262,10 +297,29 @@ def _print_operation(result: Any, as_json: bool, title: str) -> None:
         return
     print_table(
         f"{title}: {'ok' if result.ok else 'FAILED'} ({result.seconds:.1f} s)",
-        ["collection", "status", "action", "source", "written", "skipped", "target", "hash", "error"],
         [
-            [c.name, c.status, c.action, c.source_count, c.written, c.skipped, c.target_count,
-             {True: "match", False: "DIFFERS", None: "-"}[c.checksum_match], c.error or ""]
+            "collection",
+            "status",
+            "action",
+            "source",
+            "written",
+            "skipped",
+            "target",
+            "hash",
+            "error",
+        ],
+        [
+            [
+                c.name,
+                c.status,
+                c.action,
+                c.source_count,
+                c.written,
+                c.skipped,
+                c.target_count,
+                {True: "match", False: "DIFFERS", None: "-"}[c.checksum_match],
+                c.error or "",
+            ]
             for c in result.collections
         ],
     )
@@ -294,8 +348,11 @@ def export_cmd(
 
     async def action(platform: Platform) -> Any:
         return await export_database(
-            await _tenant_db(platform, slug), directory, overwrite=overwrite,
-            batch_size=batch_size, on_progress=bar,
+            await _tenant_db(platform, slug),
+            directory,
+            overwrite=overwrite,
+            batch_size=batch_size,
+            on_progress=bar,
         )
 
     with progress(not as_json) as bar:
@@ -323,8 +380,11 @@ def import_cmd(
 
     async def action(platform: Platform) -> Any:
         return await import_database(
-            directory, await _tenant_db(platform, slug), overwrite=overwrite,
-            batch_size=batch_size, on_progress=bar,
+            directory,
+            await _tenant_db(platform, slug),
+            overwrite=overwrite,
+            batch_size=batch_size,
+            on_progress=bar,
         )
 
     with progress(not as_json) as bar:
@@ -335,15 +395,21 @@ def import_cmd(
 
 @app.command("copy")
 def copy_cmd(
-    source: str = typer.Argument(..., help="Source database name (or a tenant slug with --tenant)."),
+    source: str = typer.Argument(
+        ..., help="Source database name (or a tenant slug with --tenant)."
+    ),
     target: str = typer.Argument(..., help="Target database name."),
     tenant: bool = typer.Option(False, "--tenant", help="SOURCE is a tenant slug."),
     from_cluster: str = typer.Option("default", help="Cluster of the source (settings name)."),
     to_cluster: str = typer.Option("default", help="Cluster of the target (settings name)."),
     to_url: str | None = typer.Option(None, help="MongoDB URL of another cluster for the target."),
     batch_size: int = BatchOption,
-    overwrite: bool = typer.Option(False, help="Allow a non-empty target (copied collections replaced)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Report what would be copied; write nothing."),
+    overwrite: bool = typer.Option(
+        False, help="Allow a non-empty target (copied collections replaced)."
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Report what would be copied; write nothing."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Copy a database to another database, on the same or another cluster, in
@@ -365,10 +431,16 @@ def copy_cmd(
         if tenant:
             source_db = await _tenant_db(platform, source)
         else:
-            source_db = platform.clients.database(DatabaseLocation(cluster=from_cluster, name=source))
+            source_db = platform.clients.database(
+                DatabaseLocation(cluster=from_cluster, name=source)
+            )
         target_db = platform.clients.database(DatabaseLocation(cluster=cluster, name=target))
         return await copy_database(
-            source_db, target_db, batch_size=batch_size, overwrite=overwrite, dry_run=dry_run,
+            source_db,
+            target_db,
+            batch_size=batch_size,
+            overwrite=overwrite,
+            dry_run=dry_run,
             on_progress=bar,
         )
 
@@ -416,10 +488,18 @@ def tenants_move(
     from tenancy.operations import move_tenant
 
     with progress(not as_json) as bar:
-        report = run(lambda p: move_tenant(
-            p, slug, to_cluster=to_cluster, to_database=to_database, batch_size=batch_size,
-            drain_seconds=drain_seconds, actor=ACTOR, on_progress=bar,
-        ))
+        report = run(
+            lambda p: move_tenant(
+                p,
+                slug,
+                to_cluster=to_cluster,
+                to_database=to_database,
+                batch_size=batch_size,
+                drain_seconds=drain_seconds,
+                actor=ACTOR,
+                on_progress=bar,
+            )
+        )
     _print_report(report, as_json)
     raise typer.Exit(0 if report.ok else 1)
 
@@ -445,10 +525,17 @@ def tenants_drop_old_database(
         console.print("[red]refused[/]: pass --yes to drop the database (a backup is made first)")
         raise typer.Exit(2)
     with progress(not as_json) as bar:
-        report = run(lambda p: drop_old_database(
-            p, slug, cluster=cluster, name=database, backup_dir=backup_dir, actor=ACTOR,
-            on_progress=bar,
-        ))
+        report = run(
+            lambda p: drop_old_database(
+                p,
+                slug,
+                cluster=cluster,
+                name=database,
+                backup_dir=backup_dir,
+                actor=ACTOR,
+                on_progress=bar,
+            )
+        )
     _print_report(report, as_json)
     raise typer.Exit(0 if report.ok else 1)
 
@@ -477,10 +564,16 @@ def tenants_delete(
         console.print(f"[red]refused[/]: pass --confirm {slug} to delete tenant {slug!r}")
         raise typer.Exit(2)
     with progress(not as_json) as bar:
-        report = run(lambda p: delete_tenant(
-            p, slug, backup_dir=backup_dir, actor=ACTOR, drain_seconds=drain_seconds,
-            on_progress=bar,
-        ))
+        report = run(
+            lambda p: delete_tenant(
+                p,
+                slug,
+                backup_dir=backup_dir,
+                actor=ACTOR,
+                drain_seconds=drain_seconds,
+                on_progress=bar,
+            )
+        )
     _print_report(report, as_json)
     raise typer.Exit(0 if report.ok else 1)
 
@@ -497,7 +590,8 @@ class LegacyKind(StrEnum):
 def import_legacy_cmd(
     kind: LegacyKind = typer.Argument(..., help="Which legacy system."),
     source_dir: Path | None = typer.Option(
-        None, "--dir",
+        None,
+        "--dir",
         help="Directory of mongoexport JSON Lines: <dir>/<database>/<collection>.jsonl "
         "(e.g. ../shared/data/legacy-clinics).",
     ),
@@ -509,9 +603,12 @@ def import_legacy_cmd(
         None, help="Password of created owner users (default: a random one, shown once)."
     ),
     adopt_existing: bool = typer.Option(
-        False, help="Import into an existing tenant of the same slug that this import did not create."
+        False,
+        help="Import into an existing tenant of the same slug that this import did not create.",
     ),
-    batch_size: int = typer.Option(500, min=1, max=10_000, help="Records per write batch and checkpoint."),
+    batch_size: int = typer.Option(
+        500, min=1, max=10_000, help="Records per write batch and checkpoint."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Import a legacy database into the product.
@@ -529,14 +626,23 @@ def import_legacy_cmd(
 
     Example: tenantctl import-legacy legacy-clinics --dir ../shared/data/legacy-clinics
     """
-    from scripts.legacy import DATABASES, ImportOptions, database_sources, directory_sources, import_legacy
+    from scripts.legacy import (
+        DATABASES,
+        ImportOptions,
+        database_sources,
+        directory_sources,
+        import_legacy,
+    )
 
     if (source_dir is None) == (source_url is None):
         console.print("[red]refused[/]: give exactly one of --dir or --url")
         raise typer.Exit(2)
     options = ImportOptions(
-        plan_key=plan, owner_password=owner_password, adopt_existing=adopt_existing,
-        batch_size=batch_size, actor=ACTOR,
+        plan_key=plan,
+        owner_password=owner_password,
+        adopt_existing=adopt_existing,
+        batch_size=batch_size,
+        actor=ACTOR,
     )
     databases = DATABASES[kind.value]
 
@@ -562,25 +668,56 @@ def import_legacy_cmd(
     print_table(
         f"import {kind.value}: tenants",
         ["slug", "legacy id", "action", "database", "owner", "generated password", "message"],
-        [[t.slug, t.legacy_id, t.action, t.database, t.owner_email, t.owner_password or "",
-          t.message or ""] for t in report.tenants],
+        [
+            [
+                t.slug,
+                t.legacy_id,
+                t.action,
+                t.database,
+                t.owner_email,
+                t.owner_password or "",
+                t.message or "",
+            ]
+            for t in report.tenants
+        ],
     )
     print_table(
         f"import {kind.value}: {'ok' if report.ok else 'NOT OK'}",
-        ["source", "target", "count", "written", "updated", "present", "merged", "skipped",
-         "validated"],
-        [[c.source, c.target, c.source_count, c.written, c.updated, c.already_present, c.merged,
-          len(c.skipped),
-          "-" if c.validation is None else ("ok" if c.validation.ok else "FAILED")]
-         for c in report.collections],
+        [
+            "source",
+            "target",
+            "count",
+            "written",
+            "updated",
+            "present",
+            "merged",
+            "skipped",
+            "validated",
+        ],
+        [
+            [
+                c.source,
+                c.target,
+                c.source_count,
+                c.written,
+                c.updated,
+                c.already_present,
+                c.merged,
+                len(c.skipped),
+                "-" if c.validation is None else ("ok" if c.validation.ok else "FAILED"),
+            ]
+            for c in report.collections
+        ],
     )
     for c in report.collections:
         for reason in sorted({i.reason for i in c.skipped}):
             ids = [i.id for i in c.skipped if i.reason == reason]
             console.print(f"skipped {len(ids)} of {c.source}: {reason}")
     for legacy_id, ids in report.orphans.items():
-        console.print(f"[yellow]orphans[/]: tenant_id {legacy_id!r} names no tenant: {', '.join(ids[:20])}"
-                      + (f" ... ({len(ids)} in all)" if len(ids) > 20 else ""))
+        console.print(
+            f"[yellow]orphans[/]: tenant_id {legacy_id!r} names no tenant: {', '.join(ids[:20])}"
+            + (f" ... ({len(ids)} in all)" if len(ids) > 20 else "")
+        )
     raise typer.Exit(0 if report.ok else 1)
 
 

@@ -92,7 +92,9 @@ class EmbeddedStore:
             return 0
         loaded = 0
         for cluster_dir in sorted(p for p in snapshot.iterdir() if p.is_dir()):
-            if cluster_dir.name not in clients.cluster_names or not clients.uses_mock(cluster_dir.name):
+            if cluster_dir.name not in clients.cluster_names or not clients.uses_mock(
+                cluster_dir.name
+            ):
                 continue
             client = clients.client(cluster_dir.name)
             for db_dir in sorted(p for p in cluster_dir.iterdir() if (p / MANIFEST_NAME).exists()):

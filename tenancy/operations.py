@@ -114,24 +114,32 @@ async def move_tenant(
     holder = await platform.store.db[TENANTS].find_one({"database_key": target_key}, {"slug": 1})
     if holder is not None:
         raise AppError(
-            ErrorCode.ALREADY_EXISTS, f"{target.cluster}/{target.name} belongs to tenant {holder['slug']!r}"
+            ErrorCode.ALREADY_EXISTS,
+            f"{target.cluster}/{target.name} belongs to tenant {holder['slug']!r}",
         )
     target_db = platform.clients.database(target)  # raises NOT_FOUND for an unknown cluster
-    await service.enter_maintenance(platform, slug, f"moving to {target.cluster}/{target.name}", actor)
+    await service.enter_maintenance(
+        platform, slug, f"moving to {target.cluster}/{target.name}", actor
+    )
     report.step("enter maintenance", detail="API serves reads, refuses writes")
     try:
-        wait = platform.settings.tenant_cache_ttl_seconds if drain_seconds is None else drain_seconds
+        wait = (
+            platform.settings.tenant_cache_ttl_seconds if drain_seconds is None else drain_seconds
+        )
         if wait > 0:
             await asyncio.sleep(wait)
         report.step("drain", detail=f"waited {wait:g} s for other processes' caches")
         try:
             result = await copy_database(
-                platform.tenant_database(tenant), target_db, batch_size=batch_size,
+                platform.tenant_database(tenant),
+                target_db,
+                batch_size=batch_size,
                 on_progress=on_progress,
             )
         except Exception as exc:  # any driver or refusal error: report it, roll back
             report.step(
-                "copy and verify", "failed",
+                "copy and verify",
+                "failed",
                 f"{type(exc).__name__}: {exc}; the target {target.cluster}/{target.name} was "
                 "kept as it is (run move again to resume it, or drop it)",
             )
@@ -140,7 +148,8 @@ async def move_tenant(
         if not result.ok:
             failed = ", ".join(f"{c.name} ({c.error})" for c in result.failed)
             report.step(
-                "copy and verify", "failed",
+                "copy and verify",
+                "failed",
                 f"{failed}; the partial target {target.cluster}/{target.name} was kept "
                 "(run move again to resume it, or drop it)",
             )
@@ -170,7 +179,10 @@ async def move_tenant(
         report.step("switch record", detail=f"now on {target.cluster}/{target.name}")
         report.step("leave maintenance")
         await service.audit(
-            platform, actor, "tenant.move", slug,
+            platform,
+            actor,
+            "tenant.move",
+            slug,
             {"from": source.model_dump(), "to": target.model_dump()},
         )
         return report
@@ -181,8 +193,13 @@ async def move_tenant(
 
 
 async def _backup(
-    platform: Platform, tenant: Tenant, location: DatabaseLocation, backup_dir: Path,
-    label: str, report: OperationReport, on_progress: ProgressCallback | None,
+    platform: Platform,
+    tenant: Tenant,
+    location: DatabaseLocation,
+    backup_dir: Path,
+    label: str,
+    report: OperationReport,
+    on_progress: ProgressCallback | None,
 ) -> bool:
     path = backup_path(backup_dir, tenant, label)
     try:
@@ -201,7 +218,13 @@ async def _backup(
 
 
 async def drop_old_database(
-    platform: Platform, slug: str, *, cluster: str, name: str, backup_dir: Path, actor: str,
+    platform: Platform,
+    slug: str,
+    *,
+    cluster: str,
+    name: str,
+    backup_dir: Path,
+    actor: str,
     on_progress: ProgressCallback | None = None,
 ) -> OperationReport:
     """Drop a database the tenant was moved away from, after backing it up.
@@ -235,8 +258,13 @@ async def drop_old_database(
 
 
 async def delete_tenant(
-    platform: Platform, slug: str, *, backup_dir: Path, actor: str,
-    drain_seconds: float | None = None, on_progress: ProgressCallback | None = None,
+    platform: Platform,
+    slug: str,
+    *,
+    backup_dir: Path,
+    actor: str,
+    drain_seconds: float | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> OperationReport:
     """Delete a tenant: backup, mark deleted (record kept for audit), drop its database.
 
@@ -248,7 +276,9 @@ async def delete_tenant(
     if tenant.status != TenantStatus.DELETED:
         await service.enter_maintenance(platform, slug, "being deleted", actor)
         report.step("enter maintenance")
-        wait = platform.settings.tenant_cache_ttl_seconds if drain_seconds is None else drain_seconds
+        wait = (
+            platform.settings.tenant_cache_ttl_seconds if drain_seconds is None else drain_seconds
+        )
         if wait > 0:
             await asyncio.sleep(wait)
         if not await _backup(
@@ -259,16 +289,27 @@ async def delete_tenant(
             return report
         await platform.store.update_tenant(
             tenant.id,
-            {"status": TenantStatus.DELETED.value, "status_reason": "deleted by an operator",
-             "deleted_at": utcnow(), "maintenance": None, "domains": []},
+            {
+                "status": TenantStatus.DELETED.value,
+                "status_reason": "deleted by an operator",
+                "deleted_at": utcnow(),
+                "maintenance": None,
+                "domains": [],
+            },
         )
         await platform.store.release_domains(slug, tenant.domains)
-        await platform.store.db[USERS].update_many({"tenant_id": tenant.id}, {"$set": {"active": False}})
+        await platform.store.db[USERS].update_many(
+            {"tenant_id": tenant.id}, {"$set": {"active": False}}
+        )
         platform.registry.invalidate(slug)
-        report.step("mark deleted", detail="record kept for audit; users deactivated, domains released")
+        report.step(
+            "mark deleted", detail="record kept for audit; users deactivated, domains released"
+        )
     else:
         report.step("mark deleted", "skipped", "already deleted; finishing the drop")
     await platform.clients.client(tenant.database.cluster).drop_database(tenant.database.name)
     report.step("drop database", detail=f"{tenant.database.cluster}/{tenant.database.name}")
-    await service.audit(platform, actor, "tenant.delete", slug, {"database": tenant.database.model_dump()})
+    await service.audit(
+        platform, actor, "tenant.delete", slug, {"database": tenant.database.model_dump()}
+    )
     return report

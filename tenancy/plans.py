@@ -44,7 +44,11 @@ DEFAULT_PLANS = (
         price_yearly_minor=899_000,
         limits=PlanLimits(max_users=100, max_customers=50_000, api_rate_limit_per_minute=1_200),
         features=[
-            "custom_domain", "api_access", "priority_support", "customer_module_v2", "dashboard_v2",
+            "custom_domain",
+            "api_access",
+            "priority_support",
+            "customer_module_v2",
+            "dashboard_v2",
         ],
         sort_order=3,
         stripe_price_id_monthly="price_enterprise_m",

@@ -129,7 +129,9 @@ async def provision_tenant(platform: Platform, request: ProvisionRequest, actor:
     )
     domains = _check_domains(request.domains, platform.settings.base_domain)
     if await platform.store.tenant_by_slug(slug):
-        raise AppError(ErrorCode.ALREADY_EXISTS, f"tenant {slug!r} already exists", ["input", "slug"])
+        raise AppError(
+            ErrorCode.ALREADY_EXISTS, f"tenant {slug!r} already exists", ["input", "slug"]
+        )
 
     db_name = tenant_database_name(slug, platform.settings.tenant_db_prefix)
     location = DatabaseLocation(cluster=request.cluster, name=db_name)
@@ -202,7 +204,9 @@ async def update_tenant(platform: Platform, slug: str, update: TenantUpdate, act
     if update.currency is not None:
         changes["settings.currency"] = check_currency(update.currency, ["input", "currency"])
     if update.email_sender is not None:
-        changes["settings.email_sender"] = check_email(update.email_sender, ["input", "emailSender"])
+        changes["settings.email_sender"] = check_email(
+            update.email_sender, ["input", "emailSender"]
+        )
     if update.plan_key is not None and update.plan_key != tenant.subscription.plan_key:
         plan = await platform.store.plan(update.plan_key)
         if plan is None or not plan.active:
@@ -273,7 +277,9 @@ async def create_user(
         AppError: VALIDATION_FAILED, ALREADY_EXISTS, PLAN_LIMIT_EXCEEDED.
     """
     if role == Role.SUPER_ADMIN:
-        raise validation_error(["input", "role"], "super_admin is a platform role, not a tenant role")
+        raise validation_error(
+            ["input", "role"], "super_admin is a platform role, not a tenant role"
+        )
     email = check_email(email, ["input", "email"])
     _check_password(password, ["input", "password"])
     limit = tenant.limits.max_users
@@ -333,7 +339,10 @@ async def enter_maintenance(platform: Platform, slug: str, reason: str, actor: s
     doc = await platform.store.db["tenants"].find_one_and_update(
         {"_id": tenant.id, "maintenance": None},
         {
-            "$set": {"maintenance": Maintenance(reason=reason).model_dump(), "updated_at": utcnow()},
+            "$set": {
+                "maintenance": Maintenance(reason=reason).model_dump(),
+                "updated_at": utcnow(),
+            },
             "$inc": {"version": 1},
         },
         return_document=ReturnDocument.AFTER,
@@ -342,7 +351,8 @@ async def enter_maintenance(platform: Platform, slug: str, reason: str, actor: s
         current = await get_tenant(platform, slug)
         held = current.maintenance.reason if current.maintenance else "unknown"
         raise AppError(
-            ErrorCode.LOCKED, f"tenant {slug!r} is already in maintenance ({held}); wait or clear it"
+            ErrorCode.LOCKED,
+            f"tenant {slug!r} is already in maintenance ({held}); wait or clear it",
         )
     platform.registry.invalidate(slug)
     await audit(platform, actor, "tenant.maintenance.enter", slug, {"reason": reason})

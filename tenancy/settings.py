@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     mongodb_url: str = ""
     extra_clusters: dict[str, str] = Field(
         default_factory=dict,
-        description="Other MongoDB clusters by name, as JSON: {\"eu-2\": \"mongodb://...\"}.",
+        description='Other MongoDB clusters by name, as JSON: {"eu-2": "mongodb://..."}.',
     )
     platform_db: str = "platform"
     tenant_db_prefix: str = "t_"
@@ -77,8 +77,10 @@ class Settings(BaseSettings):
     def _check_consistency(self) -> Settings:
         if self.platform_db.lower().startswith(self.tenant_db_prefix):
             raise ValueError("platform_db must not start with tenant_db_prefix")
-        if self.environment == "production" and self.jwt_algorithm == "HS256" and (
-            self.jwt_secret.startswith("dev-insecure") or len(self.jwt_secret) < 32
+        if (
+            self.environment == "production"
+            and self.jwt_algorithm == "HS256"
+            and (self.jwt_secret.startswith("dev-insecure") or len(self.jwt_secret) < 32)
         ):
             raise ValueError("production needs APP_JWT_SECRET of at least 32 characters")
         if self.jwt_algorithm == "RS256" and not self.jwt_public_key:

@@ -89,7 +89,9 @@ class GraphQLClient:
             h["authorization"] = f"Bearer {token}"
         if header_tenant:
             h["x-tenant"] = header_tenant
-        response = await self.http.post(path, json={"query": query, "variables": variables or {}}, headers=h)
+        response = await self.http.post(
+            path, json={"query": query, "variables": variables or {}}, headers=h
+        )
         assert response.status_code == 200, response.text
         return response.json()
 

@@ -41,8 +41,10 @@ async def test_unknown_field_code(demo, gql: GraphQLClient):
 async def test_bad_variable_is_a_validation_error(demo, gql: GraphQLClient):
     token = await gql.token("west-nipt")
     result = await gql(
-        "query($n: Int) { customers(first: $n) { totalCount } }", {"n": "ten"},
-        tenant="west-nipt", token=token,
+        "query($n: Int) { customers(first: $n) { totalCount } }",
+        {"n": "ten"},
+        tenant="west-nipt",
+        token=token,
     )
     assert error_codes(result) == ["GRAPHQL_VALIDATION_FAILED"]
 
@@ -100,7 +102,9 @@ async def test_cors_preflight_for_configured_origin(client: httpx.AsyncClient):
 
 
 async def test_graphiql_in_development(platform):
-    app = create_app(settings=platform.settings.model_copy(update={"graphiql": True}), platform=platform)
+    app = create_app(
+        settings=platform.settings.model_copy(update={"graphiql": True}), platform=platform
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         response = await c.get("/graphql", headers={"accept": "text/html"})
     assert response.status_code == 200

@@ -69,8 +69,14 @@ async def test_unknown_user_and_wrong_password_answer_alike(demo, gql: GraphQLCl
 
 
 async def test_login_to_suspended_or_unknown_tenant(demo, gql: GraphQLClient):
-    result = await gql(LOGIN, {"email": "admin@omega-nipt.example.com", "password": DEMO_PASSWORD,
-                               "tenant": "omega-nipt"})
+    result = await gql(
+        LOGIN,
+        {
+            "email": "admin@omega-nipt.example.com",
+            "password": DEMO_PASSWORD,
+            "tenant": "omega-nipt",
+        },
+    )
     assert error_codes(result) == ["TENANT_INACTIVE"]
     result = await gql(LOGIN, {"email": "a@b.com", "password": "x", "tenant": "nope-nope"})
     assert error_codes(result) == ["TENANT_NOT_FOUND"]
@@ -131,25 +137,45 @@ async def test_rs256_tokens(demo, settings):
     private = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
-    rs = TokenService(settings.model_copy(update={
-        "jwt_algorithm": "RS256", "jwt_private_key": private, "jwt_public_key": public,
-    }))
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    rs = TokenService(
+        settings.model_copy(
+            update={
+                "jwt_algorithm": "RS256",
+                "jwt_private_key": private,
+                "jwt_public_key": public,
+            }
+        )
+    )
     tenant = await demo.store.tenant_by_slug("west-nipt")
     user = await demo.store.user_by_email(tenant.id, "admin@west-nipt.example.com")
     token, _ = rs.issue(user, tenant)
     assert jwt.get_unverified_header(token)["alg"] == "RS256"
     assert rs.verify(token).tenant_slug == "west-nipt"
     # An HS256 token signed with the public key (algorithm confusion) is refused.
-    confused = jwt.encode({"sub": "x", "role": "admin", "iat": utcnow(), "iss": settings.jwt_issuer,
-                           "exp": utcnow() + timedelta(minutes=5)}, "x" * 32, algorithm="HS256")
+    confused = jwt.encode(
+        {
+            "sub": "x",
+            "role": "admin",
+            "iat": utcnow(),
+            "iss": settings.jwt_issuer,
+            "exp": utcnow() + timedelta(minutes=5),
+        },
+        "x" * 32,
+        algorithm="HS256",
+    )
     with pytest.raises(Exception, match="not valid"):
         rs.verify(confused)
 
 
-CREATE_CUSTOMER = 'mutation { createCustomer(input: {name: "Perm Test"}) { customer { name } userErrors { code } } }'
+CREATE_CUSTOMER = (
+    'mutation { createCustomer(input: {name: "Perm Test"}) '
+    "{ customer { name } userErrors { code } } }"
+)
 
 
 @pytest.mark.parametrize(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import pytest
-import warnings
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette prefers httpx2; httpx works as well
@@ -18,8 +18,16 @@ from scripts.cli import app
 from tenancy.settings import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "legacy"
-OWNER = ["--name", "Acme Dental", "--owner-email", "owner@acme-dental.com",
-         "--owner-name", "Ada", "--owner-password", "correct horse battery"]
+OWNER = [
+    "--name",
+    "Acme Dental",
+    "--owner-email",
+    "owner@acme-dental.com",
+    "--owner-name",
+    "Ada",
+    "--owner-password",
+    "correct horse battery",
+]
 
 
 @pytest.fixture
@@ -37,7 +45,9 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def as_json(output: str):
-    return json.loads(output[output.index("{") if output.lstrip()[0] == "{" else output.index("["):])
+    return json.loads(
+        output[output.index("{") if output.lstrip()[0] == "{" else output.index("[") :]
+    )
 
 
 def test_provision_list_migrate_export_import(cli, tmp_path: Path):
@@ -68,11 +78,24 @@ def test_delete_needs_confirmation_and_a_backup(cli, tmp_path: Path):
     assert code == 2 and "--confirm acme-dental" in out
     code, out = cli("tenants", "list", "--json")
     assert as_json(out)[0]["status"] == "trial"
-    code, out = cli("tenants", "delete", "acme-dental", "--backup-dir", str(tmp_path / "b"),
-                    "--confirm", "acme-dental", "--drain-seconds", "0", "--json")
+    code, out = cli(
+        "tenants",
+        "delete",
+        "acme-dental",
+        "--backup-dir",
+        str(tmp_path / "b"),
+        "--confirm",
+        "acme-dental",
+        "--drain-seconds",
+        "0",
+        "--json",
+    )
     assert code == 0, out
     assert [s["name"] for s in as_json(out)["steps"]] == [
-        "enter maintenance", "backup", "mark deleted", "drop database"
+        "enter maintenance",
+        "backup",
+        "mark deleted",
+        "drop database",
     ]
     assert as_json(cli("tenants", "list", "--json")[1])[0]["status"] == "deleted"
 
@@ -84,8 +107,15 @@ def test_unknown_tenant_is_a_clear_error(cli):
 
 
 def test_import_legacy_then_the_server_serves_it(cli, tmp_path: Path):
-    code, out = cli("import-legacy", "legacy-crm", "--dir", str(FIXTURES / "legacy-crm"),
-                    "--owner-password", "owner-pass-123", "--json")
+    code, out = cli(
+        "import-legacy",
+        "legacy-crm",
+        "--dir",
+        str(FIXTURES / "legacy-crm"),
+        "--owner-password",
+        "owner-pass-123",
+        "--json",
+    )
     assert code == 0, out
     report = as_json(out)
     assert report["tenants"][0]["slug"] == "quattro-stand"
@@ -95,9 +125,15 @@ def test_import_legacy_then_the_server_serves_it(cli, tmp_path: Path):
 
     settings = Settings(_env_file=None, embedded_dir=tmp_path / "embedded", seed_demo=True)
     with TestClient(create_app(settings=settings), base_url="http://api.localhost") as client:
-        login = client.post("/t/quattro-stand/graphql", json={"query": (
-            'mutation { login(email: "owner@quattro.com", password: "owner-pass-123") { token } }'
-        )}).json()
+        login = client.post(
+            "/t/quattro-stand/graphql",
+            json={
+                "query": (
+                    'mutation { login(email: "owner@quattro.com", '
+                    'password: "owner-pass-123") { token } }'
+                )
+            },
+        ).json()
         token = login["data"]["login"]["token"]
         customers = client.post(
             "/t/quattro-stand/graphql",

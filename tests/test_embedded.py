@@ -24,7 +24,9 @@ async def test_data_survives_a_restart(settings, tmp_path: Path):
         await first.start()
         await seed_demo(first)
         tenant = await first.store.tenant_by_slug("west-nipt")
-        await first.tenant_database(tenant)["customers"].insert_one({"name": "Kept", "status": "active"})
+        await first.tenant_database(tenant)["customers"].insert_one(
+            {"name": "Kept", "status": "active"}
+        )
     await first.close()
 
     second = Platform.build(settings)
@@ -61,7 +63,9 @@ async def test_a_failed_save_keeps_the_previous_snapshot(tmp_path: Path, monkeyp
     store = EmbeddedStore(tmp_path, "test")
     store.acquire()
     first = await store.save(clients)
-    await clients.client("default")["app"]["things"].update_one({"_id": 1}, {"$set": {"v": "second"}})
+    await clients.client("default")["app"]["things"].update_one(
+        {"_id": 1}, {"$set": {"v": "second"}}
+    )
 
     async def broken_export(*args, **kwargs):
         raise OSError("disk full")
@@ -76,4 +80,7 @@ async def test_a_failed_save_keeps_the_previous_snapshot(tmp_path: Path, monkeyp
     fresh = ClientRegistry({"default": ""})
     loader = EmbeddedStore(tmp_path, "test")
     assert await loader.load(fresh) == 1
-    assert await fresh.client("default")["app"]["things"].find_one({"_id": 1}) == {"_id": 1, "v": "first"}
+    assert await fresh.client("default")["app"]["things"].find_one({"_id": 1}) == {
+        "_id": 1,
+        "v": "first",
+    }

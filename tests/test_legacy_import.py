@@ -122,7 +122,8 @@ def test_booking_status_mapping_keeps_the_legacy_value_when_it_differs() -> None
     assert map_booking_status("confirmed") == ("confirmed", None)
     assert map_booking_status("in_lab") == ("in_progress", "in_lab")
     assert map_booking_status("genetic_counseling_offered") == (
-        "in_progress", "genetic_counseling_offered",
+        "in_progress",
+        "genetic_counseling_offered",
     )
 
 
@@ -130,8 +131,16 @@ def test_booking_mapping_refuses_money_that_is_not_whole_minor_units() -> None:
     doc = dict(clinic_bookings()[0], final_price=Decimal128("1757.505"))
     service = {"_id": doc["test_id"], "duration_minutes": 30, "currency": "TRY"}
     with pytest.raises(ConversionError, match="final_price"):
-        booking_from_legacy(doc, timezone="Europe/Istanbul", service=service, customer_id="c",
-                            location_known=True, referral=None, actor="t", now=NOW)
+        booking_from_legacy(
+            doc,
+            timezone="Europe/Istanbul",
+            service=service,
+            customer_id="c",
+            location_known=True,
+            referral=None,
+            actor="t",
+            now=NOW,
+        )
 
 
 def test_pure_crm_mappings() -> None:
@@ -145,7 +154,9 @@ def test_pure_crm_mappings() -> None:
     assert "relationship_type" in mapped and "relationshipType" not in mapped
     key, to_set, _on_insert = plan_from_package(fixture_docs(CRM / "crm_db" / "packages.jsonl")[0])
     assert (key, to_set["price_monthly_minor"], to_set["price_yearly_minor"]) == (
-        "starter", 9_900, 99_000,
+        "starter",
+        9_900,
+        99_000,
     )
     assert to_set["limits.max_users"] == 3 and to_set["limits.max_customers"] == 200
 
@@ -175,8 +186,10 @@ async def test_clinics_import_splits_tenants_with_exact_money_times_and_reports(
 ) -> None:
     report = await run_clinics(platform)
     source = clinic_bookings()
-    by_tenant = {t: [b for b in source if b["tenant_id"] == t]
-                 for t in ("omega_nipt", "west_nipt", "tromb_screening")}
+    by_tenant = {
+        t: [b for b in source if b["tenant_id"] == t]
+        for t in ("omega_nipt", "west_nipt", "tromb_screening")
+    }
 
     assert [(t.slug, t.legacy_id, t.action) for t in report.tenants] == [
         ("omega-nipt", "omega_nipt", "provisioned"),
@@ -199,23 +212,33 @@ async def test_clinics_import_splits_tenants_with_exact_money_times_and_reports(
     ]
     assert report.orphans == {"east_nipt": [f"bookings:{ORPHAN_ID}"]}
     assert bookings.per_target["west-nipt"].written == 20
-    for name, count in (("tests", 9), ("locations", 19), ("referral_codes", 5),
-                        ("healthcare_providers", 3), ("sales_reps", 3), ("notifications", 6),
-                        ("lab_results", 4)):
+    for name, count in (
+        ("tests", 9),
+        ("locations", 19),
+        ("referral_codes", 5),
+        ("healthcare_providers", 3),
+        ("sales_reps", 3),
+        ("notifications", 6),
+        ("lab_results", 4),
+    ):
         entry = report.collection(f"omega_shared.{name}")
         assert (entry.source_count, entry.written, len(entry.skipped)) == (count, count, 0), name
     assert report.collection("omega_shared.healthcare_providers (referral codes)").written == 3
     patients = report.collection("omega_shared.bookings (patients)")
     assert (patients.written, patients.merged) == (29, 1)  # maksu@yaani.com booked twice
     assert report.ok, json.dumps(report.to_dict(), default=str)
-    assert all(c.validation is not None and c.validation.ok for c in report.collections
-               if c.target != "-")
+    assert all(
+        c.validation is not None and c.validation.ok for c in report.collections if c.target != "-"
+    )
     as_json = json.loads(json.dumps(report.to_dict()))  # --json output, no custom encoder
     assert as_json["tenants"][1]["owner_password"] is None  # given, so not echoed
     assert as_json["orphans"] == {"east_nipt": [f"bookings:{ORPHAN_ID}"]}
 
-    for legacy_tenant, slug in (("omega_nipt", "omega-nipt"), ("west_nipt", "west-nipt"),
-                                ("tromb_screening", "tromb-screening")):
+    for legacy_tenant, slug in (
+        ("omega_nipt", "omega-nipt"),
+        ("west_nipt", "west-nipt"),
+        ("tromb_screening", "tromb-screening"),
+    ):
         db = await tenant_db(platform, slug)
         stored = {b["_id"]: b for b in await db.bookings.find({}).to_list(None)}
         assert set(stored) == {b["_id"] for b in by_tenant[legacy_tenant]}
@@ -237,7 +260,9 @@ async def test_clinics_import_splits_tenants_with_exact_money_times_and_reports(
     assert first["starts_at"] == datetime(2025, 8, 29, 8, 0, tzinfo=UTC)  # 11:00 Istanbul
     assert first["referral_code"] == "NIPT5" and first["discount_basis_points"] == 500
     assert (first["price_minor"], first["discount_minor"], first["final_price_minor"]) == (
-        185_000, 9_250, 175_750,
+        185_000,
+        9_250,
+        175_750,
     )
     assert first["status"] == "confirmed" and "legacy_status" not in first
     assert first["timezone"] == "Europe/Istanbul" and first["currency"] == "TRY"
@@ -251,29 +276,46 @@ async def test_clinics_import_splits_tenants_with_exact_money_times_and_reports(
     assert [h["status"] for h in lab["status_history"]] == ["pending", "in_progress"]
     service = await west_db.services.find_one({"code": "verifi"})
     assert (service["price_minor"], service["currency"], service["duration_minutes"]) == (
-        185_000, "TRY", 30,
+        185_000,
+        "TRY",
+        30,
     )
     assert service["turnaround_min"] == 7 and service["active"] is True
     location = await west_db.locations.find_one({"_id": "8135f15a-9343-e6ea-985a-9548c0ba22a4"})
     assert (location["name"], location["city"], location["district"]) == (
-        "İzmir Alsancak", "İzmir", "Alsancak",
+        "İzmir Alsancak",
+        "İzmir",
+        "Alsancak",
     )
     code = await west_db.referral_codes.find_one({"code": "DRFATIH15"})
     assert (code["discount_basis_points"], code["active"]) == (1500, True)
     customer = await west_db.customers.find_one({"email_key": "miray38@yaani.com"})
     assert set(customer) == {
-        "_id", "name", "name_key", "email", "email_key", "phone", "company", "tags", "notes",
-        "status", "created_at", "updated_at", "legacy_source",
+        "_id",
+        "name",
+        "name_key",
+        "email",
+        "email_key",
+        "phone",
+        "company",
+        "tags",
+        "notes",
+        "status",
+        "created_at",
+        "updated_at",
+        "legacy_source",
     }
     assert customer["name_key"] == customer["name"].casefold() and customer["status"] == "active"
 
     tromb = await tenant_db(platform, "tromb-screening")
     provider_booking = await tromb.bookings.find_one({"confirmation_number": "TR-2504-00013"})
     assert (provider_booking["referral_code"], provider_booking["discount_basis_points"]) == (
-        "AKBAS15", 1500,
+        "AKBAS15",
+        1500,
     )
     assert (provider_booking["status"], provider_booking["legacy_status"]) == (
-        "in_progress", "analyzing",
+        "in_progress",
+        "analyzing",
     )
     assert await tromb.referral_codes.count_documents({"code": "AKBAS15"}) == 1
     assert await tromb.healthcare_providers.count_documents({}) == 3
@@ -303,8 +345,9 @@ async def test_rerun_writes_nothing_and_duplicates_nothing(platform: Platform) -
     before = {}
     for slug in ("west-nipt", "omega-nipt", "tromb-screening", "quattro-stand"):
         db = await tenant_db(platform, slug)
-        before[slug] = {n: await db[n].count_documents({})
-                        for n in await db.list_collection_names()}
+        before[slug] = {
+            n: await db[n].count_documents({}) for n in await db.list_collection_names()
+        }
 
     again = await run_clinics(platform)
     crm_again = await run_crm(platform)
@@ -396,8 +439,11 @@ async def test_existing_tenant_of_the_same_slug_is_not_imported_into(platform: P
     await tenant_service.provision_tenant(
         platform,
         tenant_service.ProvisionRequest(
-            slug="west-nipt", name="Someone else", owner_email="x@other.example.com",
-            owner_name="X", owner_password="password-123",
+            slug="west-nipt",
+            name="Someone else",
+            owner_email="x@other.example.com",
+            owner_name="X",
+            owner_password="password-123",
         ),
         actor="test",
     )
@@ -422,7 +468,11 @@ async def test_crm_import_fills_the_platform_and_quattro_stand(platform: Platfor
     assert plans["starter"].price_monthly_minor == 9_900
     assert plans["professional"].limits.max_customers == 1_000
     assert plans["enterprise"].features == [
-        "custom_domain", "api_access", "priority_support", "customer_module_v2", "dashboard_v2",
+        "custom_domain",
+        "api_access",
+        "priority_support",
+        "customer_module_v2",
+        "dashboard_v2",
     ]
     assert plans["starter"].limits.api_rate_limit_per_minute == 60  # kept from the platform
     assert report.collection("crm_db.packages").updated == 3
@@ -477,8 +527,11 @@ async def test_imported_tenants_are_served_over_graphql(
         assert user is not None
         return tokens.issue(user, tenant)[0]
 
-    result = await gql("{ customers(first: 100) { totalCount nodes { name company status } } }",
-                       tenant="quattro-stand", token=await token("quattro-stand"))
+    result = await gql(
+        "{ customers(first: 100) { totalCount nodes { name company status } } }",
+        tenant="quattro-stand",
+        token=await token("quattro-stand"),
+    )
     assert "errors" not in result, result
     assert result["data"]["customers"]["totalCount"] == 6
     assert len(result["data"]["customers"]["nodes"]) == 6
@@ -490,8 +543,9 @@ async def test_imported_tenants_are_served_over_graphql(
     result = await gql(query, tenant="west-nipt", token=await token("west-nipt"))
     assert "errors" not in result, result
     nodes = result["data"]["bookings"]["nodes"]
-    legacy = {b["confirmation_number"]: b for b in clinic_bookings()
-              if b["tenant_id"] == "west_nipt"}
+    legacy = {
+        b["confirmation_number"]: b for b in clinic_bookings() if b["tenant_id"] == "west_nipt"
+    }
     assert result["data"]["bookings"]["totalCount"] == len(nodes) == len(legacy) == 20
     for node in nodes:
         source = legacy[node["confirmationNumber"]]

@@ -159,7 +159,8 @@ def by_target(results: list[Any]) -> dict[str, Any]:
 def test_registry_discovers_the_real_migrations_in_order() -> None:
     registry = default_registry()
     assert [m.id for m in registry.for_scope("platform")] == [
-        "0001_initial_schema", "0002_reference_data_indexes"
+        "0001_initial_schema",
+        "0002_reference_data_indexes",
     ]
     tenant = registry.for_scope(MigrationScope.TENANT)
     assert [m.id for m in tenant] == ["0001_initial_schema", "0002_backfill_customer_name_key"]
@@ -195,9 +196,7 @@ def _load_up(tmp_path: Path, name: str, source: str) -> Any:
 
 
 def test_checksum_ignores_formatting_and_comments_but_not_code(tmp_path: Path) -> None:
-    original = _load_up(
-        tmp_path, "v1", "async def up(db):\n    await db.x.insert_one({'a': 1})\n"
-    )
+    original = _load_up(tmp_path, "v1", "async def up(db):\n    await db.x.insert_one({'a': 1})\n")
     reformatted = _load_up(
         tmp_path,
         "v2",
@@ -385,7 +384,10 @@ async def test_progress_events(platform: Platform) -> None:
         events.append(event)
 
     await migrate_database(
-        scratch_db(platform, "t_progress"), "tenant", actor=ACTOR, registry=STEPS,
+        scratch_db(platform, "t_progress"),
+        "tenant",
+        actor=ACTOR,
+        registry=STEPS,
         on_progress=on_progress,
     )
     kinds = [(e.kind, e.migration_id) for e in events]
@@ -473,7 +475,8 @@ async def test_dry_run_writes_nothing(platform: Platform) -> None:
 
     real = await migrate_all(platform, actor=ACTOR, dry_run=True)
     assert by_target(real.results)["bravo"].planned == [
-        "0001_initial_schema", "0002_backfill_customer_name_key"
+        "0001_initial_schema",
+        "0002_backfill_customer_name_key",
     ]
 
 

@@ -67,7 +67,9 @@ def test_case_variants_collide_in_the_database_key():
     assert database_key("eu-2", "t_acme") != database_key("default", "t_acme")
 
 
-@pytest.mark.parametrize("name", ["", "a/b", "a.b", 'a"b', "a$b", "a b", "a*b", "a<b", "a:b", "a|b", "a?b", "x" * 64])
+@pytest.mark.parametrize(
+    "name", ["", "a/b", "a.b", 'a"b', "a$b", "a b", "a*b", "a<b", "a:b", "a|b", "a?b", "x" * 64]
+)
 def test_invalid_database_names(name: str):
     with pytest.raises(AppError) as info:
         validate_database_name(name)

@@ -4,7 +4,8 @@ from tests.conftest import GraphQLClient, error_codes
 async def test_demo_admin_lists_bookings_with_customer_and_service(demo, gql: GraphQLClient):
     token = await gql.token("west-nipt")
     result = await gql(
-        "{ bookings(first: 50) { edges { node { confirmationNumber customer { name } service { name } } } } }",
+        "{ bookings(first: 50) { edges { node { confirmationNumber "
+        "customer { name } service { name } } } } }",
         tenant="west-nipt",
         token=token,
     )

@@ -48,7 +48,9 @@ async def test_create_tenant_provisions_everything(demo, gql: GraphQLClient):
 
     record = await demo.store.tenant_by_slug("acme-dental")
     assert record.database.name == "t_acme-dental"
-    assert record.subscription.trial_ends_at - record.created_at >= timedelta(days=14) - timedelta(seconds=5)
+    assert record.subscription.trial_ends_at - record.created_at >= timedelta(days=14) - timedelta(
+        seconds=5
+    )
     db = demo.tenant_database(record)
     names = set(await db.list_collection_names())
     assert set(TENANT_INDEXES) <= names
@@ -116,7 +118,8 @@ async def test_update_tenant_changes_plan_and_limits(demo, gql: GraphQLClient):
     result = await gql(
         'mutation { updateTenant(slug: "tromb-screening", input: {planKey: "enterprise", '
         'name: "Omega Trombofili A.Ş.", domains: ["trombofili.com", "www.trombofili.com"]}) '
-        "{ tenant { name subscription { planKey } limits { maxUsers } domains } userErrors { code } } }",
+        "{ tenant { name subscription { planKey } limits { maxUsers } domains } "
+        "userErrors { code } } }",
         token=token,
     )
     assert result["data"]["updateTenant"]["tenant"] == {
@@ -130,7 +133,8 @@ async def test_update_tenant_changes_plan_and_limits(demo, gql: GraphQLClient):
 
 async def test_reactivate_only_from_suspended(demo, gql: GraphQLClient):
     result = await gql(
-        'mutation { reactivateTenant(slug: "west-nipt") { tenant { status } userErrors { code message } } }',
+        'mutation { reactivateTenant(slug: "west-nipt") '
+        "{ tenant { status } userErrors { code message } } }",
         token=await root(gql),
     )
     errors = result["data"]["reactivateTenant"]["userErrors"]
@@ -146,8 +150,14 @@ async def test_user_plan_limit(demo, gql: GraphQLClient):
     token = await gql.token("tromb-screening")
     result = await gql(
         CREATE_USER,
-        {"input": {"email": "fourth@trombofili.com", "name": "Four", "role": "STAFF",
-                   "password": "long enough pw"}},
+        {
+            "input": {
+                "email": "fourth@trombofili.com",
+                "name": "Four",
+                "role": "STAFF",
+                "password": "long enough pw",
+            }
+        },
         token=token,
     )
     errors = result["data"]["createUser"]["userErrors"]
@@ -159,8 +169,14 @@ async def test_user_plan_limit(demo, gql: GraphQLClient):
 
 async def test_create_user_within_limit_and_duplicate(demo, gql: GraphQLClient):
     token = await gql.token("west-nipt")  # professional: 10 users
-    variables = {"input": {"email": "New@westesti.com", "name": "New", "role": "VIEWER",
-                           "password": "long enough pw"}}
+    variables = {
+        "input": {
+            "email": "New@westesti.com",
+            "name": "New",
+            "role": "VIEWER",
+            "password": "long enough pw",
+        }
+    }
     first = await gql(CREATE_USER, variables, token=token)
     assert first["data"]["createUser"]["user"] == {"email": "New@westesti.com", "role": "VIEWER"}
     variables["input"]["email"] = "new@WESTESTI.com"
@@ -170,9 +186,11 @@ async def test_create_user_within_limit_and_duplicate(demo, gql: GraphQLClient):
 
 async def test_tenant_query_shows_usage(demo, gql: GraphQLClient):
     token = await gql.token("quattro-stand", Role.VIEWER)
-    result = await gql("{ tenant { slug usage { users customers } limits { maxCustomers } } }",
-                       token=token)
+    result = await gql(
+        "{ tenant { slug usage { users customers } limits { maxCustomers } } }", token=token
+    )
     assert result["data"]["tenant"] == {
-        "slug": "quattro-stand", "usage": {"users": 3, "customers": 3},
+        "slug": "quattro-stand",
+        "usage": {"users": 3, "customers": 3},
         "limits": {"maxCustomers": 50000},
     }

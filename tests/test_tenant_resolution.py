@@ -99,7 +99,9 @@ async def test_path_and_header_disagree(demo, gql: GraphQLClient):
 
 async def test_super_admin_token_may_act_in_any_tenant(demo, gql: GraphQLClient):
     token = await gql.token(None, Role.SUPER_ADMIN)
-    result = await gql("{ tenant { slug } customers { totalCount } }", token=token, tenant="quattro-stand")
+    result = await gql(
+        "{ tenant { slug } customers { totalCount } }", token=token, tenant="quattro-stand"
+    )
     assert result["data"] == {"tenant": {"slug": "quattro-stand"}, "customers": {"totalCount": 3}}
 
 
@@ -112,7 +114,8 @@ async def test_suspension_is_seen_at_once_despite_the_cache(demo, gql: GraphQLCl
         token=admin,
     )
     assert result["data"]["suspendTenant"]["tenant"] == {
-        "status": "SUSPENDED", "statusReason": "fraud check"
+        "status": "SUSPENDED",
+        "statusReason": "fraud check",
     }
     refused = await gql(SERVICES, tenant="west-nipt")
     assert error_codes(refused) == ["TENANT_INACTIVE"]

@@ -40,7 +40,9 @@ class TenantQueries:
         tenant, _ = info.context.require_tenant()
         return Tenant.from_model(tenant)
 
-    @strawberry.field(extensions=requires("platform.read"), description="All tenants (super-admin).")
+    @strawberry.field(
+        extensions=requires("platform.read"), description="All tenants (super-admin)."
+    )
     async def tenants(
         self,
         info: Info,

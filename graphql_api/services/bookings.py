@@ -23,9 +23,9 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from graphql_api.pagination import Page, fetch_page
 from graphql_api.services.booking_rules import (
-    SLOT_MINUTES,
     OPEN_STATUSES,
     RELEASING_STATUSES,
+    SLOT_MINUTES,
     TRANSITIONS,
     BookingAction,
     BookingStatus,

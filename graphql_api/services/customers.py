@@ -211,7 +211,9 @@ class CustomerService:
             {"_id": parse_id(customer_id), "status": {"$ne": CustomerStatus.DELETED.value}},
             {
                 "$set": {
-                    "status": CustomerStatus.DELETED.value, "deleted_at": now, "updated_at": now
+                    "status": CustomerStatus.DELETED.value,
+                    "deleted_at": now,
+                    "updated_at": now,
                 },
                 "$unset": {"email_key": ""},
             },

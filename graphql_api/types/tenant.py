@@ -147,8 +147,6 @@ class User:
         return cls(id=strawberry.ID(str(user.id)), email=user.email, name=user.name, role=user.role)
 
 
-
-
 TenantConnection = Connection[Tenant]
 
 

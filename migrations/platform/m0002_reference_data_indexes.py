@@ -21,7 +21,9 @@ INDEXES: dict[str, list[IndexModel]] = {
     "global_currencies": [IndexModel([("code", ASCENDING)], unique=True, name="code_unique")],
     "global_languages": [IndexModel([("code", ASCENDING)], unique=True, name="code_unique")],
     "global_cities": [
-        IndexModel([("country", ASCENDING), ("name", ASCENDING)], unique=True, name="country_name_unique")
+        IndexModel(
+            [("country", ASCENDING), ("name", ASCENDING)], unique=True, name="country_name_unique"
+        )
     ],
     "feature_flags": [IndexModel([("key", ASCENDING)], unique=True, name="key_unique")],
     "audit_log": [IndexModel([("tenant", ASCENDING), ("at", DESCENDING)], name="tenant_at")],

@@ -72,8 +72,9 @@ async def import_legacy(
         crm = options if isinstance(options, CrmOptions) else CrmOptions(**_common(options))
         return await import_legacy_crm(platform, sources, crm)
     if kind == "legacy-clinics":
-        clinics = (options if isinstance(options, ClinicsOptions)
-                   else ClinicsOptions(**_common(options)))
+        clinics = (
+            options if isinstance(options, ClinicsOptions) else ClinicsOptions(**_common(options))
+        )
         return await import_legacy_clinics(platform, sources, clinics)
     raise ValueError(f"unknown legacy source {kind!r}; choose one of {', '.join(DATABASES)}")
 

@@ -129,15 +129,40 @@ BOOKING_STATUS_MAP: dict[str, BookingStatus] = {
 }
 
 _BOOKING_FIELDS_USED = {
-    "confirmation_number", "patient_name", "patient_email", "patient_phone", "test_id",
-    "test_slug", "location_id", "booking_date", "appointment_date", "appointment_time",
-    "referral_code_id", "total_price", "discount_amount", "final_price", "payment_status",
-    "booking_status", "notes", "created_at", "updated_at",
+    "confirmation_number",
+    "patient_name",
+    "patient_email",
+    "patient_phone",
+    "test_id",
+    "test_slug",
+    "location_id",
+    "booking_date",
+    "appointment_date",
+    "appointment_time",
+    "referral_code_id",
+    "total_price",
+    "discount_amount",
+    "final_price",
+    "payment_status",
+    "booking_status",
+    "notes",
+    "created_at",
+    "updated_at",
 }
 BOOKING_CHECK_FIELDS = (
-    "confirmation_number", "customer_id", "service_id", "starts_at", "duration_minutes",
-    "currency", "price_minor", "discount_minor", "final_price_minor", "referral_code",
-    "discount_basis_points", "legacy_status", "legacy_source",
+    "confirmation_number",
+    "customer_id",
+    "service_id",
+    "starts_at",
+    "duration_minutes",
+    "currency",
+    "price_minor",
+    "discount_minor",
+    "final_price_minor",
+    "referral_code",
+    "discount_basis_points",
+    "legacy_status",
+    "legacy_source",
 )
 
 
@@ -342,11 +367,23 @@ def history_from_legacy(
     status: str, legacy_status: str | None, created_at: datetime, updated_at: datetime, actor: str
 ) -> list[dict[str, Any]]:
     """A ``status_history`` for an imported booking: created as pending, then its status."""
-    history = [{"status": BookingStatus.PENDING.value, "at": created_at, "by": actor,
-                "reason": "created in the legacy system"}]
+    history = [
+        {
+            "status": BookingStatus.PENDING.value,
+            "at": created_at,
+            "by": actor,
+            "reason": "created in the legacy system",
+        }
+    ]
     if status != BookingStatus.PENDING.value or legacy_status:
-        history.append({"status": status, "at": updated_at, "by": actor,
-                        "reason": f"legacy status {legacy_status or status}"})
+        history.append(
+            {
+                "status": status,
+                "at": updated_at,
+                "by": actor,
+                "reason": f"legacy status {legacy_status or status}",
+            }
+        )
     return history
 
 
@@ -398,25 +435,37 @@ def booking_from_legacy(
     if min(price, discount, final) < 0:
         raise Skip("booking has a negative amount")
     if price - discount != final:
-        warn(f"final_price {final} != total_price {price} - discount_amount {discount} "
-             "(minor units); legacy final price kept")
+        warn(
+            f"final_price {final} != total_price {price} - discount_amount {discount} "
+            "(minor units); legacy final price kept"
+        )
     code, points = referral if referral else (None, 0)
     if referral is None and doc.get("referral_code_id"):
-        warn(f"referral_code_id {doc['referral_code_id']} names no referral code or provider; "
-             "kept as legacy_referral_code_id")
+        warn(
+            f"referral_code_id {doc['referral_code_id']} names no referral code or provider; "
+            "kept as legacy_referral_code_id"
+        )
     if points and discount != discount_minor(price, points):
-        warn(f"discount {discount} differs from {points} bp of {price} as the product rounds it "
-             f"({discount_minor(price, points)}); legacy discount kept")
-    starts_at = appointment_to_utc(doc.get("appointment_date"), doc.get("appointment_time"),
-                                   timezone)
+        warn(
+            f"discount {discount} differs from {points} bp of {price} as the product rounds it "
+            f"({discount_minor(price, points)}); legacy discount kept"
+        )
+    starts_at = appointment_to_utc(
+        doc.get("appointment_date"), doc.get("appointment_time"), timezone
+    )
     duration = int(service["duration_minutes"])
-    created_at = (optional_utc(doc.get("created_at"), "created_at")
-                  or optional_utc(doc.get("booking_date"), "booking_date") or now)
+    created_at = (
+        optional_utc(doc.get("created_at"), "created_at")
+        or optional_utc(doc.get("booking_date"), "booking_date")
+        or now
+    )
     updated_at = optional_utc(doc.get("updated_at"), "updated_at") or created_at
     location_id = doc.get("location_id")
     if location_id is not None and not location_known:
-        warn(f"location {location_id} is not among the tenant's locations; booking kept "
-             "without a location")
+        warn(
+            f"location {location_id} is not among the tenant's locations; booking kept "
+            "without a location"
+        )
         location_id = None
     booking = {
         **carry(doc, _BOOKING_FIELDS_USED),
@@ -546,8 +595,9 @@ class ClinicsImport:
         self.options = options
         self.now = options.now or utcnow()
         self.report = ImportReport(source=SOURCE_NAME, started_at=utcnow())
-        self.engine = Engine(platform, SOURCE_NAME, self.report,
-                             batch_size=options.batch_size, now=self.now)
+        self.engine = Engine(
+            platform, SOURCE_NAME, self.report, batch_size=options.batch_size, now=self.now
+        )
         self.tenants: dict[str, ClinicTenant] = {}
         self.unusable: dict[str, str] = {}
         self.seen_customers: set[tuple[str, Any]] = set()
@@ -660,15 +710,19 @@ class ClinicsImport:
         if not records:
             entry.notes.append("no tenants: every other document will be reported as an orphan")
         missing = {
-            spec.legacy_id for _, spec in records
+            spec.legacy_id
+            for _, spec in records
             if await self.platform.store.tenant_by_slug(spec.slug) is None
         }
         prefixes = await self._confirmation_prefixes(missing) if "bookings" in names else {}
         for doc, spec in records:
             spec.confirmation_prefix = prefixes.get(spec.legacy_id)
             outcome, tenant = await ensure_tenant(
-                self.platform, spec, owner_password=self.options.owner_password,
-                adopt_existing=self.options.adopt_existing, activate=self.options.activate,
+                self.platform,
+                spec,
+                owner_password=self.options.owner_password,
+                adopt_existing=self.options.adopt_existing,
+                activate=self.options.activate,
                 actor=self.options.actor,
             )
             self.report.tenants.append(outcome)
@@ -680,7 +734,9 @@ class ClinicsImport:
             created = outcome.action == "provisioned"
             entry.tally(spec.slug, "written" if created else "already_present")
             self.tenants[spec.legacy_id] = ClinicTenant(
-                legacy_id=spec.legacy_id, slug=spec.slug, tenant=tenant,
+                legacy_id=spec.legacy_id,
+                slug=spec.slug,
+                tenant=tenant,
                 db=self.platform.tenant_database(tenant),
             )
 
@@ -739,11 +795,20 @@ class ClinicsImport:
         def tests(doc: dict[str, Any], warn: Any) -> list[Mapped]:
             tenant = self.route(doc, "tests")
             service = service_from_test(
-                doc, currency=tenant.currency,
-                duration_minutes=self.options.default_duration_minutes, now=self.now,
+                doc,
+                currency=tenant.currency,
+                duration_minutes=self.options.default_duration_minutes,
+                now=self.now,
             )
-            check = ("code", "name", "duration_minutes", "price_minor", "currency", "active",
-                     "legacy_source")
+            check = (
+                "code",
+                "name",
+                "duration_minutes",
+                "price_minor",
+                "currency",
+                "active",
+                "legacy_source",
+            )
             return [insert_once(tenant.db, tenant.slug, SERVICES, service, check)]
 
         def providers(doc: dict[str, Any], warn: Any) -> list[Mapped]:
@@ -754,8 +819,11 @@ class ClinicsImport:
                 if not self.validating:
                     self.provider_codes.source_count += 1
                     self.provider_codes.read += 1
-                writes.append(insert_once(tenant.db, tenant.slug, REFERRAL_CODES, referral,
-                                          report=self.provider_codes))
+                writes.append(
+                    insert_once(
+                        tenant.db, tenant.slug, REFERRAL_CODES, referral, report=self.provider_codes
+                    )
+                )
             return writes
 
         return {
@@ -779,8 +847,11 @@ class ClinicsImport:
 
         def fn(doc: dict[str, Any], warn: Any) -> list[Mapped]:
             tenant = self.route(doc, collection)
-            target = {**carry(doc, set()), "_id": doc["_id"],
-                      "legacy_source": legacy_source(collection)}
+            target = {
+                **carry(doc, set()),
+                "_id": doc["_id"],
+                "legacy_source": legacy_source(collection),
+            }
             return [insert_once(tenant.db, tenant.slug, COLLECTIONS[collection], target, check)]
 
         inner = per_doc(fn)
@@ -843,8 +914,9 @@ class ClinicsImport:
                 keys.setdefault(tenant.slug, (tenant, set()))[1].add(email_key(email))
         owners: dict[tuple[str, str], Any] = {}
         for slug, (tenant, wanted) in keys.items():
-            cursor = tenant.db[CUSTOMERS].find({"email_key": {"$in": sorted(wanted)}},
-                                               {"email_key": 1})
+            cursor = tenant.db[CUSTOMERS].find(
+                {"email_key": {"$in": sorted(wanted)}}, {"email_key": 1}
+            )
             async for doc in cursor:
                 owners[(slug, doc["email_key"])] = doc["_id"]
         in_batch: dict[tuple[str, Any], Mapped] = {}
@@ -870,23 +942,34 @@ class ClinicsImport:
         doc = result.doc
         service = tenant.services.get(doc.get("test_id"))
         if service is None:
-            raise Skip(f"test_id {doc.get('test_id')!r} names no service of {tenant.slug} "
-                       "(test not imported)")
+            raise Skip(
+                f"test_id {doc.get('test_id')!r} names no service of {tenant.slug} "
+                "(test not imported)"
+            )
         referral = tenant.referrals.get(doc.get("referral_code_id"))
         created = optional_utc(doc.get("created_at"), "created_at") or self.now
         updated = optional_utc(doc.get("updated_at"), "updated_at") or created
 
         key = email_key(email) if email else None
-        customer_id = (derived_id("customer", tenant.slug, key) if key
-                       else derived_id("customer", tenant.slug, "booking", str(doc["_id"])))
+        customer_id = (
+            derived_id("customer", tenant.slug, key)
+            if key
+            else derived_id("customer", tenant.slug, "booking", str(doc["_id"]))
+        )
         owner = owners.get((tenant.slug, key)) if key else None
         if owner is not None:
             customer_id = owner  # the product (or another import) may hold this customer already
         # Everything that can refuse the booking runs before any customer write is planned.
         booking = booking_from_legacy(
-            doc, timezone=tenant.timezone, service=service, customer_id=customer_id,
-            location_known=doc.get("location_id") in tenant.locations, referral=referral,
-            actor=self.options.actor, now=self.now, warn=result.warnings.append,
+            doc,
+            timezone=tenant.timezone,
+            service=service,
+            customer_id=customer_id,
+            location_known=doc.get("location_id") in tenant.locations,
+            referral=referral,
+            actor=self.options.actor,
+            now=self.now,
+            warn=result.warnings.append,
         )
         writes: list[Mapped] = []
         tallies: list[tuple[CollectionReport, str, str]] = []
@@ -902,9 +985,15 @@ class ClinicsImport:
             customer = patient_customer(doc, email, created, updated)
             customer["_id"] = customer_id
             write = Mapped(
-                db=tenant.db, target=tenant.slug, collection=CUSTOMERS, key={"_id": customer_id},
-                update={"$setOnInsert": customer, "$min": {"created_at": created},
-                        "$max": {"updated_at": updated}},
+                db=tenant.db,
+                target=tenant.slug,
+                collection=CUSTOMERS,
+                key={"_id": customer_id},
+                update={
+                    "$setOnInsert": customer,
+                    "$min": {"created_at": created},
+                    "$max": {"updated_at": updated},
+                },
                 check={f: customer.get(f) for f in ("name", "email", "email_key", "legacy_source")},
                 report=self.patients,
                 merged=(tenant.slug, customer_id) in self.seen_customers,
@@ -918,10 +1007,17 @@ class ClinicsImport:
             self.patients.source_count += 1
             self.patients.read += 1
             result.tallies = tallies
-        writes.append(insert_once(
-            tenant.db, tenant.slug, BOOKINGS, booking, BOOKING_CHECK_FIELDS, stage=1,
-            requires=() if foreign else ((CUSTOMERS, customer_id),),
-        ))
+        writes.append(
+            insert_once(
+                tenant.db,
+                tenant.slug,
+                BOOKINGS,
+                booking,
+                BOOKING_CHECK_FIELDS,
+                stage=1,
+                requires=() if foreign else ((CUSTOMERS, customer_id),),
+            )
+        )
         return writes
 
     # -- slots -------------------------------------------------------------
@@ -940,18 +1036,28 @@ class ClinicsImport:
                 if write.collection != BOOKINGS or write.ident in failed:
                     continue
                 booking = write.update["$setOnInsert"]
-                if (booking["status"] in OPEN_STATUSES and booking["location_id"] is not None
-                        and booking["starts_at"] > self.now):
+                if (
+                    booking["status"] in OPEN_STATUSES
+                    and booking["location_id"] is not None
+                    and booking["starts_at"] > self.now
+                ):
                     candidates.setdefault(write.db.name, (write.db, []))[1].append(booking["_id"])
         for db, ids in candidates.values():
             # The stored booking decides (it may have been cancelled or moved since).
-            stored = await db[BOOKINGS].find(
-                {"_id": {"$in": ids}},
-                {"status": 1, "starts_at": 1, "duration_minutes": 1, "location_id": 1},
-            ).to_list(None)
+            stored = (
+                await db[BOOKINGS]
+                .find(
+                    {"_id": {"$in": ids}},
+                    {"status": 1, "starts_at": 1, "duration_minutes": 1, "location_id": 1},
+                )
+                .to_list(None)
+            )
             for booking in sorted(stored, key=lambda d: ids.index(d["_id"])):
-                if (booking["status"] not in OPEN_STATUSES or booking.get("location_id") is None
-                        or booking["starts_at"] <= self.now):
+                if (
+                    booking["status"] not in OPEN_STATUSES
+                    or booking.get("location_id") is None
+                    or booking["starts_at"] <= self.now
+                ):
                     continue
                 await self._claim(db, booking, entry)
 
@@ -971,8 +1077,10 @@ class ClinicsImport:
             try:
                 if missing:
                     await db[BOOKING_SLOTS].insert_many(
-                        [{"resource": resource, "slot": c, "booking_id": booking["_id"]}
-                         for c in missing],
+                        [
+                            {"resource": resource, "slot": c, "booking_id": booking["_id"]}
+                            for c in missing
+                        ],
                         ordered=True,
                     )
                 self.slots_claimed += 1
@@ -1023,7 +1131,10 @@ class ClinicsImport:
             if collection not in names:
                 continue
             await self.engine.validate_collection(
-                self.source, collection, self.entries[collection], mappers[collection],
+                self.source,
+                collection,
+                self.entries[collection],
+                mappers[collection],
                 extra_checks=extra,
             )
 

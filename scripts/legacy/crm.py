@@ -75,9 +75,9 @@ TENANT_COLLECTIONS: dict[str, str] = {
 }
 NOT_CARRIED: dict[str, str] = {
     "countries": "stale copy of reference data, not carried into the tenant database "
-                 "(the platform's global_countries comes from crm_db.countries)",
+    "(the platform's global_countries comes from crm_db.countries)",
     "cities": "stale copy of reference data, not carried into the tenant database "
-              "(the platform's global_cities comes from crm_db.cities)",
+    "(the platform's global_cities comes from crm_db.cities)",
     "positions": "not part of the product's model; not carried over",
 }
 PACKAGE_FEATURE_FLAGS = ("custom_domain", "api_access", "priority_support")
@@ -198,8 +198,11 @@ def customer_from_legacy(doc: dict[str, Any], warn: Any = None) -> dict[str, Any
         ConversionError: a revenue that is not a whole number of minor units.
     """
     warn = warn or (lambda message: None)
-    name = (text_or_none(doc.get("companyName")) or text_or_none(doc.get("companyTitle"))
-            or text_or_none(doc.get("contactPerson")))
+    name = (
+        text_or_none(doc.get("companyName"))
+        or text_or_none(doc.get("companyTitle"))
+        or text_or_none(doc.get("contactPerson"))
+    )
     if name is None:
         raise Skip("customer has no companyName, companyTitle or contactPerson")
     name = name[:200]
@@ -216,8 +219,18 @@ def customer_from_legacy(doc: dict[str, Any], warn: Any = None) -> dict[str, Any
             warn(f"email {raw_email!r} is not valid; kept as legacy_email, customer has no email")
     currency = str(doc.get("currency") or "TRY").upper()
     revenue = doc.get("totalRevenue")
-    used = {"companyName", "companyTitle", "email", "phone", "tags", "status", "totalRevenue",
-            "created_at", "updated_at", "notes"}
+    used = {
+        "companyName",
+        "companyTitle",
+        "email",
+        "phone",
+        "tags",
+        "status",
+        "totalRevenue",
+        "created_at",
+        "updated_at",
+        "notes",
+    }
     customer = {
         **snake_fields(doc, used),
         "_id": doc["_id"],
@@ -332,8 +345,9 @@ class CrmImport:
         self.options = options
         self.now = options.now or utcnow()
         self.report = ImportReport(source=SOURCE_NAME, started_at=utcnow())
-        self.engine = Engine(platform, SOURCE_NAME, self.report,
-                             batch_size=options.batch_size, now=self.now)
+        self.engine = Engine(
+            platform, SOURCE_NAME, self.report, batch_size=options.batch_size, now=self.now
+        )
         self.tenant: Tenant | None = None
         self.tenant_problem = ""
 
@@ -427,8 +441,12 @@ class CrmImport:
             cluster=options.cluster,
         )
         outcome, tenant = await ensure_tenant(
-            self.platform, spec, owner_password=options.owner_password,
-            adopt_existing=options.adopt_existing, activate=options.activate, actor=options.actor,
+            self.platform,
+            spec,
+            owner_password=options.owner_password,
+            adopt_existing=options.adopt_existing,
+            activate=options.activate,
+            actor=options.actor,
         )
         self.report.tenants.append(outcome)
         self.tenant = tenant
@@ -442,9 +460,17 @@ class CrmImport:
         def packages(doc: dict[str, Any], warn: Any) -> list[Mapped]:
             key, to_set, on_insert = plan_from_package(doc)
             check = {k: v for k, v in to_set.items() if k != "legacy"}
-            return [Mapped(db=db, target="platform", collection=PLANS, key={"key": key},
-                           update={"$set": to_set, "$setOnInsert": on_insert}, check=check,
-                           marker=to_set["legacy_source"])]
+            return [
+                Mapped(
+                    db=db,
+                    target="platform",
+                    collection=PLANS,
+                    key={"key": key},
+                    update={"$set": to_set, "$setOnInsert": on_insert},
+                    check=check,
+                    marker=to_set["legacy_source"],
+                )
+            ]
 
         def reference(doc: dict[str, Any], warn: Any) -> list[Mapped]:
             out = reference_from_legacy(doc, collection)
@@ -452,10 +478,17 @@ class CrmImport:
             if any(v is None or v == "" for v in key.values()):
                 warn(f"no {'/'.join(natural)}; matched by _id instead")
                 key = {"_id": out["_id"]}
-            return [Mapped(db=db, target="platform", collection=target, key=key,
-                           update={"$setOnInsert": out},
-                           check={k: v for k, v in out.items() if k != "_id"},
-                           marker=out["legacy_source"])]
+            return [
+                Mapped(
+                    db=db,
+                    target="platform",
+                    collection=target,
+                    key=key,
+                    update={"$setOnInsert": out},
+                    check={k: v for k, v in out.items() if k != "_id"},
+                    marker=out["legacy_source"],
+                )
+            ]
 
         return per_doc(packages if collection == "packages" else reference)
 
@@ -468,8 +501,18 @@ class CrmImport:
         }[collection]
         target = TENANT_COLLECTIONS[collection]
         checks: dict[str, tuple[str, ...] | None] = {
-            "customers": ("legacy_id", "name", "name_key", "email", "email_key", "phone",
-                          "company", "tags", "status", "legacy_source"),
+            "customers": (
+                "legacy_id",
+                "name",
+                "name_key",
+                "email",
+                "email_key",
+                "phone",
+                "company",
+                "tags",
+                "status",
+                "legacy_source",
+            ),
         }
 
         def fn(doc: dict[str, Any], warn: Any) -> list[Mapped]:

@@ -207,8 +207,14 @@ class Progress:
             )
         changes: dict[str, Any] = {"status": "running", "updated_at": utcnow()}
         if resume is None:
-            changes.update(position=0, last_id=None, skipped=[], skipped_count=0,
-                           started_at=utcnow(), finished_at=None)
+            changes.update(
+                position=0,
+                last_id=None,
+                skipped=[],
+                skipped_count=0,
+                started_at=utcnow(),
+                finished_at=None,
+            )
         await self.collection.update_one({"_id": key}, {"$set": changes}, upsert=True)
         return resume
 
@@ -220,18 +226,26 @@ class Progress:
             "$set": {"position": position, "last_id": last_id, "updated_at": utcnow()}
         }
         if skipped:
-            update["$push"] = {"skipped": {
-                "$each": [{"id": i.id, "reason": i.reason} for i in skipped],
-                "$slice": MAX_STORED_SKIPS,
-            }}
+            update["$push"] = {
+                "skipped": {
+                    "$each": [{"id": i.id, "reason": i.reason} for i in skipped],
+                    "$slice": MAX_STORED_SKIPS,
+                }
+            }
             update["$inc"] = {"skipped_count": len(skipped)}
         await self.collection.update_one({"_id": key}, update)
 
     async def finish(self, key: str, summary: dict[str, Any]) -> None:
         await self.collection.update_one(
             {"_id": key},
-            {"$set": {"status": "done", "finished_at": utcnow(), "updated_at": utcnow(),
-                      "summary": summary}},
+            {
+                "$set": {
+                    "status": "done",
+                    "finished_at": utcnow(),
+                    "updated_at": utcnow(),
+                    "summary": summary,
+                }
+            },
         )
 
     async def state(self, key: str) -> dict[str, Any] | None:
@@ -364,8 +378,9 @@ class Engine:
             skipped = await self._process(batch, entry, mapper, after_batch)
             assert last is not None
             await self.progress.advance(key, *last, skipped)
-        await self.progress.finish(key, {k: v for k, v in entry.to_dict(0).items()
-                                         if isinstance(v, int)})
+        await self.progress.finish(
+            key, {k: v for k, v in entry.to_dict(0).items() if isinstance(v, int)}
+        )
 
     async def skip_collection(
         self, source: Source, collection: str, entry: CollectionReport, reason: str
@@ -417,13 +432,15 @@ class Engine:
         runnable: list[tuple[Mapped, MapResult]] = []
         for write, result in items:
             missing = [
-                r for r in write.requires
-                if (write.db.name, r[0], _freeze({"_id": r[1]})) in failed
+                r for r in write.requires if (write.db.name, r[0], _freeze({"_id": r[1]})) in failed
             ]
             if missing:
                 failed.add(write.ident)
-                report.skip(result.source_id, f"not written: its {missing[0][0]} document "
-                                              f"{missing[0][1]} could not be written")
+                report.skip(
+                    result.source_id,
+                    f"not written: its {missing[0][0]} document "
+                    f"{missing[0][1]} could not be written",
+                )
             else:
                 runnable.append((write, result))
         if not runnable:
@@ -446,8 +463,10 @@ class Engine:
         for (write, result), outcome in zip(runnable, outcomes, strict=True):
             if outcome.startswith("error:"):
                 failed.add(write.ident)
-                report.skip(result.source_id,
-                            f"not written to {write.collection}: {outcome[len('error:'):]}")
+                report.skip(
+                    result.source_id,
+                    f"not written to {write.collection}: {outcome[len('error:') :]}",
+                )
             elif write.merged and outcome != "written":
                 report.tally(write.target, "merged")
             else:

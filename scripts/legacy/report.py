@@ -144,7 +144,11 @@ class CollectionReport:
     def accounted(self) -> int:
         """Records with a known fate (see the module docstring)."""
         return (
-            self.written + self.updated + self.already_present + self.merged + self.resumed
+            self.written
+            + self.updated
+            + self.already_present
+            + self.merged
+            + self.resumed
             + len(self.skipped)
         )
 

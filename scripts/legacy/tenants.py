@@ -81,8 +81,13 @@ async def ensure_tenant(
 
     Never raises for tenant problems (``AppError`` becomes a ``failed`` outcome).
     """
-    outcome = TenantOutcome(slug=spec.slug, legacy_id=spec.legacy_id, action="failed",
-                            name=spec.name, owner_email=spec.owner_email)
+    outcome = TenantOutcome(
+        slug=spec.slug,
+        legacy_id=spec.legacy_id,
+        action="failed",
+        name=spec.name,
+        owner_email=spec.owner_email,
+    )
     try:
         validate_slug(spec.slug)
     except AppError as exc:
@@ -115,7 +120,9 @@ async def ensure_tenant(
         tenant = await platform.store.update_tenant(tenant.id, {"legacy_id": spec.legacy_id})
         if spec.email_sender:
             tenant = await tenant_service.update_tenant(
-                platform, spec.slug, tenant_service.TenantUpdate(email_sender=spec.email_sender),
+                platform,
+                spec.slug,
+                tenant_service.TenantUpdate(email_sender=spec.email_sender),
                 actor,
             )
         if not spec.legacy_active:
@@ -129,7 +136,10 @@ async def ensure_tenant(
             )
             platform.registry.invalidate(spec.slug)
             await tenant_service.audit(
-                platform, actor, "tenant.activate", spec.slug,
+                platform,
+                actor,
+                "tenant.activate",
+                spec.slug,
                 {"reason": "imported legacy tenant (existing customer)"},
             )
     except AppError as exc:
@@ -169,8 +179,9 @@ async def _existing(
         platform.registry.invalidate(spec.slug)
         outcome.action = "reused" if ours else "adopted"
         if not ours:
-            await tenant_service.audit(platform, actor, "tenant.adopt_legacy", spec.slug,
-                                       {"legacy_id": spec.legacy_id})
+            await tenant_service.audit(
+                platform, actor, "tenant.adopt_legacy", spec.slug, {"legacy_id": spec.legacy_id}
+            )
         return outcome, tenant
     outcome.action = "refused"
     if tenant.legacy_id is None:
