@@ -26,6 +26,7 @@ from strawberry.types import ExecutionResult
 from graphql_api.auth import TokenService
 from graphql_api.context import Context, build_context
 from graphql_api.errors import format_error
+from graphql_api.rate_limit import TenantRateLimiter
 from graphql_api.schema import build_schema
 from tenancy.runtime import Platform
 from tenancy.settings import Settings
@@ -41,9 +42,12 @@ class TenantGraphQL(GraphQL):
         super().__init__(build_schema(settings), **kwargs)
         self.platform = platform
         self.tokens = TokenService(settings)
+        self.rate_limiter = (
+            TenantRateLimiter(settings.rate_limit_storage) if settings.rate_limit_enabled else None
+        )
 
     async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
-        context = await build_context(self.platform, self.tokens, request)
+        context = await build_context(self.platform, self.tokens, request, self.rate_limiter)
         context.response = response
         return context
 

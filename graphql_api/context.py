@@ -26,6 +26,7 @@ from starlette.requests import Request
 
 from graphql_api.auth import ANONYMOUS, Principal, TokenService
 from graphql_api.loaders import Loaders
+from graphql_api.rate_limit import TenantRateLimiter
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import Tenant
 from tenancy.runtime import Platform
@@ -124,8 +125,16 @@ async def load_served_tenant(platform: Platform, slug: str) -> Tenant:
     return tenant
 
 
-async def build_context(platform: Platform, tokens: TokenService, request: Request) -> Context:
-    """Resolve principal and tenant for one HTTP request; never raises for client mistakes."""
+async def build_context(
+    platform: Platform,
+    tokens: TokenService,
+    request: Request,
+    rate_limiter: TenantRateLimiter | None = None,
+) -> Context:
+    """Resolve principal and tenant for one HTTP request; never raises for client mistakes.
+
+    With ``rate_limiter``, the request counts against the tenant's plan rate limit.
+    """
     context = Context(platform=platform, tokens=tokens, request=request)
     try:
         token = _bearer(request)
@@ -146,6 +155,8 @@ async def build_context(platform: Platform, tokens: TokenService, request: Reque
                 f"this token was issued for tenant {principal.tenant_slug!r}, "
                 f"not {tenant.slug!r}; log in to {tenant.slug!r}",
             )
+        if rate_limiter is not None:
+            await rate_limiter.hit(tenant)
         context.tenant = tenant
         context.db = platform.tenant_database(tenant)
     except AppError as exc:

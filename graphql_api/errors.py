@@ -35,6 +35,7 @@ REQUEST_LEVEL_CODES = frozenset(
         ErrorCode.TENANT_MAINTENANCE,
         ErrorCode.UNAUTHENTICATED,
         ErrorCode.FORBIDDEN,
+        ErrorCode.RATE_LIMITED,
         ErrorCode.INTERNAL_ERROR,
     }
 )

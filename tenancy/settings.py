@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     base_domain: str = "localhost"
     cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:5173"])
 
+    rate_limit_enabled: bool = True
+    rate_limit_storage: str = Field(
+        default="async+memory://",
+        description="limits storage URI for per-tenant rate limits (memory: per process).",
+    )
     tenant_cache_ttl_seconds: float = Field(default=30.0, ge=0)
     graphiql: bool | None = None
     introspection: bool = True

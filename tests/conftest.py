@@ -34,6 +34,7 @@ def settings() -> Settings:
         mongodb_url="",
         seed_demo=False,
         embedded_persist=False,
+        rate_limit_enabled=False,  # tests/test_app.py turns it on where it is the subject
         base_domain="example.test",
         jwt_secret="test-secret-that-is-long-enough-for-hs256",
     )

@@ -123,3 +123,20 @@ async def test_introspection_switch(platform, enabled: bool):
     else:
         assert set(error_codes(body)) == {"GRAPHQL_VALIDATION_FAILED"}
         assert "introspection has been disabled" in body["errors"][0]["message"]
+
+
+async def test_plan_rate_limit_per_tenant(demo):
+    tenant = await demo.store.tenant_by_slug("tromb-screening")
+    await demo.store.update_tenant(tenant.id, {"limits.api_rate_limit_per_minute": 3})
+    demo.registry.invalidate("tromb-screening")
+    settings = demo.settings.model_copy(update={"rate_limit_enabled": True})
+    app = create_app(settings=settings, platform=demo)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        gql = GraphQLClient(c, demo)
+        for _ in range(3):
+            assert "errors" not in await gql("{ services { code } }", tenant="tromb-screening")
+        refused = await gql("{ services { code } }", tenant="tromb-screening")
+        assert error_codes(refused) == ["RATE_LIMITED"]
+        assert "3 requests per minute" in refused["errors"][0]["message"]
+        # another tenant has its own budget
+        assert "errors" not in await gql("{ services { code } }", tenant="west-nipt")
