@@ -36,7 +36,7 @@ def print_mock_banner(settings: Settings, base: str, *, demo_present: bool = Tru
     login = (
         '{"query":"mutation { login(email: \\"admin@west-nipt.example.com\\", password: '
         f'\\"{DEMO_PASSWORD}\\", tenant: \\"west-nipt\\") '
-        "{ token userErrors { code message } } }\"}"
+        '{ token userErrors { code message } } }"}'
     )
     print(
         f"""

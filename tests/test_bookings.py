@@ -1223,3 +1223,19 @@ async def test_all_demo_bookings_page_without_duplicates(west: West):
     assert error_codes(result) == ["VALIDATION_FAILED"]
     result = await west(LIST, first=5, after="bogus")
     assert error_codes(result) == ["VALIDATION_FAILED"]
+
+
+async def test_refused_booking_does_not_keep_the_inline_customer_it_created(west: West):
+    loc = west.locations[1]
+    await west.create(startsAt=local(25, 9), locationId=loc)
+    customers_before = await west.db["customers"].count_documents({})
+    counter_before = (await west.db["counters"].find_one({"_id": "customers"}))["value"]
+    error = await west.create_error(
+        token=None,
+        startsAt=local(25, 9),
+        locationId=loc,
+        customer={"name": "New Person", "email": "new.person@example.com"},
+    )
+    assert error["code"] == "SLOT_TAKEN"
+    assert await west.db["customers"].count_documents({}) == customers_before
+    assert (await west.db["counters"].find_one({"_id": "customers"}))["value"] == counter_before

@@ -22,6 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from graphql_api.pagination import Page, fetch_page
+from graphql_api.services import limits
 from graphql_api.services.booking_rules import (
     OPEN_STATUSES,
     RELEASING_STATUSES,
@@ -33,6 +34,7 @@ from graphql_api.services.booking_rules import (
     slot_starts,
 )
 from graphql_api.services.catalog import CatalogService
+from graphql_api.services.customers import COUNTER as CUSTOMERS_COUNTER
 from graphql_api.services.customers import CustomerFields, CustomerService
 from graphql_api.services.ids import parse_id
 from tenancy.errors import AppError, ErrorCode, not_found, validation_error
@@ -226,8 +228,38 @@ class BookingService:
                     ["input", "referralCode"], "referral code is unknown or no longer active"
                 )
             discount_bp, referral = int(code["discount_basis_points"]), code["code"]
-        customer = await self._customer_for(request, allow_customer_id=allow_customer_id)
+        customer, new_customer = await self._customer_for(
+            request, allow_customer_id=allow_customer_id
+        )
+        try:
+            return await self._create_booking(
+                request,
+                customer,
+                service,
+                location,
+                starts_at,
+                discount_bp,
+                referral,
+                key,
+                fingerprint,
+            )
+        except AppError:
+            if new_customer:
+                await self._forget_unused_customer(customer["_id"])
+            raise
 
+    async def _create_booking(
+        self,
+        request: BookingRequest,
+        customer: dict[str, Any],
+        service: dict[str, Any],
+        location: dict[str, Any] | None,
+        starts_at: datetime,
+        discount_bp: int,
+        referral: str | None,
+        key: str | None,
+        fingerprint: str,
+    ) -> CreateResult:
         price = int(service["price_minor"])
         discount = discount_minor(price, discount_bp)
         now = utcnow()
@@ -307,9 +339,22 @@ class BookingService:
         prefix = self.tenant.settings.confirmation_prefix
         return f"{prefix}-{at:%y%m}-{counter['value']:05d}"
 
+    async def _forget_unused_customer(self, customer_id: Any) -> None:
+        """Remove a customer this request created for a booking that then failed.
+
+        Only while no booking references it (a concurrent request may have
+        matched it by email meanwhile); gives the plan-limit unit back.
+        """
+        if await self.bookings.count_documents({"customer_id": customer_id}, limit=1):
+            return
+        removed = await self.customers.collection.delete_one({"_id": customer_id})
+        if removed.deleted_count:
+            await limits.release(self.db, CUSTOMERS_COUNTER)
+
     async def _customer_for(
         self, request: BookingRequest, *, allow_customer_id: bool
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], bool]:
+        """The booking's customer, and whether this call created it."""
         if (request.customer_id is None) == (request.customer is None):
             raise validation_error(
                 ["input", "customerId"], "give either customerId or customer details"
@@ -324,26 +369,27 @@ class BookingService:
                 raise AppError(
                     ErrorCode.NOT_FOUND, "customer was not found", ["input", "customerId"]
                 )
-            return customer
+            return customer, False
         assert request.customer is not None
         existing = await self.customers.find_by_email(request.customer.email)
         if existing is not None and existing.get("status") != "deleted":
-            return existing
+            return existing, False
         try:
-            return await self.customers.create(
+            created = await self.customers.create(
                 CustomerFields(
                     name=request.customer.name,
                     email=request.customer.email,
                     phone=request.customer.phone,
                 )
             )
+            return created, True
         except AppError as exc:
             if exc.code != ErrorCode.ALREADY_EXISTS:
                 raise
             found = await self.customers.find_by_email(request.customer.email)
             if found is None:
                 raise
-            return found
+            return found, False
 
     # -- slots -----------------------------------------------------------
 
