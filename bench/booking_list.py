@@ -86,8 +86,12 @@ async def _in_process_client(page: int) -> tuple[httpx.AsyncClient, RoundTrips, 
     from tenancy.settings import Settings
 
     settings = Settings(
-        _env_file=None, mongodb_url="", seed_demo=False, environment="test",
-        embedded_persist=False, rate_limit_enabled=False,  # measure the stack, not the plan limit
+        _env_file=None,
+        mongodb_url="",
+        seed_demo=False,
+        environment="test",
+        embedded_persist=False,
+        rate_limit_enabled=False,  # measure the stack, not the plan limit
     )
     platform = Platform.build(settings)
     await platform.start()

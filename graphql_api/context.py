@@ -96,6 +96,7 @@ def _bearer(request: Request) -> str | None:
 
 async def _requested_slug(platform: Platform, request: Request) -> str | None:
     path_slug = request.path_params.get("tenant")
+    path_slug = path_slug.lower() if path_slug else None
     header_slug = request.headers.get(TENANT_HEADER)
     header_slug = header_slug.strip().lower() if header_slug else None
     if path_slug and header_slug and path_slug != header_slug:
@@ -156,7 +157,10 @@ async def build_context(
                 f"not {tenant.slug!r}; log in to {tenant.slug!r}",
             )
         if rate_limiter is not None:
-            await rate_limiter.hit(tenant)
+            anonymous_client = None
+            if not principal.is_authenticated:
+                anonymous_client = request.client.host if request.client else "unknown"
+            await rate_limiter.hit(tenant, anonymous_client)
         context.tenant = tenant
         context.db = platform.tenant_database(tenant)
     except AppError as exc:

@@ -1,5 +1,10 @@
 """Per-tenant request rate limits from the tenant's plan (``api_rate_limit_per_minute``).
 
+Authenticated requests share the tenant's budget. Anonymous requests (a
+public booking site) are counted per client address in a budget of the same
+size, so anonymous traffic can neither exhaust the staff's budget nor one
+visitor everyone else's.
+
 Uses the ``limits`` library (sliding-window counter). The default storage is
 this process's memory, so with N workers a tenant gets up to N times its
 limit; point ``APP_RATE_LIMIT_STORAGE`` at a shared store (``limits``
@@ -36,8 +41,9 @@ class TenantRateLimiter:
     def __init__(self, storage_uri: str) -> None:
         self.limiter = SlidingWindowCounterRateLimiter(storage_from_string(storage_uri))
 
-    async def hit(self, tenant: Tenant) -> None:
-        """Count one request of ``tenant``.
+    async def hit(self, tenant: Tenant, client: str | None) -> None:
+        """Count one request of ``tenant``: ``client`` is ``None`` for an
+        authenticated caller, else the anonymous caller's address.
 
         Raises:
             AppError(RATE_LIMITED) when the plan's requests-per-minute are used
@@ -47,9 +53,10 @@ class TenantRateLimiter:
         if not per_minute:
             return
         item = _per_minute(per_minute)
-        if await self.limiter.hit(item, "tenant", tenant.slug):
+        key = ("tenant", tenant.slug) if client is None else ("anonymous", tenant.slug, client)
+        if await self.limiter.hit(item, *key):
             return
-        stats = await self.limiter.get_window_stats(item, "tenant", tenant.slug)
+        stats = await self.limiter.get_window_stats(item, *key)
         retry = max(1, math.ceil(stats.reset_time - time.time()))
         raise AppError(
             ErrorCode.RATE_LIMITED,

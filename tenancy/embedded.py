@@ -30,6 +30,7 @@ from tenancy.errors import AppError, ErrorCode
 from tenancy.models import utcnow
 
 _SKIP_DATABASES = frozenset({"admin", "config", "local"})
+KEEP_SNAPSHOTS = 2
 
 
 class EmbeddedStore:
@@ -86,7 +87,13 @@ class EmbeddedStore:
         return snapshot if snapshot.is_dir() else None
 
     async def load(self, clients: ClientRegistry) -> int:
-        """Import the current snapshot into the (empty) mock clients; returns databases loaded."""
+        """Import the current snapshot into the (empty) mock clients; returns databases loaded.
+
+        Raises:
+            AppError(MANIFEST_INVALID) when a file of the snapshot does not
+            check out, AppError(VERIFICATION_FAILED) when a database does not
+            load completely. Nothing is saved over the snapshot then.
+        """
         snapshot = self._current()
         if snapshot is None:
             return 0
@@ -98,7 +105,14 @@ class EmbeddedStore:
                 continue
             client = clients.client(cluster_dir.name)
             for db_dir in sorted(p for p in cluster_dir.iterdir() if (p / MANIFEST_NAME).exists()):
-                await import_database(db_dir, client[db_dir.name], verify=False)
+                result = await import_database(db_dir, client[db_dir.name], verify=False)
+                if not result.ok:
+                    failed = ", ".join(f"{c.name}: {c.error}" for c in result.failed)
+                    raise AppError(
+                        ErrorCode.VERIFICATION_FAILED,
+                        f"embedded snapshot {db_dir} did not load ({failed}); "
+                        "the directory was left as it is",
+                    )
                 loaded += 1
         return loaded
 
@@ -122,9 +136,9 @@ class EmbeddedStore:
         except BaseException:
             shutil.rmtree(target, ignore_errors=True)
             raise
-        for old in snapshots.iterdir():
-            if old.name != snapshot_id:
-                shutil.rmtree(old, ignore_errors=True)
+        # Keep the previous snapshot as well: a fallback if the new one proves bad.
+        for old in sorted(p.name for p in snapshots.iterdir())[:-KEEP_SNAPSHOTS]:
+            shutil.rmtree(snapshots / old, ignore_errors=True)
         return target
 
 
@@ -135,12 +149,17 @@ async def embedded_session(
     """Lock ``directory``, load it into the mock clients, and save + unlock at the end.
 
     The save happens whether the body succeeds or fails, so what a failed
-    command did is kept, as it would be on a real server.
+    command did is kept, as it would be on a real server. A snapshot that
+    does not load raises before the body runs and is never saved over.
     """
     store = EmbeddedStore(directory, holder)
     store.acquire()
     try:
         await store.load(clients)
+    except BaseException:
+        store.release()
+        raise
+    try:
         yield store
         await store.save(clients)
     except BaseException:

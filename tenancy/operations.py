@@ -206,8 +206,8 @@ async def _backup(
         result = await export_database(
             platform.clients.database(location), path, on_progress=on_progress
         )
-    except (AppError, OSError) as exc:
-        report.step("backup", "failed", f"{path}: {exc}")
+    except Exception as exc:  # any failure: nothing is dropped without a backup
+        report.step("backup", "failed", f"{path}: {type(exc).__name__}: {exc}")
         return False
     report.data["backup"] = result
     if not result.ok:

@@ -1,17 +1,30 @@
 """Tenant registry: tenant lookup by slug or host, with a short in-process cache.
 
-The cache holds each record for ``ttl`` seconds. Changes made through the
-product (``tenancy.service``) invalidate it at once in this process; other
-processes see the change when their entry expires.
+The cache holds each record for ``ttl`` seconds (``cachetools.TTLCache``,
+bounded, so a flood of made-up slugs cannot grow it without end). Changes
+made through the product (``tenancy.service``) invalidate it at once in this
+process; other processes see the change when their entry expires.
 """
 
 from __future__ import annotations
 
-import time
+from cachetools import TTLCache
 
+from tenancy.errors import AppError
 from tenancy.models import Tenant
-from tenancy.naming import RESERVED_SLUGS
+from tenancy.naming import RESERVED_SLUGS, validate_slug
 from tenancy.platform import PlatformStore
+
+CACHE_SIZE = 10_000
+_MISSING = object()
+
+
+def _is_slug(text: str) -> bool:
+    try:
+        validate_slug(text)
+    except AppError:
+        return False
+    return True
 
 
 class TenantRegistry:
@@ -27,18 +40,23 @@ class TenantRegistry:
         self.store = store
         self.base_domain = base_domain.lower().strip(".")
         self.ttl = ttl
-        self._by_slug: dict[str, tuple[float, Tenant | None]] = {}
-        self._host_slug: dict[str, tuple[float, str | None]] = {}
+        self._by_slug: TTLCache[str, Tenant | None] = TTLCache(CACHE_SIZE, ttl or 1)
+        self._host_slug: TTLCache[str, str | None] = TTLCache(CACHE_SIZE, ttl or 1)
 
     async def by_slug(self, slug: str) -> Tenant | None:
-        """The tenant with this slug, or ``None`` (negative results are cached too)."""
-        now = time.monotonic()
-        hit = self._by_slug.get(slug)
-        if hit and hit[0] > now:
-            return hit[1]
+        """The tenant with this slug, or ``None``.
+
+        Text that is no valid slug is answered without a database query;
+        unknown valid slugs are cached as misses too.
+        """
+        hit = self._by_slug.get(slug, _MISSING)
+        if hit is not _MISSING:
+            return hit  # type: ignore[return-value]
+        if not _is_slug(slug):
+            return None
         tenant = await self.store.tenant_by_slug(slug)
         if self.ttl:
-            self._by_slug[slug] = (now + self.ttl, tenant)
+            self._by_slug[slug] = tenant
         return tenant
 
     def slug_from_subdomain(self, host: str) -> str | None:
@@ -61,22 +79,21 @@ class TenantRegistry:
         slug = self.slug_from_subdomain(host)
         if slug:
             return slug
-        now = time.monotonic()
-        hit = self._host_slug.get(host)
-        if hit and hit[0] > now:
-            return hit[1]
+        hit = self._host_slug.get(host, _MISSING)
+        if hit is not _MISSING:
+            return hit  # type: ignore[return-value]
         slug = await self.store.slug_for_domain(host)
         if self.ttl:
-            self._host_slug[host] = (now + self.ttl, slug)
+            self._host_slug[host] = slug
         return slug
 
     def invalidate(self, slug: str | None = None) -> None:
-        """Forget cached records (one slug, or everything)."""
+        """Forget cached records (one slug and every host miss, or everything)."""
         if slug is None:
             self._by_slug.clear()
             self._host_slug.clear()
             return
         self._by_slug.pop(slug, None)
-        for host, (_, cached) in list(self._host_slug.items()):
+        for host, cached in list(self._host_slug.items()):
             if cached in (slug, None):
                 self._host_slug.pop(host, None)

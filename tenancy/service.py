@@ -16,6 +16,7 @@ from pymongo import ReturnDocument
 
 from migrations.base import MigrationScope
 from migrations.runner import bring_to_latest
+from tenancy import quota
 from tenancy.errors import AppError, ErrorCode, validation_error
 from tenancy.models import (
     DatabaseLocation,
@@ -273,6 +274,9 @@ async def create_user(
 ) -> User:
     """Add a user to a tenant, enforcing the plan's ``max_users``.
 
+    The limit is an atomic counter reservation (``tenancy.quota``), so
+    concurrent creates cannot pass it.
+
     Raises:
         AppError: VALIDATION_FAILED, ALREADY_EXISTS, PLAN_LIMIT_EXCEEDED.
     """
@@ -283,7 +287,10 @@ async def create_user(
     email = check_email(email, ["input", "email"])
     _check_password(password, ["input", "password"])
     limit = tenant.limits.max_users
-    if limit is not None and await platform.store.count_users(tenant.id) >= limit:
+    counter = f"users:{tenant.id}"
+    db = platform.store.db
+    await quota.ensure_counter(db, counter, await platform.store.count_users(tenant.id))
+    if not await quota.reserve(db, counter, limit):
         raise AppError(
             ErrorCode.PLAN_LIMIT_EXCEEDED,
             f"the {tenant.subscription.plan_key} plan allows {limit} users; "
@@ -297,7 +304,11 @@ async def create_user(
         role=role,
         password_hash=hash_password(password),
     )
-    await platform.store.insert_user(user)
+    try:
+        await platform.store.insert_user(user)
+    except BaseException:
+        await quota.release(db, counter)
+        raise
     await audit(platform, actor, "user.create", tenant.slug, {"email": email, "role": str(role)})
     return user
 

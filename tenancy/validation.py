@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ValidationError
@@ -53,11 +54,18 @@ def check_currency(currency: str, field: str | list[str] = "currency") -> str:
     return currency.upper()
 
 
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
 def check_timezone(name: str, field: str | list[str] = "timezone") -> str:
     """An IANA time zone name (``Europe/Istanbul``), or VALIDATION_FAILED."""
+    if name not in _zones():
+        raise validation_error(field, f"{name!r} is not an IANA time zone such as Europe/Istanbul")
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise validation_error(
             field, f"{name!r} is not an IANA time zone such as Europe/Istanbul"
         ) from None
@@ -72,11 +80,19 @@ def check_email(email: str, field: str | list[str] = "email") -> str:
         raise validation_error(field, f"email is not valid: {exc}") from None
 
 
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
 def parse_model(model: type[M], data: dict[str, Any], prefix: str = "input") -> M:
-    """Validate ``data`` with a pydantic model; map its first error to VALIDATION_FAILED."""
+    """Validate ``data`` with a pydantic model; map its first error to VALIDATION_FAILED.
+
+    The error's field path uses the API's camelCase names: ``["input", "ownerName"]``.
+    """
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        path = [prefix, *(str(part) for part in first["loc"])]
-        raise validation_error(path, first["msg"]) from None
+        path = [prefix, *(_camel(str(part)) for part in first["loc"])]
+        raise validation_error(path, f"{path[-1]}: {first['msg']}") from None

@@ -138,5 +138,10 @@ async def test_plan_rate_limit_per_tenant(demo):
         refused = await gql("{ services { code } }", tenant="tromb-screening")
         assert error_codes(refused) == ["RATE_LIMITED"]
         assert "3 requests per minute" in refused["errors"][0]["message"]
+        # staff have the tenant's own budget, untouched by anonymous traffic
+        token = await gql.token("tromb-screening")
+        assert "errors" not in await gql(
+            "{ services { code } }", tenant="tromb-screening", token=token
+        )
         # another tenant has its own budget
         assert "errors" not in await gql("{ services { code } }", tenant="west-nipt")

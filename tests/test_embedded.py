@@ -84,3 +84,22 @@ async def test_a_failed_save_keeps_the_previous_snapshot(tmp_path: Path, monkeyp
         "_id": 1,
         "v": "first",
     }
+
+
+async def test_a_damaged_snapshot_is_refused_and_never_saved_over(settings, tmp_path: Path):
+    clients = ClientRegistry({"default": ""})
+    await clients.client("default")["app"]["things"].insert_many([{"_id": i} for i in range(50)])
+    store = EmbeddedStore(tmp_path, "test")
+    store.acquire()
+    snapshot = await store.save(clients)
+    store.release()
+    damaged = snapshot / "default" / "app" / "things.jsonl"
+    damaged.write_bytes(damaged.read_bytes()[:-40])
+
+    with pytest.raises(AppError) as refused:
+        async with embedded_session(tmp_path, ClientRegistry({"default": ""}), "test"):
+            raise AssertionError("the body must not run on a damaged snapshot")
+    assert refused.value.code == ErrorCode.MANIFEST_INVALID
+    assert (tmp_path / "CURRENT").read_text() == snapshot.name
+    assert [p.name for p in (tmp_path / "snapshots").iterdir()] == [snapshot.name]
+    EmbeddedStore(tmp_path, "after").acquire()  # the lock was released

@@ -194,3 +194,42 @@ async def test_tenant_query_shows_usage(demo, gql: GraphQLClient):
         "usage": {"users": 3, "customers": 3},
         "limits": {"maxCustomers": 50000},
     }
+
+
+async def test_user_plan_limit_holds_under_concurrency(demo, gql: GraphQLClient, monkeypatch):
+    """Twelve concurrent createUser calls against a limit of 10 (3 users exist): exactly 7 win."""
+    import asyncio
+
+    from tenancy.platform import PlatformStore
+
+    real_count = PlatformStore.count_users
+
+    async def count_with_round_trip(self, tenant_id):
+        n = await real_count(self, tenant_id)
+        await asyncio.sleep(0.001)  # a network round-trip: lets the requests interleave
+        return n
+
+    monkeypatch.setattr(PlatformStore, "count_users", count_with_round_trip)
+    token = await gql.token("west-nipt")  # professional: 10 users
+    results = await asyncio.gather(
+        *[
+            gql(
+                CREATE_USER,
+                {
+                    "input": {
+                        "email": f"user{i}@westesti.com",
+                        "name": "U",
+                        "role": "STAFF",
+                        "password": "long enough pw",
+                    }
+                },
+                token=token,
+            )
+            for i in range(12)
+        ]
+    )
+    payloads = [r["data"]["createUser"] for r in results]
+    assert sum(1 for p in payloads if p["user"]) == 7
+    assert {e["code"] for p in payloads for e in p["userErrors"]} == {"PLAN_LIMIT_EXCEEDED"}
+    tenant = await demo.store.tenant_by_slug("west-nipt")
+    assert await real_count(demo.store, tenant.id) == 10

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 import strawberry
@@ -66,7 +67,10 @@ class AuthMutations:
                 )
             target = context.tenant if slug is None else await load_served_tenant(platform, slug)
             user = await platform.store.user_by_email(target.id if target else None, email)
-            ok = verify_password(user.password_hash if user else None, password)
+            # argon2 costs ~50 ms of CPU: off the event loop, so other requests go on meanwhile.
+            ok = await asyncio.to_thread(
+                verify_password, user.password_hash if user else None, password
+            )
             if user is None or not ok or not user.active:
                 raise AppError(ErrorCode.INVALID_CREDENTIALS, _BAD_CREDENTIALS)
             token, expires = context.tokens.issue(user, target)

@@ -27,6 +27,7 @@ from graphql_api.types.tenant import (
 )
 from tenancy import models, service
 from tenancy.platform import TENANTS
+from tenancy.validation import parse_model
 
 
 def _tenant(doc: dict[str, Any]) -> Tenant:
@@ -77,7 +78,7 @@ class TenantMutations:
         """Provision a tenant: database, indexes, owner admin user, 14-day trial."""
 
         async def run() -> TenantPayload:
-            request = service.ProvisionRequest(**asdict(input))
+            request = parse_model(service.ProvisionRequest, asdict(input))
             tenant = await service.provision_tenant(
                 info.context.platform, request, info.context.principal.actor
             )
@@ -91,7 +92,7 @@ class TenantMutations:
             tenant = await service.update_tenant(
                 info.context.platform,
                 slug,
-                service.TenantUpdate(**asdict(input)),
+                parse_model(service.TenantUpdate, asdict(input)),
                 info.context.principal.actor,
             )
             return TenantPayload(tenant=Tenant.from_model(tenant))

@@ -22,7 +22,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from graphql_api.pagination import Page, fetch_page
-from graphql_api.services import limits
 from graphql_api.services.booking_rules import (
     OPEN_STATUSES,
     RELEASING_STATUSES,
@@ -37,6 +36,7 @@ from graphql_api.services.catalog import CatalogService
 from graphql_api.services.customers import COUNTER as CUSTOMERS_COUNTER
 from graphql_api.services.customers import CustomerFields, CustomerService
 from graphql_api.services.ids import parse_id
+from tenancy import quota
 from tenancy.errors import AppError, ErrorCode, not_found, validation_error
 from tenancy.models import Tenant, utcnow
 from tenancy.tenant_schema import ACTIVITY_LOG, BOOKING_SLOTS, BOOKINGS, COUNTERS
@@ -115,13 +115,22 @@ class CreateResult:
     replayed: bool
 
 
+MIN_YEAR, MAX_YEAR = 1970, 2200
+
+
 def _aware(value: datetime, path: list[str]) -> datetime:
-    """``value`` in UTC; VALIDATION_FAILED on ``path`` when it has no UTC offset."""
+    """``value`` in UTC; VALIDATION_FAILED on ``path`` without a UTC offset or out of range."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise validation_error(
             path, "time must be ISO 8601 with a UTC offset, e.g. 2026-03-01T10:30:00+03:00"
         )
-    return value.astimezone(UTC)
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not MIN_YEAR <= utc.year <= MAX_YEAR:
+        raise validation_error(path, f"time must be between the years {MIN_YEAR} and {MAX_YEAR}")
+    return utc
 
 
 def _require_aware(value: datetime, field: str) -> datetime:
@@ -194,6 +203,12 @@ class BookingService:
             SLOT_TAKEN, IDEMPOTENCY_KEY_REUSED, PLAN_LIMIT_EXCEEDED (new inline customer),
             FORBIDDEN (``customerId`` from a caller without customer access).
         """
+        starts_at = _require_aware(request.starts_at, "startsAt")
+        if request.customer_id is not None and not allow_customer_id:
+            # Before the replay: an idempotency key must not reveal a staff booking.
+            raise AppError(
+                ErrorCode.FORBIDDEN, "booking for an existing customer needs customers.read"
+            )
         key = request.idempotency_key
         fingerprint = request.fingerprint()
         if key is not None:
@@ -205,7 +220,6 @@ class BookingService:
             if existing is not None:
                 return self._replay(existing, fingerprint)
 
-        starts_at = _require_aware(request.starts_at, "startsAt")
         service = await self.catalog.service(request.service_id)
         if service is None or not service.get("active", True):
             raise AppError(
@@ -349,7 +363,7 @@ class BookingService:
             return
         removed = await self.customers.collection.delete_one({"_id": customer_id})
         if removed.deleted_count:
-            await limits.release(self.db, CUSTOMERS_COUNTER)
+            await quota.release(self.db, CUSTOMERS_COUNTER)
 
     async def _customer_for(
         self, request: BookingRequest, *, allow_customer_id: bool
@@ -422,9 +436,13 @@ class BookingService:
                 ["input", "startsAt"],
             ) from None
 
-    async def _release(self, booking_id: ObjectId, cells: list[datetime] | None = None) -> None:
+    async def _release(
+        self, booking_id: ObjectId, location_id: Any = None, cells: list[datetime] | None = None
+    ) -> None:
+        """Free a booking's cells: all of them, or ``cells`` at ``location_id``."""
         query: dict[str, Any] = {"booking_id": booking_id}
         if cells is not None:
+            query["resource"] = f"location:{location_id}"
             query["slot"] = {"$in": cells}
         await self.db[BOOKING_SLOTS].delete_many(query)
 
@@ -504,9 +522,10 @@ class BookingService:
         await self._claim(doc["_id"], new_location, to_claim)
         now = utcnow()
         updated = await self.bookings.find_one_and_update(
-            {
+            {  # unchanged since read: time, place and openness (two reschedules race here)
                 "_id": doc["_id"],
                 "starts_at": doc["starts_at"],
+                "location_id": doc.get("location_id"),
                 "status": {"$in": list(OPEN_STATUSES)},
             },
             {
@@ -528,7 +547,7 @@ class BookingService:
             return_document=ReturnDocument.AFTER,
         )
         if updated is None:
-            await self._release(doc["_id"], to_claim)
+            await self._release(doc["_id"], new_location, to_claim)
             raise AppError(
                 ErrorCode.INVALID_TRANSITION, "the booking changed meanwhile; reload and retry"
             )

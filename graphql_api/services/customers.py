@@ -3,7 +3,7 @@
 Email is unique per tenant, case-insensitively, through the unique
 ``email_key`` index; soft delete removes ``email_key`` so the address can
 be used again. The plan's ``max_customers`` is enforced by an atomic
-counter reservation (``services.limits``).
+counter reservation (``tenancy.quota``).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from graphql_api.pagination import Page, fetch_page
-from graphql_api.services import limits
 from graphql_api.services.ids import parse_id
+from tenancy import quota
 from tenancy.errors import AppError, ErrorCode, not_found, validation_error
 from tenancy.models import Tenant, utcnow
 from tenancy.platform import email_key
@@ -146,7 +146,7 @@ class CustomerService:
         """
         doc = _clean(fields, creating=True)
         limit = self.tenant.limits.max_customers
-        if not await limits.reserve(self.db, COUNTER, limit):
+        if not await quota.reserve(self.db, COUNTER, limit):
             raise AppError(
                 ErrorCode.PLAN_LIMIT_EXCEEDED,
                 f"the {self.tenant.subscription.plan_key} plan allows {limit} customers; "
@@ -170,10 +170,10 @@ class CustomerService:
         try:
             await self.collection.insert_one(doc)
         except DuplicateKeyError:
-            await limits.release(self.db, COUNTER)
+            await quota.release(self.db, COUNTER)
             raise _duplicate_email(doc.get("email")) from None
         except BaseException:
-            await limits.release(self.db, COUNTER)
+            await quota.release(self.db, COUNTER)
             raise
         return doc
 
@@ -221,7 +221,7 @@ class CustomerService:
         )
         if doc is None:
             raise not_found("customer", customer_id)
-        await limits.release(self.db, COUNTER)
+        await quota.release(self.db, COUNTER)
         return doc
 
     async def page(
@@ -244,4 +244,4 @@ class CustomerService:
 
     async def count(self) -> int:
         """Live customers (what the plan limit counts)."""
-        return await limits.usage(self.db, COUNTER)
+        return await quota.usage(self.db, COUNTER)

@@ -7,9 +7,8 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-from graphql_api.services import limits
 from graphql_api.types.common import Connection, Money, UserError
-from tenancy import models
+from tenancy import models, quota
 
 TenantStatus = strawberry.enum(models.TenantStatus, name="TenantStatus")
 SubscriptionStatus = strawberry.enum(models.SubscriptionStatus, name="SubscriptionStatus")
@@ -105,7 +104,7 @@ class Tenant:
     async def usage(self, info: Info) -> Usage:
         platform = info.context.platform
         users = await platform.store.count_users(self.record.id)
-        customers = await limits.usage(platform.tenant_database(self.record), "customers")
+        customers = await quota.usage(platform.tenant_database(self.record), "customers")
         return Usage(users=users, customers=customers)
 
     @classmethod

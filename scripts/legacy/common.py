@@ -9,10 +9,10 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from graphql_api.services import limits
 from graphql_api.services.customers import COUNTER as CUSTOMER_COUNTER
 from graphql_api.services.customers import CustomerStatus
 from scripts.legacy.convert import confirmation_parts, optional_utc
+from tenancy import quota
 from tenancy.models import PlanLimits
 from tenancy.settings import DEFAULT_CLUSTER
 from tenancy.tenant_schema import BOOKINGS, COUNTERS, CUSTOMERS
@@ -79,7 +79,7 @@ async def update_counters(
         when live customers exceed the plan's ``max_customers``.
     """
     live = await db[CUSTOMERS].count_documents({"status": {"$ne": CustomerStatus.DELETED.value}})
-    await limits.set_usage(db, CUSTOMER_COUNTER, live)
+    await quota.set_usage(db, CUSTOMER_COUNTER, live)
     counters = {"customers": live}
     warnings = []
     if plan_limits.max_customers is not None and live > plan_limits.max_customers:

@@ -1,4 +1,7 @@
-"""Atomic plan-limit reservations kept in the tenant's ``counters`` collection.
+"""Atomic plan-limit reservations kept in a ``counters`` collection.
+
+Customers are counted in the tenant database (counter ``customers``), users
+in the platform database (counter ``users:<tenant id>``).
 
 ``reserve`` increments a counter only while it is below the limit, in one
 conditional update, so concurrent creates cannot overshoot a plan limit
@@ -6,6 +9,8 @@ conditional update, so concurrent creates cannot overshoot a plan limit
 """
 
 from __future__ import annotations
+
+from contextlib import suppress
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
@@ -43,6 +48,14 @@ async def release(db: AsyncDatabase, counter: str) -> None:
 async def set_usage(db: AsyncDatabase, counter: str, value: int) -> None:
     """Set a counter to a recounted value (seeding, imports, repairs)."""
     await db[COUNTERS].update_one({"_id": counter}, {"$set": {"value": value}}, upsert=True)
+
+
+async def ensure_counter(db: AsyncDatabase, counter: str, current: int) -> None:
+    """Create ``counter`` at ``current`` if it does not exist yet (first use on old data)."""
+    with suppress(DuplicateKeyError):  # created concurrently by another request: same value
+        await db[COUNTERS].update_one(
+            {"_id": counter}, {"$setOnInsert": {"value": current}}, upsert=True
+        )
 
 
 async def usage(db: AsyncDatabase, counter: str) -> int:
