@@ -140,6 +140,17 @@ class PlatformStore:
             raise AppError(ErrorCode.NOT_FOUND, f"tenant {tenant_id} was not found")
         return Tenant.model_validate(doc)
 
+    async def tenant_counts(self, field: str) -> dict[str, int]:
+        """Number of tenants per value of ``field`` (``status``, ``subscription.plan_key``)."""
+        cursor = await self.db[TENANTS].aggregate(
+            [{"$group": {"_id": f"${field}", "n": {"$sum": 1}}}]
+        )
+        return {str(row["_id"]): int(row["n"]) async for row in cursor}
+
+    async def count_all_users(self) -> int:
+        """Active users of every tenant (super-admins excluded)."""
+        return await self.db[USERS].count_documents({"tenant_id": {"$ne": None}, "active": True})
+
     # -- plans ---------------------------------------------------------
 
     async def plans(self, *, include_inactive: bool = False) -> list[Plan]:

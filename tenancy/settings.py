@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     embedded_persist: bool = Field(
         default=True, description="Embedded mode: load and save embedded_dir (off: memory only)."
     )
+    backup_dir: Path = Field(
+        default=Path("backups"),
+        description="Where the deleteTenant mutation writes the backup export first.",
+    )
     seed_demo: bool | None = Field(
         default=None, description="Seed demo data at start; default: only in mock mode."
     )

@@ -233,3 +233,53 @@ async def test_user_plan_limit_holds_under_concurrency(demo, gql: GraphQLClient,
     assert {e["code"] for p in payloads for e in p["userErrors"]} == {"PLAN_LIMIT_EXCEEDED"}
     tenant = await demo.store.tenant_by_slug("west-nipt")
     assert await real_count(demo.store, tenant.id) == 10
+
+
+async def test_platform_stats(demo, gql: GraphQLClient):
+    result = await gql(
+        "{ platformStats { tenants tenantsByStatus { key count } tenantsByPlan { key count } "
+        "activeUsers } }",
+        token=await root(gql),
+    )
+    assert result["data"]["platformStats"] == {
+        "tenants": 4,
+        "tenantsByStatus": [{"key": "active", "count": 3}, {"key": "suspended", "count": 1}],
+        "tenantsByPlan": [
+            {"key": "enterprise", "count": 1},
+            {"key": "professional", "count": 2},
+            {"key": "starter", "count": 1},
+        ],
+        "activeUsers": 12,
+    }
+    staff = await gql("{ platformStats { tenants } }", token=await gql.token("west-nipt"))
+    assert error_codes(staff) == ["FORBIDDEN"]
+
+
+DELETE = """mutation($slug: String!, $confirm: String!) {
+  deleteTenant(slug: $slug, confirmSlug: $confirm) {
+    tenant { status } steps { name status } userErrors { field code message } } }"""
+
+
+async def test_delete_tenant_mutation(demo, gql: GraphQLClient, tmp_path):
+    demo.settings = demo.settings.model_copy(
+        update={"backup_dir": tmp_path, "tenant_cache_ttl_seconds": 0}
+    )
+    token = await root(gql)
+    refused = await gql(DELETE, {"slug": "quattro-stand", "confirm": "quattro"}, token=token)
+    payload = refused["data"]["deleteTenant"]
+    assert [e["code"] for e in payload["userErrors"]] == ["VALIDATION_FAILED"]
+    assert (await demo.store.tenant_by_slug("quattro-stand")).status == "active"
+
+    done = await gql(DELETE, {"slug": "quattro-stand", "confirm": "quattro-stand"}, token=token)
+    payload = done["data"]["deleteTenant"]
+    assert payload["userErrors"] == []
+    assert payload["tenant"] == {"status": "DELETED"}
+    assert [s["name"] for s in payload["steps"]] == [
+        "enter maintenance",
+        "backup",
+        "mark deleted",
+        "drop database",
+    ]
+    assert len(list(tmp_path.iterdir())) == 1  # the backup export
+    gone = await gql("{ services { name } }", tenant="quattro-stand")
+    assert error_codes(gone) == ["TENANT_INACTIVE"]

@@ -16,9 +16,14 @@ from graphql_api.errors import mutation_payload
 from graphql_api.pagination import fetch_page
 from graphql_api.permissions import requires
 from graphql_api.resolvers.common import page_size
+from graphql_api.types.common import UserError
 from graphql_api.types.tenant import (
+    CountByKey,
     CreateTenantInput,
+    DeleteTenantPayload,
+    OperationStep,
     Plan,
+    PlatformStats,
     Tenant,
     TenantConnection,
     TenantFilter,
@@ -26,6 +31,8 @@ from graphql_api.types.tenant import (
     UpdateTenantInput,
 )
 from tenancy import models, service
+from tenancy.errors import ErrorCode, validation_error
+from tenancy.operations import delete_tenant
 from tenancy.platform import TENANTS
 from tenancy.validation import parse_model
 
@@ -65,6 +72,19 @@ class TenantQueries:
             after=after,
         )
         return TenantConnection.from_page(page, _tenant)
+
+    @strawberry.field(extensions=requires("platform.read"))
+    async def platform_stats(self, info: Info) -> PlatformStats:
+        """Tenants per status and plan, and active users (super-admin)."""
+        store = info.context.platform.store
+        by_status = await store.tenant_counts("status")
+        by_plan = await store.tenant_counts("subscription.plan_key")
+        return PlatformStats(
+            tenants=sum(by_status.values()),
+            tenants_by_status=[CountByKey(key=k, count=n) for k, n in sorted(by_status.items())],
+            tenants_by_plan=[CountByKey(key=k, count=n) for k, n in sorted(by_plan.items())],
+            active_users=await store.count_all_users(),
+        )
 
     @strawberry.field(description="Active plans, cheapest first (public).")
     async def plans(self, info: Info) -> list[Plan]:
@@ -107,6 +127,48 @@ class TenantMutations:
     @strawberry.mutation(extensions=requires("platform.write"))
     async def reactivate_tenant(self, info: Info, slug: str) -> TenantPayload:
         return await _set_status(info, slug, models.TenantStatus.ACTIVE, None)
+
+    @strawberry.mutation(extensions=requires("platform.write"))
+    async def delete_tenant(self, info: Info, slug: str, confirm_slug: str) -> DeleteTenantPayload:
+        """Delete a tenant (the same operation as ``tenantctl tenants delete``).
+
+        Writes a backup export to the server's backup directory first and
+        stops if that fails; then marks the record deleted (kept for audit)
+        and drops the database. Waits the tenant-cache TTL after entering
+        maintenance, so it takes that long. ``confirmSlug`` must repeat ``slug``.
+        """
+
+        async def run() -> DeleteTenantPayload:
+            if confirm_slug != slug:
+                raise validation_error("confirmSlug", "repeat the slug to confirm the deletion")
+            platform = info.context.platform
+            report = await delete_tenant(
+                platform,
+                slug,
+                backup_dir=platform.settings.backup_dir,
+                actor=info.context.principal.actor,
+            )
+            steps = [
+                OperationStep(name=s.name, status=s.status, detail=s.detail) for s in report.steps
+            ]
+            errors = []
+            if not report.ok:
+                failed = next(s for s in report.steps if s.status == "failed")
+                errors = [
+                    UserError(
+                        field=None,
+                        code=ErrorCode.BACKUP_FAILED,
+                        message=f"nothing was deleted: {failed.detail}",
+                    )
+                ]
+            tenant = await platform.store.tenant_by_slug(slug)
+            return DeleteTenantPayload(
+                tenant=Tenant.from_model(tenant) if tenant else None,
+                steps=steps,
+                user_errors=errors,
+            )
+
+        return await mutation_payload(DeleteTenantPayload, run)
 
 
 async def _set_status(

@@ -185,3 +185,33 @@ class UpdateTenantInput:
 class TenantPayload:
     tenant: Tenant | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class OperationStep:
+    """One step of an operator operation (``deleteTenant``)."""
+
+    name: str
+    status: str = strawberry.field(description="ok, failed or skipped")
+    detail: str
+
+
+@strawberry.type
+class DeleteTenantPayload:
+    tenant: Tenant | None = None
+    steps: list[OperationStep] = strawberry.field(default_factory=list)
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class CountByKey:
+    key: str
+    count: int
+
+
+@strawberry.type(description="Platform-wide figures for super-admins.")
+class PlatformStats:
+    tenants: int
+    tenants_by_status: list[CountByKey]
+    tenants_by_plan: list[CountByKey]
+    active_users: int
