@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from typing import Any
 
 from starlette.applications import Starlette
@@ -28,11 +29,31 @@ from graphql_api.context import Context, build_context
 from graphql_api.errors import format_error
 from graphql_api.rate_limit import TenantRateLimiter
 from graphql_api.schema import build_schema
+from tenancy.errors import ErrorCode
 from tenancy.runtime import Platform
 from tenancy.settings import Settings
 
 log = logging.getLogger("graphql_api")
 PUBLIC_URL_ENV = "GRAPHQL_API_PUBLIC_URL"  # set by `python -m graphql_api` for the banner
+
+
+GRAPHQL_RESPONSE_MEDIA = "application/graphql-response+json"
+# Chosen in process_result, applied in create_response (same request task).
+_response_media: ContextVar[tuple[str, int] | None] = ContextVar("response_media", default=None)
+_STATUS_BY_CODE = {
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.TENANT_INACTIVE: 403,
+    ErrorCode.TENANT_NOT_FOUND: 404,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.INTERNAL_ERROR: 500,
+}
+
+
+def _request_error_status(errors: list[Any]) -> int:
+    """HTTP status of a request that failed before execution (400 unless a code says more)."""
+    code = (errors[0].extensions or {}).get("code")
+    return _STATUS_BY_CODE.get(code, 400)  # type: ignore[call-overload]
 
 
 class TenantGraphQL(GraphQL):
@@ -51,13 +72,36 @@ class TenantGraphQL(GraphQL):
         context.response = response
         return context
 
-    async def process_result(
+    async def process_result(  # type: ignore[override]
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
-        """Every error leaves with ``extensions.code`` and nothing internal (``format_error``)."""
+        """Every error leaves with ``extensions.code`` and nothing internal (``format_error``).
+
+        Clients that accept ``application/graphql-response+json`` (GraphQL over
+        HTTP) get that media type, and a request that failed before execution
+        (parse, validation, variables, tenant or token) gets a 4xx status and
+        no ``data`` entry. ``application/json`` clients always get 200.
+        """
         if result.errors:
             result.errors = [format_error(error) for error in result.errors]
-        return process_result(result)
+        response = process_result(result)
+        media = None
+        if GRAPHQL_RESPONSE_MEDIA in request.headers.get("accept", ""):
+            status = 200
+            if result.errors and result.data is None and all(e.path is None for e in result.errors):
+                response.pop("data", None)
+                status = _request_error_status(result.errors)
+            media = (GRAPHQL_RESPONSE_MEDIA, status)
+        _response_media.set(media)
+        return response
+
+    def create_response(self, response_data: Any, sub_response: Any) -> Any:
+        response = super().create_response(response_data, sub_response)
+        media = _response_media.get()
+        if media is not None:
+            response.headers["content-type"] = f"{media[0]}; charset=utf-8"
+            response.status_code = media[1]
+        return response
 
 
 def create_app(settings: Settings | None = None, platform: Platform | None = None) -> Starlette:

@@ -145,3 +145,47 @@ async def test_plan_rate_limit_per_tenant(demo):
         )
         # another tenant has its own budget
         assert "errors" not in await gql("{ services { code } }", tenant="west-nipt")
+
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "code"),
+    [
+        ({"query": "{ plans { key "}, {}, 400, "GRAPHQL_PARSE_FAILED"),
+        ({"query": "{ nope }"}, {}, 400, "GRAPHQL_VALIDATION_FAILED"),
+        ({"query": "{ services { code } }"}, {"x-tenant": "nobody-here"}, 404, "TENANT_NOT_FOUND"),
+        ({"query": "{ me { email } }"}, {"authorization": "Bearer x.y.z"}, 401, "UNAUTHENTICATED"),
+    ],
+)
+async def test_graphql_response_media_type_status_codes(
+    demo, client: httpx.AsyncClient, body, headers, status, code
+):
+    """GraphQL over HTTP: request errors get 4xx and no data with the new media type..."""
+    response = await client.post(
+        "/graphql", json=body, headers={"accept": GRAPHQL_RESPONSE, **headers}
+    )
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+    payload = response.json()
+    assert "data" not in payload
+    assert error_codes(payload) == [code]
+    # ...while application/json clients keep 200 and "data": null.
+    legacy = await client.post("/graphql", json=body, headers=headers)
+    assert legacy.status_code == 200
+    assert legacy.headers["content-type"].startswith("application/json")
+    assert legacy.json()["data"] is None
+
+
+async def test_graphql_response_media_type_success(demo, client: httpx.AsyncClient):
+    response = await client.post(
+        "/graphql", json={"query": "{ plans { key } }"}, headers={"accept": GRAPHQL_RESPONSE}
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(GRAPHQL_RESPONSE)
+    assert [p["key"] for p in response.json()["data"]["plans"]] == [
+        "starter",
+        "professional",
+        "enterprise",
+    ]
