@@ -637,16 +637,17 @@ def import_legacy_cmd(
     if (source_dir is None) == (source_url is None):
         console.print("[red]refused[/]: give exactly one of --dir or --url")
         raise typer.Exit(2)
-    options = ImportOptions(
-        plan_key=plan,
-        owner_password=owner_password,
-        adopt_existing=adopt_existing,
-        batch_size=batch_size,
-        actor=ACTOR,
-    )
     databases = DATABASES[kind.value]
 
     async def action(platform: Platform) -> Any:
+        options = ImportOptions(
+            plan_key=plan,
+            owner_password=owner_password,
+            adopt_existing=adopt_existing,
+            batch_size=batch_size,
+            actor=ACTOR,
+            on_progress=bar,
+        )
         if source_dir is not None:
             return await import_legacy(
                 platform, kind.value, directory_sources(source_dir, databases), options
@@ -661,7 +662,8 @@ def import_legacy_cmd(
         finally:
             await client.close()
 
-    report = run(action)
+    with progress(not as_json) as bar:
+        report = run(action)
     if as_json:
         print_json(report.to_dict())
         raise typer.Exit(0 if report.ok else 1)

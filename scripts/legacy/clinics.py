@@ -596,7 +596,12 @@ class ClinicsImport:
         self.now = options.now or utcnow()
         self.report = ImportReport(source=SOURCE_NAME, started_at=utcnow())
         self.engine = Engine(
-            platform, SOURCE_NAME, self.report, batch_size=options.batch_size, now=self.now
+            platform,
+            SOURCE_NAME,
+            self.report,
+            batch_size=options.batch_size,
+            now=self.now,
+            on_progress=options.on_progress,
         )
         self.tenants: dict[str, ClinicTenant] = {}
         self.unusable: dict[str, str] = {}

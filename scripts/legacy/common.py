@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -37,6 +38,8 @@ class ImportOptions:
             ``created_at`` values; default: the current time.
         actor: audit-log actor and ``created_by`` of imported bookings.
         cluster: cluster of newly provisioned tenant databases.
+        on_progress: ``(source collection, records done, total)`` after each batch
+            (the CLI's progress bars).
     """
 
     plan_key: str = "professional"
@@ -48,6 +51,7 @@ class ImportOptions:
     now: datetime | None = None
     actor: str = "legacy-import"
     cluster: str = DEFAULT_CLUSTER
+    on_progress: Callable[[str, int, int | None], None] | None = None
 
 
 def carry(doc: dict[str, Any], used: set[str]) -> dict[str, Any]:

@@ -346,7 +346,12 @@ class CrmImport:
         self.now = options.now or utcnow()
         self.report = ImportReport(source=SOURCE_NAME, started_at=utcnow())
         self.engine = Engine(
-            platform, SOURCE_NAME, self.report, batch_size=options.batch_size, now=self.now
+            platform,
+            SOURCE_NAME,
+            self.report,
+            batch_size=options.batch_size,
+            now=self.now,
+            on_progress=options.on_progress,
         )
         self.tenant: Tenant | None = None
         self.tenant_problem = ""

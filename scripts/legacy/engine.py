@@ -261,6 +261,7 @@ class Engine:
         report: the report entries are added to.
         batch_size: records per batch (one checkpoint per batch).
         now: the run's reference time (UTC).
+        on_progress: ``(source collection, records done, total)`` after each batch.
     """
 
     def __init__(
@@ -271,6 +272,7 @@ class Engine:
         *,
         batch_size: int = 500,
         now: datetime | None = None,
+        on_progress: Callable[[str, int, int | None], None] | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -280,6 +282,7 @@ class Engine:
         self.batch_size = batch_size
         self.now = now or utcnow()
         self.progress = Progress(platform.store.db)
+        self.on_progress = on_progress
 
     def key(self, source: Source, collection: str) -> str:
         return f"{self.run}:{source.name}.{collection}"
@@ -374,10 +377,14 @@ class Engine:
                 skipped = await self._process(batch, entry, mapper, after_batch)
                 await self.progress.advance(key, *last, skipped)
                 batch = []
+                if self.on_progress:
+                    self.on_progress(entry.source, position, entry.source_count)
         if batch:
             skipped = await self._process(batch, entry, mapper, after_batch)
             assert last is not None
             await self.progress.advance(key, *last, skipped)
+        if self.on_progress and last is not None:
+            self.on_progress(entry.source, last[0], entry.source_count)
         await self.progress.finish(
             key, {k: v for k, v in entry.to_dict(0).items() if isinstance(v, int)}
         )
