@@ -487,55 +487,103 @@ async def migrate_database(
         database could not be read), VALIDATION_FAILED (unknown ``to``).
     """
     scope = MigrationScope(scope)
-    target = _label(db, scope, label)
-    result = DatabaseResult(scope=scope, target=target, database=db.name, dry_run=dry_run)
     owner = owner or default_owner(actor)
-    started = time.perf_counter()
-    await _emit(on_progress, ProgressEvent("database_started", scope, target))
-    try:
+
+    async def body(result: DatabaseResult) -> None:
         migrations = (registry or default_registry()).for_scope(scope)
         _check_target_id(migrations, to)
         ledger = Ledger(db)
         if dry_run:
             await _plan_up(ledger, migrations, result, to)
-        else:
-            async with MigrationLock(db, owner, ttl=lock_ttl) as lock:
-                pending = await _plan_up(ledger, migrations, result, to)
-                for migration in pending:
-                    lock.check()
-                    await lock.renew()
-                    result.failed_migration = migration.id
-                    await _emit(
-                        on_progress,
-                        ProgressEvent("migration_started", scope, target, migration.id, "up"),
-                    )
-                    t0 = time.perf_counter()
-                    await migration.up(db)
-                    duration_ms = round((time.perf_counter() - t0) * 1000)
-                    lock.check()
-                    await ledger.record(
-                        migration,
-                        applied_at=utcnow(),
-                        duration_ms=duration_ms,
-                        by=actor,
-                        owner=owner,
-                    )
-                    result.failed_migration = None
-                    result.steps.append(StepResult(migration.id, "up", duration_ms))
-                    result.version_after = max(result.version_after or "", migration.id)
-                    await _emit(
-                        on_progress,
-                        ProgressEvent(
-                            "migration_finished", scope, target, migration.id, "up", duration_ms
-                        ),
-                    )
-                    log.info("%s: applied %s %s in %d ms", target, scope, migration.id, duration_ms)
-            result.outcome = Outcome.APPLIED if result.steps else Outcome.UNCHANGED
+            return
+        async with MigrationLock(db, owner, ttl=lock_ttl) as lock:
+            for migration in await _plan_up(ledger, migrations, result, to):
+                duration_ms = await _run_step(db, migration, "up", lock, result, on_progress)
+                await ledger.record(
+                    migration,
+                    applied_at=utcnow(),
+                    duration_ms=duration_ms,
+                    by=actor,
+                    owner=owner,
+                )
+                result.version_after = max(result.version_after or "", migration.id)
+                await _step_done(migration, "up", duration_ms, result, on_progress)
+        result.outcome = Outcome.APPLIED if result.steps else Outcome.UNCHANGED
+
+    return await _run_database(db, scope, label, dry_run, body, on_progress)
+
+
+async def _run_database(
+    db: AsyncDatabase,
+    scope: MigrationScope,
+    label: str | None,
+    dry_run: bool,
+    body: Callable[[DatabaseResult], Any],
+    on_progress: ProgressCallback | None,
+) -> DatabaseResult:
+    """Run ``body`` for one database: progress events, timing, failures as results."""
+    target = _label(db, scope, label)
+    result = DatabaseResult(scope=scope, target=target, database=db.name, dry_run=dry_run)
+    started = time.perf_counter()
+    await _emit(on_progress, ProgressEvent("database_started", scope, target))
+    try:
+        await body(result)
     except Exception as exc:
         _fail(result, exc)
     result.duration_ms = round((time.perf_counter() - started) * 1000)
     await _emit(on_progress, ProgressEvent("database_finished", scope, target, result=result))
     return result
+
+
+async def _run_step(
+    db: AsyncDatabase,
+    migration: Migration,
+    direction: Literal["up", "down"],
+    lock: MigrationLock,
+    result: DatabaseResult,
+    on_progress: ProgressCallback | None,
+) -> int:
+    """Run one ``up`` or ``down`` while holding the lock; returns its duration (ms)."""
+    lock.check()
+    await lock.renew()
+    result.failed_migration = migration.id
+    await _emit(
+        on_progress,
+        ProgressEvent("migration_started", result.scope, result.target, migration.id, direction),
+    )
+    step = migration.up if direction == "up" else migration.down
+    assert step is not None  # a missing down is refused by _plan_down
+    t0 = time.perf_counter()
+    await step(db)
+    duration_ms = round((time.perf_counter() - t0) * 1000)
+    lock.check()
+    return duration_ms
+
+
+async def _step_done(
+    migration: Migration,
+    direction: Literal["up", "down"],
+    duration_ms: int,
+    result: DatabaseResult,
+    on_progress: ProgressCallback | None,
+) -> None:
+    """Record a finished step in the result, the progress events and the log."""
+    result.failed_migration = None
+    result.steps.append(StepResult(migration.id, direction, duration_ms))
+    await _emit(
+        on_progress,
+        ProgressEvent(
+            "migration_finished",
+            result.scope,
+            result.target,
+            migration.id,
+            direction,
+            duration_ms,
+        ),
+    )
+    log.info(
+        "%s: %s %s %s in %d ms", result.target, direction, result.scope, migration.id, duration_ms
+    )
 
 
 async def _plan_up(
@@ -615,12 +663,9 @@ async def rollback_database(
         MIGRATION_FAILED when a ``down`` raises (its ledger entry stays).
     """
     scope = MigrationScope(scope)
-    target = _label(db, scope, label)
-    result = DatabaseResult(scope=scope, target=target, database=db.name, dry_run=dry_run)
     owner = owner or default_owner(actor)
-    started = time.perf_counter()
-    await _emit(on_progress, ProgressEvent("database_started", scope, target))
-    try:
+
+    async def body(result: DatabaseResult) -> None:
         migrations = (registry or default_registry()).for_scope(scope)
         _check_target_id(migrations, to)
         if to is None and steps < 1:
@@ -628,39 +673,17 @@ async def rollback_database(
         ledger = Ledger(db)
         if dry_run:
             await _plan_down(ledger, migrations, result, to, steps)
-        else:
-            async with MigrationLock(db, owner, ttl=lock_ttl) as lock:
-                for migration in await _plan_down(ledger, migrations, result, to, steps):
-                    assert migration.down is not None  # checked by _plan_down
-                    lock.check()
-                    await lock.renew()
-                    result.failed_migration = migration.id
-                    await _emit(
-                        on_progress,
-                        ProgressEvent("migration_started", scope, target, migration.id, "down"),
-                    )
-                    t0 = time.perf_counter()
-                    await migration.down(db)
-                    duration_ms = round((time.perf_counter() - t0) * 1000)
-                    lock.check()
-                    await ledger.remove(migration.id)
-                    result.failed_migration = None
-                    result.steps.append(StepResult(migration.id, "down", duration_ms))
-                    await _emit(
-                        on_progress,
-                        ProgressEvent(
-                            "migration_finished", scope, target, migration.id, "down", duration_ms
-                        ),
-                    )
-                    log.info("%s: rolled back %s %s by %s", target, scope, migration.id, actor)
-                remaining = await ledger.entries()
-                result.version_after = max(remaining) if remaining else None
-            result.outcome = Outcome.ROLLED_BACK if result.steps else Outcome.UNCHANGED
-    except Exception as exc:
-        _fail(result, exc)
-    result.duration_ms = round((time.perf_counter() - started) * 1000)
-    await _emit(on_progress, ProgressEvent("database_finished", scope, target, result=result))
-    return result
+            return
+        async with MigrationLock(db, owner, ttl=lock_ttl) as lock:
+            for migration in await _plan_down(ledger, migrations, result, to, steps):
+                duration_ms = await _run_step(db, migration, "down", lock, result, on_progress)
+                await ledger.remove(migration.id)
+                await _step_done(migration, "down", duration_ms, result, on_progress)
+            remaining = await ledger.entries()
+            result.version_after = max(remaining) if remaining else None
+        result.outcome = Outcome.ROLLED_BACK if result.steps else Outcome.UNCHANGED
+
+    return await _run_database(db, scope, label, dry_run, body, on_progress)
 
 
 async def _plan_down(
