@@ -46,6 +46,7 @@ _STATUS_BY_CODE = {
     ErrorCode.TENANT_INACTIVE: 403,
     ErrorCode.TENANT_NOT_FOUND: 404,
     ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.DATABASE_UNAVAILABLE: 503,
     ErrorCode.INTERNAL_ERROR: 500,
 }
 

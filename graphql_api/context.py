@@ -22,9 +22,11 @@ from functools import cached_property
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConnectionFailure
 from starlette.requests import Request
 
 from graphql_api.auth import ANONYMOUS, Principal, TokenService
+from graphql_api.errors import unavailable
 from graphql_api.loaders import Loaders
 from graphql_api.rate_limit import TenantRateLimiter
 from tenancy.errors import AppError, ErrorCode
@@ -165,4 +167,6 @@ async def build_context(
         context.db = platform.tenant_database(tenant)
     except AppError as exc:
         context.failure = exc
+    except ConnectionFailure as exc:
+        context.failure = unavailable(exc)
     return context

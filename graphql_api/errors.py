@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError
+from pymongo.errors import ConnectionFailure
 from strawberry.extensions import SchemaExtension
 
 from graphql_api.types.common import UserError
@@ -36,6 +37,7 @@ REQUEST_LEVEL_CODES = frozenset(
         ErrorCode.UNAUTHENTICATED,
         ErrorCode.FORBIDDEN,
         ErrorCode.RATE_LIMITED,
+        ErrorCode.DATABASE_UNAVAILABLE,
         ErrorCode.INTERNAL_ERROR,
     }
 )
@@ -70,7 +72,10 @@ def format_error(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     extensions: dict[str, Any] = dict(error.extensions or {})
     message = error.message
-    if isinstance(original, AppError):
+    if isinstance(original, ConnectionFailure):
+        extensions = {"code": str(ErrorCode.DATABASE_UNAVAILABLE)}
+        message = "the database is not reachable right now; retry shortly"
+    elif isinstance(original, AppError):
         extensions["code"] = str(original.code)
         if original.field:
             extensions["field"] = original.field
@@ -97,3 +102,11 @@ def format_error(error: GraphQLError) -> GraphQLError:
 def is_unexpected(error: GraphQLError) -> bool:
     """True for errors that are bugs or outages, not client mistakes."""
     return error.path is not None and not isinstance(error.original_error, AppError)
+
+
+def unavailable(exc: ConnectionFailure) -> AppError:
+    """A database outage as the error clients see (``DATABASE_UNAVAILABLE``)."""
+    log.error("database unavailable: %s", exc)
+    return AppError(
+        ErrorCode.DATABASE_UNAVAILABLE, "the database is not reachable right now; retry shortly"
+    )

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
+from pymongo.errors import PyMongoError
 
 from scripts.output import console, print_json, print_table, progress
 from scripts.runtime import operator_platform
 from tenancy import service
-from tenancy.errors import AppError
+from tenancy.errors import AppError, ErrorCode
 from tenancy.models import TenantStatus
 from tenancy.runtime import Platform
 
@@ -51,6 +52,13 @@ def run(action: Callable[[Platform], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
+    except PyMongoError as error:
+        console.print(
+            f"[bold red]{ErrorCode.DATABASE_UNAVAILABLE}[/]: MongoDB did not answer "
+            f"({type(error).__name__}: {error}); check APP_MONGODB_URL and that the server runs",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
     except AppError as error:
         console.print(f"[bold red]{error.code}[/]: {error.message}", soft_wrap=True)
         raise typer.Exit(1) from None

@@ -189,3 +189,24 @@ async def test_graphql_response_media_type_success(demo, client: httpx.AsyncClie
         "professional",
         "enterprise",
     ]
+
+
+async def test_database_outage_is_a_coded_error(demo, gql: GraphQLClient, monkeypatch):
+    from pymongo.errors import ServerSelectionTimeoutError
+
+    async def down(self, slug):
+        raise ServerSelectionTimeoutError("no primary")
+
+    monkeypatch.setattr("tenancy.platform.PlatformStore.tenant_by_slug", down)
+    demo.registry.invalidate()
+    result = await gql("{ services { code } }", tenant="west-nipt")
+    assert error_codes(result) == ["DATABASE_UNAVAILABLE"]
+    assert "no primary" not in str(result)
+
+    async def broken(self, *, include_inactive: bool):
+        raise ServerSelectionTimeoutError("no primary")
+
+    monkeypatch.undo()
+    monkeypatch.setattr(CatalogService, "services", broken)
+    result = await gql("{ services { code } }", tenant="west-nipt")
+    assert error_codes(result) == ["DATABASE_UNAVAILABLE"]
