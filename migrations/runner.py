@@ -586,10 +586,10 @@ async def _step_done(
     )
 
 
-async def _plan_up(
-    ledger: Ledger, migrations: Sequence[Migration], result: DatabaseResult, to: str | None
-) -> list[Migration]:
-    """Read the ledger, refuse drift, fill ``planned``/versions; return what to apply."""
+async def _read_status(
+    ledger: Ledger, migrations: Sequence[Migration], result: DatabaseResult
+) -> DatabaseStatus:
+    """The database's status from its ledger; sets the result's versions to the current one."""
     status = _compute_status(
         migrations,
         await ledger.entries(),
@@ -598,6 +598,14 @@ async def _plan_up(
         database=result.database,
     )
     result.version_before = result.version_after = status.current
+    return status
+
+
+async def _plan_up(
+    ledger: Ledger, migrations: Sequence[Migration], result: DatabaseResult, to: str | None
+) -> list[Migration]:
+    """Read the ledger, refuse drift, fill ``planned``/versions; return what to apply."""
+    status = await _read_status(ledger, migrations, result)
     _refuse_drift(status)
     pending_ids = set(status.pending)
     pending = [m for m in migrations if m.id in pending_ids and (to is None or m.id <= to)]
@@ -693,14 +701,7 @@ async def _plan_down(
     to: str | None,
     steps: int,
 ) -> list[Migration]:
-    status = _compute_status(
-        migrations,
-        await ledger.entries(),
-        scope=result.scope,
-        target=result.target,
-        database=result.database,
-    )
-    result.version_before = result.version_after = status.current
+    status = await _read_status(ledger, migrations, result)
     _refuse_unknown(status)
     recorded = {m.id: m.state for m in status.migrations}
     applied = [m for m in migrations if recorded.get(m.id) != MigrationState.PENDING]

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import typer
 from pymongo.errors import PyMongoError
 
-from scripts.output import console, print_json, print_table, progress
+from scripts.output import ProgressReporter, console, print_json, print_table, progress
 from scripts.runtime import operator_platform
 from tenancy import service
 from tenancy.errors import AppError, ErrorCode
@@ -62,6 +62,14 @@ def run(action: Callable[[Platform], Awaitable[T]]) -> T:
     except AppError as error:
         console.print(f"[bold red]{error.code}[/]: {error.message}", soft_wrap=True)
         raise typer.Exit(1) from None
+
+
+def run_with_progress(
+    action: Callable[[Platform, ProgressReporter], Awaitable[T]], as_json: bool
+) -> T:
+    """``run`` with rich progress bars (none for ``--json``) passed to ``action``."""
+    with progress(not as_json) as bar:
+        return run(lambda platform: action(platform, bar))
 
 
 def _tenant_row(t: Any) -> list[Any]:
@@ -354,7 +362,7 @@ def export_cmd(
     """
     from tenancy.dump import export_database
 
-    async def action(platform: Platform) -> Any:
+    async def action(platform: Platform, bar: ProgressReporter) -> Any:
         return await export_database(
             await _tenant_db(platform, slug),
             directory,
@@ -363,8 +371,7 @@ def export_cmd(
             on_progress=bar,
         )
 
-    with progress(not as_json) as bar:
-        result = run(action)
+    result = run_with_progress(action, as_json)
     _print_operation(result, as_json, f"export {slug} -> {directory}")
     raise typer.Exit(0 if result.ok else 1)
 
@@ -386,7 +393,7 @@ def import_cmd(
     """
     from tenancy.dump import import_database
 
-    async def action(platform: Platform) -> Any:
+    async def action(platform: Platform, bar: ProgressReporter) -> Any:
         return await import_database(
             directory,
             await _tenant_db(platform, slug),
@@ -395,8 +402,7 @@ def import_cmd(
             on_progress=bar,
         )
 
-    with progress(not as_json) as bar:
-        result = run(action)
+    result = run_with_progress(action, as_json)
     _print_operation(result, as_json, f"import {directory} -> {slug}")
     raise typer.Exit(0 if result.ok else 1)
 
@@ -431,7 +437,7 @@ def copy_cmd(
     from tenancy.copier import copy_database
     from tenancy.models import DatabaseLocation
 
-    async def action(platform: Platform) -> Any:
+    async def action(platform: Platform, bar: ProgressReporter) -> Any:
         cluster = to_cluster
         if to_url is not None:
             cluster = "cli-target"
@@ -452,8 +458,7 @@ def copy_cmd(
             on_progress=bar,
         )
 
-    with progress(not as_json) as bar:
-        result = run(action)
+    result = run_with_progress(action, as_json)
     _print_operation(result, as_json, f"copy {source} -> {target}")
     raise typer.Exit(0 if result.ok else 1)
 
@@ -495,19 +500,19 @@ def tenants_move(
     """
     from tenancy.operations import move_tenant
 
-    with progress(not as_json) as bar:
-        report = run(
-            lambda p: move_tenant(
-                p,
-                slug,
-                to_cluster=to_cluster,
-                to_database=to_database,
-                batch_size=batch_size,
-                drain_seconds=drain_seconds,
-                actor=ACTOR,
-                on_progress=bar,
-            )
-        )
+    report = run_with_progress(
+        lambda p, bar: move_tenant(
+            p,
+            slug,
+            to_cluster=to_cluster,
+            to_database=to_database,
+            batch_size=batch_size,
+            drain_seconds=drain_seconds,
+            actor=ACTOR,
+            on_progress=bar,
+        ),
+        as_json,
+    )
     _print_report(report, as_json)
     raise typer.Exit(0 if report.ok else 1)
 
@@ -532,18 +537,18 @@ def tenants_drop_old_database(
     if not yes:
         console.print("[red]refused[/]: pass --yes to drop the database (a backup is made first)")
         raise typer.Exit(2)
-    with progress(not as_json) as bar:
-        report = run(
-            lambda p: drop_old_database(
-                p,
-                slug,
-                cluster=cluster,
-                name=database,
-                backup_dir=backup_dir,
-                actor=ACTOR,
-                on_progress=bar,
-            )
-        )
+    report = run_with_progress(
+        lambda p, bar: drop_old_database(
+            p,
+            slug,
+            cluster=cluster,
+            name=database,
+            backup_dir=backup_dir,
+            actor=ACTOR,
+            on_progress=bar,
+        ),
+        as_json,
+    )
     _print_report(report, as_json)
     raise typer.Exit(0 if report.ok else 1)
 
@@ -571,17 +576,17 @@ def tenants_delete(
     if confirm != slug:
         console.print(f"[red]refused[/]: pass --confirm {slug} to delete tenant {slug!r}")
         raise typer.Exit(2)
-    with progress(not as_json) as bar:
-        report = run(
-            lambda p: delete_tenant(
-                p,
-                slug,
-                backup_dir=backup_dir,
-                actor=ACTOR,
-                drain_seconds=drain_seconds,
-                on_progress=bar,
-            )
-        )
+    report = run_with_progress(
+        lambda p, bar: delete_tenant(
+            p,
+            slug,
+            backup_dir=backup_dir,
+            actor=ACTOR,
+            drain_seconds=drain_seconds,
+            on_progress=bar,
+        ),
+        as_json,
+    )
     _print_report(report, as_json)
     raise typer.Exit(0 if report.ok else 1)
 
@@ -647,7 +652,7 @@ def import_legacy_cmd(
         raise typer.Exit(2)
     databases = DATABASES[kind.value]
 
-    async def action(platform: Platform) -> Any:
+    async def action(platform: Platform, bar: ProgressReporter) -> Any:
         options = ImportOptions(
             plan_key=plan,
             owner_password=owner_password,
@@ -670,8 +675,7 @@ def import_legacy_cmd(
         finally:
             await client.close()
 
-    with progress(not as_json) as bar:
-        report = run(action)
+    report = run_with_progress(action, as_json)
     if as_json:
         print_json(report.to_dict())
         raise typer.Exit(0 if report.ok else 1)
