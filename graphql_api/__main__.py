@@ -45,7 +45,8 @@ def serve(
         workers=workers,
         reload=reload,
         log_level=log_level,
-        proxy_headers=True,
+        # X-Forwarded-For is trusted only from APP_TRUSTED_PROXIES (graphql_api.app).
+        proxy_headers=False,
     )
 
 

@@ -12,8 +12,10 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -23,11 +25,19 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from graphql_api.auth import TokenService
 from graphql_api.context import Context, build_context
 from graphql_api.errors import format_error
-from graphql_api.rate_limit import TenantRateLimiter
+from graphql_api.http_limits import (
+    GRAPHQL_RESPONSE_MEDIA,
+    BodySizeLimitMiddleware,
+    decode_request_json,
+    request_error_response,
+)
+from graphql_api.rate_limit import LoginRateLimiter, TenantRateLimiter
 from graphql_api.schema import build_schema
 from tenancy.errors import ErrorCode
 from tenancy.runtime import Platform
@@ -37,9 +47,8 @@ log = logging.getLogger("graphql_api")
 PUBLIC_URL_ENV = "GRAPHQL_API_PUBLIC_URL"  # set by `python -m graphql_api` for the banner
 
 
-GRAPHQL_RESPONSE_MEDIA = "application/graphql-response+json"
 # Chosen in process_result, applied in create_response (same request task).
-_response_media: ContextVar[tuple[str, int] | None] = ContextVar("response_media", default=None)
+_response_shape: ContextVar[_ResponseShape | None] = ContextVar("response_shape", default=None)
 _STATUS_BY_CODE = {
     ErrorCode.UNAUTHENTICATED: 401,
     ErrorCode.FORBIDDEN: 403,
@@ -51,27 +60,69 @@ _STATUS_BY_CODE = {
 }
 
 
+@dataclass
+class _ResponseShape:
+    """What ``process_result`` decided about the HTTP response beyond its body."""
+
+    media: str | None = None
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+
 def _request_error_status(errors: list[Any]) -> int:
     """HTTP status of a request that failed before execution (400 unless a code says more)."""
     code = (errors[0].extensions or {}).get("code")
     return _STATUS_BY_CODE.get(code, 400)  # type: ignore[call-overload]
 
 
+def _retry_after(errors: list[Any]) -> int | None:
+    """Seconds to wait from the first ``RATE_LIMITED`` error, if any."""
+    for error in errors:
+        extensions = error.extensions or {}
+        if extensions.get("code") == ErrorCode.RATE_LIMITED and "retryAfter" in extensions:
+            return int(extensions["retryAfter"])
+    return None
+
+
 class TenantGraphQL(GraphQL):
-    """Strawberry's ASGI view with our per-request context."""
+    """Strawberry's ASGI view with our per-request context and request limits."""
 
     def __init__(self, platform: Platform, settings: Settings, **kwargs: Any) -> None:
         super().__init__(build_schema(settings), **kwargs)
         self.platform = platform
         self.tokens = TokenService(settings)
+        self.max_json_depth = settings.max_json_depth
         self.rate_limiter = (
             TenantRateLimiter(settings.rate_limit_storage) if settings.rate_limit_enabled else None
         )
+        self.login_limiter = (
+            LoginRateLimiter(
+                settings.rate_limit_storage,
+                settings.login_attempts_per_account,
+                settings.login_attempts_per_address,
+            )
+            if settings.login_rate_limit_enabled
+            else None
+        )
 
     async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
-        context = await build_context(self.platform, self.tokens, request, self.rate_limiter)
+        context = await build_context(
+            self.platform, self.tokens, request, self.rate_limiter, self.login_limiter
+        )
         context.response = response
         return context
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        """Strawberry's ``run``; its plain-text HTTP errors become GraphQL-shaped JSON."""
+        try:
+            return await super().run(request, context, root_value)
+        except HTTPException as exc:
+            accept = request.headers.get("accept", "") if isinstance(request, Request) else ""
+            return request_error_response(accept, exc.status_code, exc.reason)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """Strict request JSON: UTF-8, an object (or a batch list), bounded nesting."""
+        return decode_request_json(data, self.max_json_depth)
 
     async def process_result(  # type: ignore[override]
         self, request: Request, result: ExecutionResult
@@ -82,26 +133,31 @@ class TenantGraphQL(GraphQL):
         HTTP) get that media type, and a request that failed before execution
         (parse, validation, variables, tenant or token) gets a 4xx status and
         no ``data`` entry. ``application/json`` clients always get 200.
+        ``RATE_LIMITED`` answers carry ``Retry-After`` (seconds).
         """
         if result.errors:
             result.errors = [format_error(error) for error in result.errors]
         response = process_result(result)
-        media = None
+        shape = _ResponseShape()
         if GRAPHQL_RESPONSE_MEDIA in request.headers.get("accept", ""):
-            status = 200
+            shape.media = GRAPHQL_RESPONSE_MEDIA
             if result.errors and result.data is None and all(e.path is None for e in result.errors):
                 response.pop("data", None)
-                status = _request_error_status(result.errors)
-            media = (GRAPHQL_RESPONSE_MEDIA, status)
-        _response_media.set(media)
+                shape.status = _request_error_status(result.errors)
+        retry = _retry_after(result.errors or [])
+        if retry is not None:
+            shape.headers["Retry-After"] = str(retry)
+        _response_shape.set(shape)
         return response
 
     def create_response(self, response_data: Any, sub_response: Any) -> Any:
         response = super().create_response(response_data, sub_response)
-        media = _response_media.get()
-        if media is not None:
-            response.headers["content-type"] = f"{media[0]}; charset=utf-8"
-            response.status_code = media[1]
+        shape = _response_shape.get()
+        if shape is not None:
+            if shape.media is not None:
+                response.headers["content-type"] = f"{shape.media}; charset=utf-8"
+                response.status_code = shape.status
+            response.headers.update(shape.headers)
         return response
 
 
@@ -131,6 +187,11 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
                 from graphql_api.demo import seed_demo
 
                 await seed_demo(platform)
+            if settings.is_production:
+                from graphql_api.demo import disable_demo_logins
+
+                for email in await disable_demo_logins(platform):
+                    log.warning("deactivated demo login %s: its password is public", email)
             if settings.uses_mock:
                 from graphql_api.banner import print_mock_banner
                 from graphql_api.demo import SUPER_ADMIN_EMAIL
@@ -164,7 +225,10 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
                 allow_methods=["GET", "POST", "OPTIONS"],
                 allow_headers=["authorization", "content-type", "x-tenant"],
                 max_age=600,
-            )
+            ),
+            # X-Forwarded-For is applied only when the peer is a configured proxy.
+            Middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies),
+            Middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes),
         ],
         lifespan=lifespan,
     )

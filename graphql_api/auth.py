@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import jwt
+from bson import ObjectId
 
 from graphql_api.permissions_table import permissions_for
 from tenancy.errors import AppError, ErrorCode
@@ -96,15 +98,36 @@ class TokenService:
                 issuer=self.issuer,
                 options={"require": ["sub", "role", "exp", "iat", "iss"]},
             )
-            role = Role(claims["role"])
         except jwt.ExpiredSignatureError:
             raise AppError(ErrorCode.UNAUTHENTICATED, "token has expired; log in again") from None
-        except (jwt.InvalidTokenError, ValueError):
-            raise AppError(ErrorCode.UNAUTHENTICATED, "token is not valid; log in again") from None
-        return Principal(
-            user_id=str(claims["sub"]),
-            role=role,
-            tenant_slug=claims.get("tenant"),
-            tenant_id=claims.get("tid"),
-            permissions=permissions_for(role),
-        )
+        except (jwt.InvalidTokenError, ValueError, TypeError):
+            raise AppError(ErrorCode.UNAUTHENTICATED, _INVALID_TOKEN) from None
+        return _principal(claims)
+
+
+_INVALID_TOKEN = "token is not valid; log in again"
+
+
+def _principal(claims: dict[str, Any]) -> Principal:
+    """The principal of verified claims, checking each claim's type.
+
+    A validly signed token can still carry claims of the wrong type (a
+    list as ``role``, a number as ``tenant``); those are UNAUTHENTICATED,
+    never a server error later on.
+    """
+    sub, role, tenant, tid = (claims.get(k) for k in ("sub", "role", "tenant", "tid"))
+    if not (isinstance(sub, str) and ObjectId.is_valid(sub) and isinstance(role, str)):
+        raise AppError(ErrorCode.UNAUTHENTICATED, _INVALID_TOKEN)
+    if role not in Role._value2member_map_:
+        raise AppError(ErrorCode.UNAUTHENTICATED, _INVALID_TOKEN)
+    if not all(value is None or isinstance(value, str) for value in (tenant, tid)):
+        raise AppError(ErrorCode.UNAUTHENTICATED, _INVALID_TOKEN)
+    if (tenant is None) != (tid is None) or (tid is not None and not ObjectId.is_valid(tid)):
+        raise AppError(ErrorCode.UNAUTHENTICATED, _INVALID_TOKEN)
+    return Principal(
+        user_id=sub,
+        role=Role(role),
+        tenant_slug=tenant,
+        tenant_id=tid,
+        permissions=permissions_for(Role(role)),
+    )

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from graphql_api.auth import ANONYMOUS, Principal, TokenService
 from graphql_api.errors import unavailable
 from graphql_api.loaders import Loaders
-from graphql_api.rate_limit import TenantRateLimiter
+from graphql_api.rate_limit import LoginRateLimiter, TenantRateLimiter
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import Tenant
 from tenancy.runtime import Platform
@@ -48,6 +48,8 @@ class Context:
     tenant: Tenant | None = None
     db: AsyncDatabase | None = None
     failure: AppError | None = None
+    login_limiter: LoginRateLimiter | None = None
+    client_address: str = "unknown"
     _loaders: Loaders | None = field(default=None, repr=False)
 
     def require_tenant(self) -> tuple[Tenant, AsyncDatabase]:
@@ -96,11 +98,20 @@ def _bearer(request: Request) -> str | None:
     return token.strip()
 
 
+def ascii_lower(text: str | None) -> str | None:
+    """Lowercase ASCII text; non-ASCII text is kept as it is, so it never becomes a slug.
+
+    ``str.lower`` folds some non-ASCII letters to ASCII ones (the Kelvin sign
+    to ``k``), which would let two different paths name one tenant.
+    """
+    if not text:
+        return None
+    return text.lower() if text.isascii() else text
+
+
 async def _requested_slug(platform: Platform, request: Request) -> str | None:
-    path_slug = request.path_params.get("tenant")
-    path_slug = path_slug.lower() if path_slug else None
-    header_slug = request.headers.get(TENANT_HEADER)
-    header_slug = header_slug.strip().lower() if header_slug else None
+    path_slug = ascii_lower(request.path_params.get("tenant"))
+    header_slug = ascii_lower((request.headers.get(TENANT_HEADER) or "").strip())
     if path_slug and header_slug and path_slug != header_slug:
         raise AppError(
             ErrorCode.FORBIDDEN,
@@ -128,17 +139,36 @@ async def load_served_tenant(platform: Platform, slug: str) -> Tenant:
     return tenant
 
 
+def client_address(request: Request) -> str:
+    """The caller's IP address.
+
+    ``X-Forwarded-For`` has already been applied by uvicorn's proxy-headers
+    middleware when (and only when) the direct peer is one of
+    ``APP_TRUSTED_PROXIES`` (see ``graphql_api.app``); otherwise this is the
+    TCP peer, so a client cannot choose its own address.
+    """
+    return request.client.host if request.client else "unknown"
+
+
 async def build_context(
     platform: Platform,
     tokens: TokenService,
     request: Request,
     rate_limiter: TenantRateLimiter | None = None,
+    login_limiter: LoginRateLimiter | None = None,
 ) -> Context:
     """Resolve principal and tenant for one HTTP request; never raises for client mistakes.
 
-    With ``rate_limiter``, the request counts against the tenant's plan rate limit.
+    With ``rate_limiter``, the request counts against the tenant's plan rate
+    limit; ``login_limiter`` is handed to the ``login`` resolver.
     """
-    context = Context(platform=platform, tokens=tokens, request=request)
+    context = Context(
+        platform=platform,
+        tokens=tokens,
+        request=request,
+        login_limiter=login_limiter,
+        client_address=client_address(request),
+    )
     try:
         token = _bearer(request)
         if token:
@@ -159,10 +189,8 @@ async def build_context(
                 f"not {tenant.slug!r}; log in to {tenant.slug!r}",
             )
         if rate_limiter is not None:
-            anonymous_client = None
-            if not principal.is_authenticated:
-                anonymous_client = request.client.host if request.client else "unknown"
-            await rate_limiter.hit(tenant, anonymous_client)
+            anonymous = None if principal.is_authenticated else context.client_address
+            await rate_limiter.hit(tenant, anonymous)
         context.tenant = tenant
         context.db = platform.tenant_database(tenant)
     except AppError as exc:

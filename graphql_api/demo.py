@@ -24,6 +24,7 @@ from graphql_api.services.customers import CustomerFields, CustomerService
 from tenancy import service as tenant_service
 from tenancy.errors import AppError
 from tenancy.models import Role, TenantStatus
+from tenancy.passwords import verify_password
 from tenancy.runtime import Platform
 from tenancy.tenant_schema import LOCATIONS, REFERRAL_CODES
 
@@ -118,7 +119,7 @@ DEMO_TENANTS = [
     ),
 ]
 
-_ROLES = (Role.ADMIN, Role.STAFF, Role.VIEWER)
+DEMO_ROLES = (Role.ADMIN, Role.STAFF, Role.VIEWER)
 _STATUS_PLAN = [
     [],
     [BookingAction.CONFIRM],
@@ -131,6 +132,39 @@ _STATUS_PLAN = [
 def demo_login(slug: str, role: Role) -> str:
     """Email of a demo user: ``admin@west-nipt.example.com``."""
     return f"{role.value}@{slug}.example.com"
+
+
+def demo_logins() -> list[tuple[str | None, str]]:
+    """Every demo login as (tenant slug or ``None`` for the platform, email)."""
+    logins: list[tuple[str | None, str]] = [(None, SUPER_ADMIN_EMAIL)]
+    for demo in DEMO_TENANTS:
+        logins += [(demo.slug, demo_login(demo.slug, role)) for role in DEMO_ROLES]
+    return logins
+
+
+async def disable_demo_logins(platform: Platform) -> list[str]:
+    """Deactivate demo users that still have the public demo password (production start).
+
+    A platform that was tried out in development and then served in
+    production must not keep logins whose password is in the README. The
+    users are deactivated (audited, reversible), not deleted.
+
+    Returns:
+        The emails deactivated.
+    """
+    disabled = []
+    for slug, email in demo_logins():
+        tenant = await platform.store.tenant_by_slug(slug) if slug else None
+        if slug and tenant is None:
+            continue
+        user = await platform.store.user_by_email(tenant.id if tenant else None, email)
+        if user is None or not user.active:
+            continue
+        if await verify_password(user.password_hash, DEMO_PASSWORD):
+            reason = "demo password in production"
+            if await tenant_service.deactivate_user(platform, user, reason, "system:start"):
+                disabled.append(email)
+    return disabled
 
 
 async def seed_demo(platform: Platform) -> bool:
@@ -164,7 +198,7 @@ async def _seed_tenant(platform: Platform, demo: DemoTenant) -> None:
         ),
         actor="demo-seed",
     )
-    for role in _ROLES[1:]:
+    for role in DEMO_ROLES[1:]:
         await tenant_service.create_user(
             platform,
             tenant,

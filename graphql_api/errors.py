@@ -79,6 +79,7 @@ def format_error(error: GraphQLError) -> GraphQLError:
         extensions["code"] = str(original.code)
         if original.field:
             extensions["field"] = original.field
+        extensions.update(original.details)
         message = original.message
     elif error.path is None:
         # Raised before execution: syntax, schema validation, variable coercion, limits.

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from bson import ObjectId, json_util
+from bson.errors import BSONError
 from pymongo.asynchronous.collection import AsyncCollection
 
 from tenancy.errors import validation_error
@@ -25,6 +26,18 @@ _JSON = json_util.JSONOptions(json_mode=json_util.JSONMode.CANONICAL, tz_aware=T
 # Types a sort key can hold; anything else in a cursor is forged (e.g. a query operator).
 _CURSOR_VALUE_TYPES = (str, int, float, datetime, ObjectId, type(None))
 _INVALID_CURSOR = "cursor is not valid; use an endCursor from a page"
+MAX_CURSOR_LENGTH = 1024  # our cursors are < 200 characters
+# What decoding a forged cursor can raise: bad base64, bad JSON, bad Extended
+# JSON wrappers ({"$oid": "zz"}, {"$numberDecimal": "x"}, {"$date": 1e30}).
+_DECODE_ERRORS = (
+    ValueError,
+    TypeError,
+    KeyError,
+    ArithmeticError,
+    RecursionError,
+    binascii.Error,
+    BSONError,
+)
 
 
 @dataclass(frozen=True)
@@ -50,17 +63,34 @@ def decode_cursor(cursor: str, sort_name: str) -> list[Any]:
         (including values that are not plain sort keys, such as query
         operators) or one made for another sort order.
     """
+    if len(cursor) > MAX_CURSOR_LENGTH or not cursor.isascii():
+        raise validation_error("after", _INVALID_CURSOR)
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         raw = base64.urlsafe_b64decode(padded.encode())
-        name, values = json_util.loads(raw, json_options=_JSON)
-    except (ValueError, TypeError, binascii.Error):
+        decoded = json_util.loads(raw, json_options=_JSON)
+    except _DECODE_ERRORS:
         raise validation_error("after", _INVALID_CURSOR) from None
+    if not (isinstance(decoded, list) and len(decoded) == 2 and isinstance(decoded[0], str)):
+        raise validation_error("after", _INVALID_CURSOR)
+    name, values = decoded
     if name != sort_name or not isinstance(values, list):
         raise validation_error("after", "cursor belongs to another sort order; start again")
-    if not all(isinstance(v, _CURSOR_VALUE_TYPES) for v in values):
+    if not all(_is_sort_key(v) for v in values):
         raise validation_error("after", _INVALID_CURSOR)
     return values
+
+
+def _is_sort_key(value: Any) -> bool:
+    """A plain, BSON-encodable sort-key value (lone surrogates cannot be encoded)."""
+    if isinstance(value, bool) or not isinstance(value, _CURSOR_VALUE_TYPES):
+        return False
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return False
+    return not (isinstance(value, int) and not -(2**63) <= value < 2**63)
 
 
 def _value(doc: dict[str, Any], path: str) -> Any:

@@ -1,15 +1,22 @@
-"""Per-tenant request rate limits from the tenant's plan (``api_rate_limit_per_minute``).
+"""Request and login rate limits (the ``limits`` library, sliding-window counters).
 
-Authenticated requests share the tenant's budget. Anonymous requests (a
-public booking site) are counted per client address in a budget of the same
-size, so anonymous traffic can neither exhaust the staff's budget nor one
-visitor everyone else's.
+- **Per-tenant plan limit** (``api_rate_limit_per_minute`` of the tenant's
+  plan): authenticated requests share the tenant's budget. Anonymous
+  requests (a public booking site) are counted per client address in a
+  budget of the same size, so anonymous traffic can neither exhaust the
+  staff's budget nor one visitor everyone else's.
+- **Login limit**: every ``login`` attempt, successful or not, counts
+  against its account (tenant or platform scope + email) and against its
+  client address, so neither one account nor one address can guess
+  passwords at speed (``APP_LOGIN_ATTEMPTS_PER_ACCOUNT`` /
+  ``APP_LOGIN_ATTEMPTS_PER_ADDRESS``).
 
-Uses the ``limits`` library (sliding-window counter). The default storage is
-this process's memory, so with N workers a tenant gets up to N times its
-limit; point ``APP_RATE_LIMIT_STORAGE`` at a shared store (``limits``
-storage URI, e.g. ``async+redis://host:6379``; its driver must be
-installed) to enforce it across processes.
+Refusals are ``RATE_LIMITED`` with the seconds to wait in
+``extensions.retryAfter``; the HTTP layer copies it into a ``Retry-After``
+header. The default storage is this process's memory, so with N workers a
+tenant gets up to N times its limit; point ``APP_RATE_LIMIT_STORAGE`` at a
+shared store (``limits`` storage URI, e.g. ``async+redis://host:6379``; its
+driver must be installed) to enforce it across processes.
 """
 
 from __future__ import annotations
@@ -18,12 +25,15 @@ import math
 import time
 from functools import lru_cache
 
-from limits import RateLimitItem, RateLimitItemPerMinute
+from limits import RateLimitItem, RateLimitItemPerMinute, parse
+from limits.aio.storage import Storage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import Tenant
+
+PLATFORM_SCOPE = "platform"  # login scope of super-admins (no tenant)
 
 
 @lru_cache(maxsize=64)
@@ -31,35 +41,94 @@ def _per_minute(limit: int) -> RateLimitItem:
     return RateLimitItemPerMinute(limit)
 
 
+def _storage(storage_uri: str) -> Storage:
+    storage = storage_from_string(storage_uri)
+    assert isinstance(storage, Storage), "APP_RATE_LIMIT_STORAGE must be an async+ URI"
+    return storage
+
+
+async def _refuse_if_spent(
+    limiter: SlidingWindowCounterRateLimiter, item: RateLimitItem, key: tuple[str, ...], what: str
+) -> None:
+    """Count one hit of ``key``; raise RATE_LIMITED (with retryAfter) when ``item`` is used up."""
+    if await limiter.hit(item, *key):
+        return
+    stats = await limiter.get_window_stats(item, *key)
+    retry = max(1, math.ceil(stats.reset_time - time.time()))
+    raise AppError(
+        ErrorCode.RATE_LIMITED,
+        f"{what}; retry in {retry} s",
+        details={"retryAfter": retry},
+    )
+
+
 class TenantRateLimiter:
-    """Counts requests per tenant.
+    """Counts requests per tenant against its plan's requests per minute.
 
     Args:
         storage_uri: a ``limits`` async storage URI (``async+memory://`` by default).
     """
 
     def __init__(self, storage_uri: str) -> None:
-        self.limiter = SlidingWindowCounterRateLimiter(storage_from_string(storage_uri))
+        self.limiter = SlidingWindowCounterRateLimiter(_storage(storage_uri))
 
     async def hit(self, tenant: Tenant, client: str | None) -> None:
         """Count one request of ``tenant``: ``client`` is ``None`` for an
         authenticated caller, else the anonymous caller's address.
 
         Raises:
-            AppError(RATE_LIMITED) when the plan's requests-per-minute are used
-            up; the message says when to retry.
+            AppError(RATE_LIMITED) when the plan's requests per minute are
+            used up; ``details["retryAfter"]`` says in how many seconds to retry.
         """
         per_minute = tenant.limits.api_rate_limit_per_minute
         if not per_minute:
             return
-        item = _per_minute(per_minute)
         key = ("tenant", tenant.slug) if client is None else ("anonymous", tenant.slug, client)
-        if await self.limiter.hit(item, *key):
-            return
-        stats = await self.limiter.get_window_stats(item, *key)
-        retry = max(1, math.ceil(stats.reset_time - time.time()))
-        raise AppError(
-            ErrorCode.RATE_LIMITED,
-            f"tenant {tenant.slug!r} used its plan's {per_minute} requests per minute; "
-            f"retry in {retry} s or upgrade the plan",
+        await _refuse_if_spent(
+            self.limiter,
+            _per_minute(per_minute),
+            key,
+            f"tenant {tenant.slug!r} used its plan's {per_minute} requests per minute "
+            "(upgrade the plan for more)",
+        )
+
+
+class LoginRateLimiter:
+    """Counts login attempts per account and per client address.
+
+    Args:
+        storage_uri: a ``limits`` async storage URI.
+        per_account: a ``limits`` rate string, e.g. ``"10/15 minutes"``.
+        per_address: a ``limits`` rate string, e.g. ``"50/15 minutes"``.
+    """
+
+    def __init__(self, storage_uri: str, per_account: str, per_address: str) -> None:
+        self.limiter = SlidingWindowCounterRateLimiter(_storage(storage_uri))
+        self.per_account = parse(per_account)
+        self.per_address = parse(per_address)
+
+    async def hit_address(self, address: str) -> None:
+        """Count one login attempt from ``address`` (before anything else is looked at).
+
+        Raises:
+            AppError(RATE_LIMITED) with ``details["retryAfter"]`` in seconds.
+        """
+        await _refuse_if_spent(
+            self.limiter,
+            self.per_address,
+            ("login-address", address),
+            "too many login attempts from this address",
+        )
+
+    async def hit_account(self, scope: str, email: str) -> None:
+        """Count one login attempt for ``email`` in ``scope`` (a tenant slug or ``platform``).
+
+        Raises:
+            AppError(RATE_LIMITED) with ``details["retryAfter"]`` in seconds.
+        """
+        await _refuse_if_spent(
+            self.limiter,
+            self.per_account,
+            ("login-account", scope, email.strip().lower()),
+            "too many login attempts for this account",
         )

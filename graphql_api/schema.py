@@ -20,6 +20,7 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
@@ -32,6 +33,7 @@ from graphql_api.resolvers.tenants import TenantMutations, TenantQueries
 from tenancy.settings import Settings
 
 log = logging.getLogger("graphql_api.schema")
+_SUGGESTION = " Did you mean"
 
 Query = merge_types(
     "Query", (TenantQueries, AuthQueries, CatalogQueries, CustomerQueries, BookingQueries)
@@ -49,6 +51,9 @@ class Schema(strawberry.Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         for error in errors:
+            if self.config.disable_field_suggestions and _SUGGESTION in error.message:
+                # Strawberry strips them only from "Cannot query field" errors.
+                error.message = error.message.split(_SUGGESTION)[0].rstrip()
             if is_unexpected(error):
                 log.error("unexpected error in %s", error.path, exc_info=error.original_error)
 
@@ -66,7 +71,7 @@ def build_schema(settings: Settings) -> Schema:
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
     ]
-    if not settings.introspection:
+    if not settings.introspection_enabled:
         rules.append(NoSchemaIntrospectionCustomRule)
     extensions: list = [
         RequestGuard,
@@ -75,7 +80,8 @@ def build_schema(settings: Settings) -> Schema:
         partial(AddValidationRules, rules),
         partial(ValidationCache, maxsize=256),
     ]
-    return Schema(query=Query, mutation=Mutation, extensions=extensions)
+    config = StrawberryConfig(disable_field_suggestions=not settings.field_suggestions_enabled)
+    return Schema(query=Query, mutation=Mutation, extensions=extensions, config=config)
 
 
 schema = build_schema(Settings(_env_file=None))  # for `strawberry export-schema`

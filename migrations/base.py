@@ -45,7 +45,7 @@ from tenancy.errors import AppError, ErrorCode
 MigrationFn = Callable[[AsyncDatabase], Awaitable[Any]]
 """``async def up(db: AsyncDatabase) -> None`` (the return value is ignored)."""
 
-ID_PATTERN = re.compile(r"^(?P<number>\d{4})_[a-z0-9_]+$")
+ID_PATTERN = re.compile(r"(?P<number>\d{4})_[a-z0-9_]+")  # used with fullmatch
 """Migration ids: four digits, underscore, lowercase words (``0001_initial_schema``)."""
 
 _SKIPPED_TOKENS = frozenset({tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER})
@@ -138,7 +138,7 @@ class Migration:
     checksum: str = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not ID_PATTERN.match(self.id):
+        if not ID_PATTERN.fullmatch(self.id):
             raise AppError(
                 ErrorCode.MIGRATION_INVALID,
                 f"migration id {self.id!r} must look like 0001_lowercase_words",

@@ -23,7 +23,7 @@ from functools import lru_cache
 from migrations.base import Migration, MigrationScope
 from tenancy.errors import AppError, ErrorCode
 
-_MODULE_NAME = re.compile(r"^m(\d{4}_[a-z0-9_]+)$")
+_MODULE_NAME = re.compile(r"m(\d{4}_[a-z0-9_]+)")  # used with fullmatch
 
 SCOPE_PACKAGES: dict[MigrationScope, str] = {
     MigrationScope.PLATFORM: "migrations.platform",
@@ -94,7 +94,7 @@ def discover(scope: MigrationScope | str, package: str | None = None) -> list[Mi
     for info in pkgutil.iter_modules(pkg.__path__):
         if info.name.startswith("_"):
             continue
-        match = _MODULE_NAME.match(info.name)
+        match = _MODULE_NAME.fullmatch(info.name)
         if not match or info.ispkg:
             raise AppError(
                 ErrorCode.MIGRATION_INVALID,

@@ -35,6 +35,8 @@ class ErrorCode(StrEnum):
     DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
     BACKUP_FAILED = "BACKUP_FAILED"
     RATE_LIMITED = "RATE_LIMITED"
+    BAD_REQUEST = "BAD_REQUEST"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
     GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
     INTERNAL_ERROR = "INTERNAL_ERROR"
@@ -54,13 +56,22 @@ class AppError(Exception):
         code: the stable code.
         message: what went wrong and what to do about it.
         field: the input field at fault, as a path (``["input", "email"]``), if any.
+        details: machine-readable facts for clients, copied into a GraphQL
+            error's ``extensions`` (e.g. ``{"retryAfter": 30}``, seconds).
     """
 
-    def __init__(self, code: ErrorCode, message: str, field: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        field: list[str] | None = None,
+        details: dict[str, object] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.field = field
+        self.details = details or {}
 
     def __repr__(self) -> str:
         return f"AppError({self.code}, {self.message!r}, field={self.field!r})"

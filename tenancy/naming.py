@@ -21,7 +21,7 @@ from tenancy.errors import validation_error
 SLUG_MIN_LENGTH = 3
 SLUG_MAX_LENGTH = 40
 MONGODB_DB_NAME_MAX_BYTES = 63
-_SLUG_RE = re.compile(r"^[a-z](?:[a-z0-9]|-(?=[a-z0-9]))*$")
+_SLUG_RE = re.compile(r"[a-z](?:[a-z0-9]|-(?=[a-z0-9]))*")  # used with fullmatch
 _FORBIDDEN_DB_CHARS = set('/\\. "$*<>:|?\0')
 
 RESERVED_SLUGS = frozenset(
@@ -72,7 +72,7 @@ def validate_slug(slug: str, field: list[str] | None = None) -> str:
         raise validation_error(
             field, f"slug must be {SLUG_MIN_LENGTH}-{SLUG_MAX_LENGTH} characters long"
         )
-    if not _SLUG_RE.match(slug):
+    if not _SLUG_RE.fullmatch(slug):
         raise validation_error(
             field,
             "slug may contain only lowercase a-z, digits and single hyphens between them, "

@@ -195,5 +195,13 @@ class PlatformStore:
         cursor = self.db[USERS].find({"tenant_id": tenant_id}).sort("_id", ASCENDING)
         return [User.model_validate(doc) async for doc in cursor]
 
+    async def set_user_active(self, user_id: ObjectId, active: bool) -> bool:
+        """Activate or deactivate a user; True when this call changed it (conditional write)."""
+        result = await self.db[USERS].update_one(
+            {"_id": user_id, "active": not active},
+            {"$set": {"active": active, "updated_at": utcnow()}},
+        )
+        return result.modified_count == 1
+
     async def touch_login(self, user_id: ObjectId) -> None:
         await self.db[USERS].update_one({"_id": user_id}, {"$set": {"last_login_at": utcnow()}})

@@ -11,6 +11,7 @@ from __future__ import annotations
 from cachetools import TTLCache
 
 from tenancy.errors import AppError
+from tenancy.hostnames import host_from_header, to_ascii_hostname
 from tenancy.models import Tenant
 from tenancy.naming import RESERVED_SLUGS, validate_slug
 from tenancy.platform import PlatformStore
@@ -38,7 +39,7 @@ class TenantRegistry:
 
     def __init__(self, store: PlatformStore, base_domain: str, ttl: float) -> None:
         self.store = store
-        self.base_domain = base_domain.lower().strip(".")
+        self.base_domain = to_ascii_hostname(base_domain) or base_domain.lower().strip(".")
         self.ttl = ttl
         self._by_slug: TTLCache[str, Tenant | None] = TTLCache(CACHE_SIZE, ttl or 1)
         self._host_slug: TTLCache[str, str | None] = TTLCache(CACHE_SIZE, ttl or 1)
@@ -72,8 +73,12 @@ class TenantRegistry:
         return None
 
     async def slug_for_host(self, host: str) -> str | None:
-        """Slug named by a Host header (port stripped): subdomain or custom domain."""
-        host = host.split(":", 1)[0].lower().rstrip(".")
+        """Slug named by a Host header: subdomain or custom domain.
+
+        The header is reduced to its ASCII (punycode) hostname first
+        (``tenancy.hostnames``), the form custom domains are stored in.
+        """
+        host = host_from_header(host)  # type: ignore[assignment]
         if not host or host == self.base_domain:
             return None
         slug = self.slug_from_subdomain(host)

@@ -18,6 +18,7 @@ from migrations.base import MigrationScope
 from migrations.runner import bring_to_latest
 from tenancy import quota
 from tenancy.errors import AppError, ErrorCode, validation_error
+from tenancy.hostnames import check_custom_domain
 from tenancy.models import (
     DatabaseLocation,
     Maintenance,
@@ -81,21 +82,9 @@ async def audit(
 
 
 def _check_domains(domains: list[str], base_domain: str) -> list[str]:
-    cleaned = []
-    for raw in domains:
-        domain = raw.strip().lower().rstrip(".")
-        labels = domain.split(".")
-        if len(labels) < 2 or not all(
-            label and len(label) <= 63 and label.replace("-", "").isalnum() for label in labels
-        ):
-            raise validation_error(["input", "domains"], f"{raw!r} is not a valid hostname")
-        if domain == base_domain or domain.endswith("." + base_domain):
-            raise validation_error(
-                ["input", "domains"],
-                f"{raw!r} is under the platform domain; subdomains come with the slug",
-            )
-        cleaned.append(domain)
-    return sorted(set(cleaned))
+    """Custom domains in their stored ASCII form, deduplicated, sorted (``tenancy.hostnames``)."""
+    field = ["input", "domains"]
+    return sorted({check_custom_domain(raw, base_domain, field) for raw in domains})
 
 
 def _check_password(password: str, field: list[str]) -> None:
@@ -164,7 +153,7 @@ async def provision_tenant(platform: Platform, request: ProvisionRequest, actor:
         email_key=email_key(owner_email),
         name=request.owner_name,
         role=Role.ADMIN,
-        password_hash=hash_password(request.owner_password),
+        password_hash=await hash_password(request.owner_password),
     )
     tenant.owner_user_id = owner.id
     await platform.store.insert_tenant(tenant)
@@ -302,7 +291,7 @@ async def create_user(
         email_key=email_key(email),
         name=name,
         role=role,
-        password_hash=hash_password(password),
+        password_hash=await hash_password(password),
     )
     try:
         await platform.store.insert_user(user)
@@ -311,6 +300,21 @@ async def create_user(
         raise
     await audit(platform, actor, "user.create", tenant.slug, {"email": email, "role": str(role)})
     return user
+
+
+async def deactivate_user(platform: Platform, user: User, reason: str, actor: str) -> bool:
+    """Deactivate a user (kept for audit, can be reactivated); frees its plan-limit unit.
+
+    Returns:
+        True when the user was active and is now deactivated, False when it
+        already was inactive (idempotent).
+    """
+    if not await platform.store.set_user_active(user.id, False):
+        return False
+    if user.tenant_id is not None:
+        await quota.release(platform.store.db, f"users:{user.tenant_id}")
+    await audit(platform, actor, "user.deactivate", None, {"email": user.email, "reason": reason})
+    return True
 
 
 async def create_super_admin(
@@ -329,7 +333,7 @@ async def create_super_admin(
         email_key=email_key(email),
         name=name,
         role=Role.SUPER_ADMIN,
-        password_hash=hash_password(password),
+        password_hash=await hash_password(password),
     )
     await platform.store.insert_user(user)
     await audit(platform, actor, "user.create_super_admin", None, {"email": email})

@@ -6,16 +6,20 @@ README's configuration table.
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import re
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from limits import parse
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_CLUSTER = "default"
-_DB_PREFIX_RE = re.compile(r"^[a-z][a-z0-9_]{0,9}$")
+_DB_PREFIX_RE = re.compile(r"[a-z][a-z0-9_]{0,9}")  # used with fullmatch
 
 
 class Settings(BaseSettings):
@@ -66,8 +70,25 @@ class Settings(BaseSettings):
         description="limits storage URI for per-tenant rate limits (memory: per process).",
     )
     tenant_cache_ttl_seconds: float = Field(default=30.0, ge=0)
+    login_rate_limit_enabled: bool = True
+    login_attempts_per_account: str = Field(
+        default="10/15 minutes",
+        description="login attempts per (tenant or platform, email); a limits rate string",
+    )
+    login_attempts_per_address: str = Field(
+        default="50/15 minutes", description="login attempts per client address"
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Proxy addresses/CIDRs whose X-Forwarded-For is believed; others' is ignored.",
+    )
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="HTTP body size limit")
+    max_json_depth: int = Field(default=32, ge=2, description="nesting limit of request JSON")
     graphiql: bool | None = None
-    introspection: bool = True
+    introspection: bool | None = Field(default=None, description="default: off in production")
+    field_suggestions: bool | None = Field(
+        default=None, description='"Did you mean ...?" in errors; default: off in production'
+    )
     max_query_depth: int = 10
     max_aliases: int = 30
     max_tokens: int = 2000
@@ -78,20 +99,38 @@ class Settings(BaseSettings):
     @field_validator("tenant_db_prefix")
     @classmethod
     def _check_prefix(cls, value: str) -> str:
-        if not _DB_PREFIX_RE.match(value):
+        if not _DB_PREFIX_RE.fullmatch(value):
             raise ValueError("tenant_db_prefix must be 1-10 chars of [a-z0-9_], starting a-z")
+        return value
+
+    @field_validator("login_attempts_per_account", "login_attempts_per_address")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate such as '10/15 minutes'") from None
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR network") from None
         return value
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Settings:
         if self.platform_db.lower().startswith(self.tenant_db_prefix):
             raise ValueError("platform_db must not start with tenant_db_prefix")
-        if (
-            self.environment == "production"
-            and self.jwt_algorithm == "HS256"
-            and (self.jwt_secret.startswith("dev-insecure") or len(self.jwt_secret) < 32)
-        ):
-            raise ValueError("production needs APP_JWT_SECRET of at least 32 characters")
+        if self.is_production:
+            if self.seed_demo:
+                raise ValueError("APP_SEED_DEMO cannot be on in production: demo logins are public")
+            if self.jwt_algorithm == "HS256":
+                _check_production_secret(self.jwt_secret)
         if self.jwt_algorithm == "RS256" and not self.jwt_public_key:
             raise ValueError("RS256 needs APP_JWT_PUBLIC_KEY (and a private key to sign)")
         return self
@@ -107,16 +146,53 @@ class Settings(BaseSettings):
         return self.uses_mock and self.embedded_persist
 
     @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
     def should_seed_demo(self) -> bool:
+        """Seed demo tenants into an empty platform: never in production."""
+        if self.is_production:
+            return False
         return self.uses_mock if self.seed_demo is None else self.seed_demo
 
     @property
     def graphiql_enabled(self) -> bool:
         return self.environment == "development" if self.graphiql is None else self.graphiql
 
+    @property
+    def introspection_enabled(self) -> bool:
+        return not self.is_production if self.introspection is None else self.introspection
+
+    @property
+    def field_suggestions_enabled(self) -> bool:
+        return not self.is_production if self.field_suggestions is None else self.field_suggestions
+
     def cluster_urls(self) -> dict[str, str]:
         """Cluster name -> MongoDB URL (``""`` is the mock)."""
         return {DEFAULT_CLUSTER: self.mongodb_url, **self.extra_clusters}
+
+
+MIN_SECRET_LENGTH = 32
+MIN_SECRET_BITS = 100  # estimated; 32 random hex characters measure about 113
+
+
+def _check_production_secret(secret: str) -> None:
+    """Refuse an HS256 secret that is short, the development default, or of low entropy.
+
+    Entropy is estimated from the secret's own character frequencies
+    (Shannon), so ``"a" * 64`` (0 bits) or ``"abab..."`` (1 bit a character)
+    fail, while 32 random hex characters (about 113 bits by this estimate) or
+    43 base64 characters (about 215) pass.
+    ``openssl rand -base64 48`` makes a good one.
+    """
+    hint = "set APP_JWT_SECRET to a random value, e.g. `openssl rand -base64 48`"
+    if secret.startswith("dev-insecure") or len(secret) < MIN_SECRET_LENGTH:
+        raise ValueError(f"production needs APP_JWT_SECRET of >= {MIN_SECRET_LENGTH} chars; {hint}")
+    counts = Counter(secret)
+    per_char = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values())
+    if per_char * len(secret) < MIN_SECRET_BITS:
+        raise ValueError(f"APP_JWT_SECRET is too predictable (repeated characters); {hint}")
 
 
 @lru_cache

@@ -73,9 +73,16 @@ def check_timezone(name: str, field: str | list[str] = "timezone") -> str:
 
 
 def check_email(email: str, field: str | list[str] = "email") -> str:
-    """A syntactically valid email (normalised, no DNS lookup), or VALIDATION_FAILED."""
+    """A syntactically valid email (normalised, no DNS lookup), or VALIDATION_FAILED.
+
+    Surrounding spaces are trimmed; any other whitespace or control
+    character (a trailing newline included) is refused, not trimmed.
+    """
+    email = email.strip(" ")
+    if any(ch.isspace() or not ch.isprintable() for ch in email):
+        raise validation_error(field, "email must not contain whitespace or control characters")
     try:
-        return validate_email(email.strip(), check_deliverability=False).normalized
+        return validate_email(email, check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise validation_error(field, f"email is not valid: {exc}") from None
 

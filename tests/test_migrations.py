@@ -161,6 +161,7 @@ def test_registry_discovers_the_real_migrations_in_order() -> None:
     assert [m.id for m in registry.for_scope("platform")] == [
         "0001_initial_schema",
         "0002_reference_data_indexes",
+        "0003_ascii_custom_domains",
     ]
     tenant = registry.for_scope(MigrationScope.TENANT)
     assert [m.id for m in tenant] == ["0001_initial_schema", "0002_backfill_customer_name_key"]
@@ -219,7 +220,11 @@ async def test_status_on_a_fresh_database_is_all_pending(platform: Platform) -> 
     assert status.pending == ["0001_initial_schema", "0002_backfill_customer_name_key"]
     assert not status.up_to_date and status.locked_by is None
     platform_status = await database_status(scratch_db(platform, "fresh_platform"), "platform")
-    assert platform_status.pending == ["0001_initial_schema", "0002_reference_data_indexes"]
+    assert platform_status.pending == [
+        "0001_initial_schema",
+        "0002_reference_data_indexes",
+        "0003_ascii_custom_domains",
+    ]
     assert platform_status.target == "platform"
 
 
@@ -404,7 +409,11 @@ async def test_status_all_reports_every_database(platform: Platform) -> None:
     await provision(platform, "alpha", "bravo")
     report = await status_all(platform)
     assert [d.target for d in report.databases] == ["platform", "alpha", "bravo"]
-    assert report.databases[0].pending == ["0001_initial_schema", "0002_reference_data_indexes"]
+    assert report.databases[0].pending == [
+        "0001_initial_schema",
+        "0002_reference_data_indexes",
+        "0003_ascii_custom_domains",
+    ]
     for tenant in report.databases[1:]:
         assert tenant.pending == ["0001_initial_schema", "0002_backfill_customer_name_key"]
         assert tenant.current is None

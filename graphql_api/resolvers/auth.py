@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import strawberry
@@ -10,9 +9,10 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from strawberry.types import Info
 
-from graphql_api.context import load_served_tenant
+from graphql_api.context import ascii_lower, load_served_tenant
 from graphql_api.errors import mutation_payload
 from graphql_api.permissions import requires
+from graphql_api.rate_limit import PLATFORM_SCOPE
 from graphql_api.types.auth import CreateUserInput, LoginPayload, UserPayload
 from graphql_api.types.tenant import User
 from tenancy import service
@@ -59,18 +59,20 @@ class AuthMutations:
         platform = context.platform
 
         async def run() -> LoginPayload:
-            slug = tenant.strip().lower() if tenant else None
+            limiter = context.login_limiter
+            if limiter is not None:  # every attempt counts, also each alias in one document
+                await limiter.hit_address(context.client_address)
+            slug = ascii_lower(tenant.strip()) if tenant else None
             if slug and context.tenant and slug != context.tenant.slug:
                 raise AppError(
                     ErrorCode.FORBIDDEN,
                     f"the request names tenant {context.tenant.slug!r}, the login {slug!r}",
                 )
             target = context.tenant if slug is None else await load_served_tenant(platform, slug)
+            if limiter is not None:
+                await limiter.hit_account(target.slug if target else PLATFORM_SCOPE, email)
             user = await platform.store.user_by_email(target.id if target else None, email)
-            # argon2 costs ~50 ms of CPU: off the event loop, so other requests go on meanwhile.
-            ok = await asyncio.to_thread(
-                verify_password, user.password_hash if user else None, password
-            )
+            ok = await verify_password(user.password_hash if user else None, password)
             if user is None or not ok or not user.active:
                 raise AppError(ErrorCode.INVALID_CREDENTIALS, _BAD_CREDENTIALS)
             token, expires = context.tokens.issue(user, target)

@@ -1,0 +1,137 @@
+"""Limits on what an HTTP request may carry, and GraphQL-shaped answers to broken requests.
+
+A request that is not a GraphQL request at all (a body over
+``APP_MAX_BODY_BYTES``, invalid UTF-8, JSON that is not an object, JSON
+nested deeper than ``APP_MAX_JSON_DEPTH``, an unsupported method or content
+type) is answered with a 4xx status and a GraphQL error body carrying a
+code (``PAYLOAD_TOO_LARGE``, ``BAD_REQUEST``), never with a 500 or plain
+text, so that clients parse every answer the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cross_web import HTTPException
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tenancy.errors import ErrorCode
+
+GRAPHQL_RESPONSE_MEDIA = "application/graphql-response+json"
+_CODE_BY_STATUS = {
+    404: ErrorCode.NOT_FOUND,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+}
+
+
+def error_body(code: ErrorCode, message: str, **details: Any) -> dict[str, Any]:
+    """A GraphQL response body with one request-level error and no ``data``."""
+    return {"errors": [{"message": message, "extensions": {"code": str(code), **details}}]}
+
+
+def request_error_response(accept: str, status: int, message: str) -> JSONResponse:
+    """The answer to a request that failed before GraphQL could run.
+
+    Args:
+        accept: the request's ``Accept`` header (chooses the media type).
+        status: HTTP status (400 for malformed requests, 405, 413...).
+        message: what was wrong, for a person.
+    """
+    code = _CODE_BY_STATUS.get(status, ErrorCode.BAD_REQUEST)
+    media = GRAPHQL_RESPONSE_MEDIA if GRAPHQL_RESPONSE_MEDIA in accept else "application/json"
+    return JSONResponse(error_body(code, message), status_code=status, media_type=media)
+
+
+def json_depth(value: Any) -> int:
+    """Nesting depth of decoded JSON (a scalar is 0, ``[]`` and ``{}`` are 1); iterative."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def decode_request_json(data: str | bytes, max_depth: int) -> dict[str, Any] | list[Any]:
+    """Decode a GraphQL request body (or GET ``variables``) strictly.
+
+    Raises:
+        HTTPException(400): invalid UTF-8, invalid JSON, nesting deeper than
+        ``max_depth``, or a top-level value that is neither an object nor a
+        list (a list is a batch, which the view then refuses or runs).
+    """
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError:
+        raise HTTPException(400, "request body is not valid UTF-8") from None
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise HTTPException(400, f"request JSON is nested deeper than {max_depth} levels") from None
+    except ValueError:
+        raise HTTPException(400, "request body is not valid JSON") from None
+    if not isinstance(value, dict | list):
+        raise HTTPException(400, 'request body must be a JSON object such as {"query": "..."}')
+    if json_depth(value) > max_depth:
+        raise HTTPException(400, f"request JSON is nested deeper than {max_depth} levels")
+    return value
+
+
+class BodySizeLimitMiddleware:
+    """Refuses HTTP bodies over ``max_bytes`` with 413 ``PAYLOAD_TOO_LARGE``.
+
+    A declared ``Content-Length`` over the limit is refused before reading;
+    a chunked body is counted while it streams and refused once it passes
+    the limit, so no more than ``max_bytes`` is ever buffered.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        accept = headers.get(b"accept", b"").decode("latin-1")
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(accept, scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _BodyTooLarge:
+            if started:
+                raise
+            await self._refuse(accept, scope, receive, send)
+
+    async def _refuse(self, accept: str, scope: Scope, receive: Receive, send: Send) -> None:
+        message = f"request body is larger than {self.max_bytes} bytes (APP_MAX_BODY_BYTES)"
+        await request_error_response(accept, 413, message)(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    """Raised inside the app's ``receive`` when the body passes the limit."""
