@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+import zlib
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
@@ -184,14 +185,16 @@ def _check_production_secret(secret: str) -> None:
     (Shannon), so ``"a" * 64`` (0 bits) or ``"abab..."`` (1 bit a character)
     fail, while 32 random hex characters (about 113 bits by this estimate) or
     43 base64 characters (about 215) pass.
-    ``openssl rand -base64 48`` makes a good one.
+    A secret that zlib can compress (``"0123456789" * 4``) repeats itself and
+    fails too. ``openssl rand -base64 48`` makes a good one.
     """
     hint = "set APP_JWT_SECRET to a random value, e.g. `openssl rand -base64 48`"
     if secret.startswith("dev-insecure") or len(secret) < MIN_SECRET_LENGTH:
         raise ValueError(f"production needs APP_JWT_SECRET of >= {MIN_SECRET_LENGTH} chars; {hint}")
     counts = Counter(secret)
     per_char = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values())
-    if per_char * len(secret) < MIN_SECRET_BITS:
+    repetitive = len(zlib.compress(secret.encode(), 9)) < len(secret.encode())
+    if per_char * len(secret) < MIN_SECRET_BITS or repetitive:
         raise ValueError(f"APP_JWT_SECRET is too predictable (repeated characters); {hint}")
 
 

@@ -175,7 +175,10 @@ async def test_every_connection_refuses_forged_cursors(demo, gql: GraphQLClient)
 
 async def test_real_cursors_still_page(demo, gql: GraphQLClient):
     token = await gql.token("west-nipt")
-    query = "query($after: String) { customers(first: 2, after: $after) { edges { node { id } } pageInfo { endCursor hasNextPage } } }"
+    query = (
+        "query($after: String) { customers(first: 2, after: $after) "
+        "{ edges { node { id } } pageInfo { endCursor hasNextPage } } }"
+    )
     first = (await gql(query, token=token, tenant="west-nipt"))["data"]["customers"]
     after = first["pageInfo"]["endCursor"]
     second = (await gql(query, {"after": after}, token=token, tenant="west-nipt"))["data"]
