@@ -727,6 +727,13 @@ def import_legacy_cmd(
         for reason in sorted({i.reason for i in c.skipped}):
             ids = [i.id for i in c.skipped if i.reason == reason]
             console.print(f"skipped {len(ids)} of {c.source}: {reason}")
+    for c in report.collections:
+        for merge in c.merges:
+            kept = f"kept {merge.kept}" if merge.kept else "an existing document"
+            console.print(
+                f"merged {len(merge.merged)} of {c.source} into {merge.target} ({kept}): "
+                f"{', '.join(merge.merged)}; {merge.reason}"
+            )
     for legacy_id, ids in report.orphans.items():
         console.print(
             f"[yellow]orphans[/]: tenant_id {legacy_id!r} names no tenant: {', '.join(ids[:20])}"

@@ -366,10 +366,10 @@ async def test_rerun_writes_nothing_and_duplicates_nothing(platform: Platform) -
 
 async def test_interrupted_run_resumes_without_duplicates(platform: Platform) -> None:
     class FailingSource:
-        """Wraps a source; iterating ``bookings`` fails after ``after`` documents."""
+        """Wraps a source; once armed, reading ``bookings`` fails (the server went away)."""
 
-        def __init__(self, inner: Source, after: int) -> None:
-            self.inner, self.after, self.name = inner, after, inner.name
+        def __init__(self, inner: Source) -> None:
+            self.inner, self.name, self.armed = inner, inner.name, False
 
         async def collection_names(self) -> list[str]:
             return await self.inner.collection_names()
@@ -378,17 +378,20 @@ async def test_interrupted_run_resumes_without_duplicates(platform: Platform) ->
             return await self.inner.count(collection)
 
         async def iterate(self, collection: str, *, on_error: Any = None) -> AsyncIterator[Any]:
-            seen = 0
             async for doc in self.inner.iterate(collection, on_error=on_error):
-                seen += 1
-                if collection == "bookings" and seen > self.after:
+                if collection == "bookings" and self.armed:
                     raise ConnectionError("simulated: legacy server went away")
                 yield doc
 
-    failing = FailingSource(DirectorySource(CLINICS / "omega_shared"), after=17)
+    failing = FailingSource(DirectorySource(CLINICS / "omega_shared"))
+
+    def arm(collection: str, done: int, total: int | None) -> None:
+        if collection == "omega_shared.bookings" and done >= 15:  # after the third batch
+            failing.armed = True
+
     with pytest.raises(ConnectionError):
         await import_legacy_clinics(
-            platform, {"omega_shared": failing}, clinics_options(batch_size=5)
+            platform, {"omega_shared": failing}, clinics_options(batch_size=5, on_progress=arm)
         )
     state = await platform.store.db[STATE_COLLECTION].find_one(
         {"_id": "legacy-clinics:omega_shared.bookings"}

@@ -7,9 +7,12 @@
 
 Sources are a directory of mongoexport JSON Lines files
 (:func:`directory_sources`) or a live MongoDB server (:func:`database_sources`).
-Every run returns an :class:`ImportReport` (per collection: source count,
-written, already present, skipped with reasons and ids, validation). Runs are
-idempotent and resumable. Typical use from an operator command::
+A source is checked before anything is written (:mod:`scripts.legacy.preflight`:
+missing files, unreadable lines, fields of the wrong type raise
+:class:`SourceError`, a coded ``AppError``). Every run returns an
+:class:`ImportReport` (per collection: source count, written, already present,
+merged with the list of merges, skipped with reasons and ids, validation).
+Runs are idempotent and resumable. Typical use from an operator command::
 
     platform = Platform.build(get_settings()); await platform.start()
     sources = directory_sources("../shared/data/legacy-clinics", DATABASES["legacy-clinics"])
@@ -29,6 +32,7 @@ from scripts.legacy.report import (
     CollectionReport,
     ImportReport,
     Issue,
+    Merge,
     TargetCounts,
     TenantOutcome,
     Validation,
@@ -96,6 +100,7 @@ __all__ = [
     "ImportOptions",
     "ImportReport",
     "Issue",
+    "Merge",
     "Source",
     "SourceError",
     "TargetCounts",

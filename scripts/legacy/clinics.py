@@ -16,8 +16,9 @@ healthcare_providers        healthcare_providers, and their referral codes
                             into referral_codes (bookings refer to them)
 sales_reps                  sales_reps
 bookings                    bookings (+ customers from the patient fields,
-                            deduplicated by email; + booking_slots for open
-                            future bookings)
+                            one per email, letter case aside, named by the
+                            oldest booking's patient: patient_merge; +
+                            booking_slots for open future bookings)
 notifications               notifications (history; not the outbox, so nothing
                             is sent again)
 lab_results                 lab_results
@@ -56,6 +57,7 @@ from scripts.legacy.convert import (
     confirmation_parts,
     derived_id,
     end_of,
+    oldest_first,
     optional_utc,
     text_or_none,
     to_basis_points,
@@ -71,6 +73,8 @@ from scripts.legacy.engine import (
     per_doc,
     source_id,
 )
+from scripts.legacy.patient_merge import Patient, PatientPlan
+from scripts.legacy.preflight import Expected, check_sources
 from scripts.legacy.report import CollectionReport, ImportReport, Issue, Validation
 from scripts.legacy.sources import Source, require_sources
 from scripts.legacy.tenants import TenantSpec, ensure_tenant
@@ -164,6 +168,75 @@ BOOKING_CHECK_FIELDS = (
     "legacy_status",
     "legacy_source",
 )
+
+
+# The collections this import needs and the types of the fields its mappers read
+# (checked before anything is written: scripts.legacy.preflight). Ids that refer to
+# other documents (test_id, location_id, booking_id...) are matched as they are.
+_TEXT, _NUMBER, _DATE, _BOOL = "string", "number", "datetime", "bool"
+EXPECTED: Expected = {
+    DATABASE: {
+        "tenants": {
+            "tenant_id": _TEXT,
+            "domain": _TEXT,
+            "email_sender": _TEXT,
+            "company_name": _TEXT,
+            "timezone": _TEXT,
+            "is_active": _BOOL,
+        },
+        "tests": {
+            "tenant_id": _TEXT,
+            "slug": _TEXT,
+            "name": _TEXT,
+            "description": _TEXT,
+            "price": _NUMBER,
+            "is_active": _BOOL,
+            "created_at": _DATE,
+        },
+        "locations": {"tenant_id": _TEXT, "name": _TEXT, "city": _TEXT, "district": _TEXT},
+        "referral_codes": {
+            "tenant_id": _TEXT,
+            "code": _TEXT,
+            "doctor_name": _TEXT,
+            "discount_percent": _NUMBER,
+            "is_active": _BOOL,
+        },
+        "healthcare_providers": {
+            "tenant_id": _TEXT,
+            "name": _TEXT,
+            "referral_code": _TEXT,
+            "discount_percent": _NUMBER,
+            "is_active": _BOOL,
+            "created_at": _DATE,
+        },
+        "sales_reps": {"tenant_id": _TEXT, "commission_percent": _NUMBER, "is_active": _BOOL},
+        "bookings": {
+            "tenant_id": _TEXT,
+            "confirmation_number": _TEXT,
+            "patient_name": _TEXT,
+            "patient_email": _TEXT,
+            "patient_phone": _TEXT,
+            "appointment_time": _TEXT,
+            "payment_status": _TEXT,
+            "booking_status": _TEXT,
+            "notes": _TEXT,
+            "total_price": _NUMBER,
+            "discount_amount": _NUMBER,
+            "final_price": _NUMBER,
+            "booking_date": _DATE,
+            "appointment_date": _DATE,
+            "created_at": _DATE,
+            "updated_at": _DATE,
+        },
+        "notifications": {"tenant_id": _TEXT, "sent_at": _DATE, "created_at": _DATE},
+        "lab_results": {
+            "tenant_id": _TEXT,
+            "sample_received_date": _DATE,
+            "released_at": _DATE,
+            "created_at": _DATE,
+        },
+    }
+}
 
 
 @dataclass
@@ -562,6 +635,26 @@ def booking_money_problems(source: dict[str, Any], target: dict[str, Any]) -> li
     return problems
 
 
+def _valid_email(raw: Any) -> str | None:
+    """A patient email as the customer would store it, or ``None`` when missing or invalid."""
+    text = text_or_none(raw)
+    if text is None:
+        return None
+    try:
+        return check_email(text, "patient_email")
+    except AppError:
+        return None
+
+
+def _add_to_set(update: dict[str, Any], additions: dict[str, list[Any]]) -> None:
+    """Add ``{field: [values]}`` to an update's ``$addToSet ... $each`` lists (no repeats)."""
+    for name, values in additions.items():
+        if not values:
+            continue
+        each = update.setdefault("$addToSet", {}).setdefault(name, {"$each": []})["$each"]
+        each.extend(v for v in values if v not in each)
+
+
 # -- the import ----------------------------------------------------------------------
 
 
@@ -606,6 +699,7 @@ class ClinicsImport:
         self.tenants: dict[str, ClinicTenant] = {}
         self.unusable: dict[str, str] = {}
         self.seen_customers: set[tuple[str, Any]] = set()
+        self.patient_plan = PatientPlan()
         self.validating = False
         self.slots_claimed = 0
         self.slot_conflicts = 0
@@ -645,6 +739,8 @@ class ClinicsImport:
             self.entries[collection] = entry
             if collection == "bookings":
                 await self._load_references()
+                if collection in names:
+                    await self._plan_patients()
             if collection not in names:
                 entry.notes.append("collection not present in the source")
             else:
@@ -656,6 +752,8 @@ class ClinicsImport:
                 self.report.add(self.provider_codes)
             if collection == "bookings":
                 self.report.add(self.patients)
+                databases = {t.slug: t.db for t in self.tenants.values()}
+                self.patients.merges.extend(await self.patient_plan.merges(databases))
                 entry.notes.append(
                     f"open future bookings (after {self.now:%Y-%m-%d %H:%M}Z): "
                     f"{self.slots_claimed} hold their slots, {self.slot_conflicts} slot conflicts "
@@ -945,13 +1043,6 @@ class ClinicsImport:
         in_batch: dict[tuple[str, Any], Mapped],
     ) -> list[Mapped]:
         doc = result.doc
-        service = tenant.services.get(doc.get("test_id"))
-        if service is None:
-            raise Skip(
-                f"test_id {doc.get('test_id')!r} names no service of {tenant.slug} "
-                "(test not imported)"
-            )
-        referral = tenant.referrals.get(doc.get("referral_code_id"))
         created = optional_utc(doc.get("created_at"), "created_at") or self.now
         updated = optional_utc(doc.get("updated_at"), "updated_at") or created
 
@@ -965,17 +1056,11 @@ class ClinicsImport:
         if owner is not None:
             customer_id = owner  # the product (or another import) may hold this customer already
         # Everything that can refuse the booking runs before any customer write is planned.
-        booking = booking_from_legacy(
-            doc,
-            timezone=tenant.timezone,
-            service=service,
-            customer_id=customer_id,
-            location_known=doc.get("location_id") in tenant.locations,
-            referral=referral,
-            actor=self.options.actor,
-            now=self.now,
-            warn=result.warnings.append,
+        booking = self._booking(doc, tenant, customer_id, result.warnings.append)
+        patient = Patient(
+            text_or_none(doc.get("patient_name")), email, text_or_none(doc.get("patient_phone"))
         )
+        group = self.patient_plan.group(tenant.slug, key)
         writes: list[Mapped] = []
         tallies: list[tuple[CollectionReport, str, str]] = []
         foreign = owner is not None and owner != derived_id("customer", tenant.slug, key or "")
@@ -985,20 +1070,27 @@ class ClinicsImport:
             prior = in_batch[(tenant.slug, customer_id)]
             prior.update["$min"]["created_at"] = min(prior.update["$min"]["created_at"], created)
             prior.update["$max"]["updated_at"] = max(prior.update["$max"]["updated_at"], updated)
+            if group is not None:
+                _add_to_set(prior.update, group.additions(doc["_id"], patient))
             tallies.append((self.patients, tenant.slug, "merged"))
         else:
-            customer = patient_customer(doc, email, created, updated)
+            # The customer's own fields: the oldest booking's patient (patient_merge).
+            kept = group.patient if group is not None else patient
+            customer = patient_customer(kept.as_booking_fields(), kept.email, created, updated)
             customer["_id"] = customer_id
+            update: dict[str, Any] = {
+                "$setOnInsert": customer,
+                "$min": {"created_at": created},
+                "$max": {"updated_at": updated},
+            }
+            if group is not None:
+                _add_to_set(update, group.additions(doc["_id"], patient))
             write = Mapped(
                 db=tenant.db,
                 target=tenant.slug,
                 collection=CUSTOMERS,
                 key={"_id": customer_id},
-                update={
-                    "$setOnInsert": customer,
-                    "$min": {"created_at": created},
-                    "$max": {"updated_at": updated},
-                },
+                update=update,
                 check={f: customer.get(f) for f in ("name", "email", "email_key", "legacy_source")},
                 report=self.patients,
                 merged=(tenant.slug, customer_id) in self.seen_customers,
@@ -1024,6 +1116,56 @@ class ClinicsImport:
             )
         )
         return writes
+
+    def _booking(
+        self, doc: dict[str, Any], tenant: ClinicTenant, customer_id: Any, warn: Any
+    ) -> dict[str, Any]:
+        """The booking document (:func:`booking_from_legacy` with the tenant's references).
+
+        Raises:
+            Skip: the test names no service of the tenant, or as booking_from_legacy.
+            ConversionError: as booking_from_legacy.
+        """
+        service = tenant.services.get(doc.get("test_id"))
+        if service is None:
+            raise Skip(
+                f"test_id {doc.get('test_id')!r} names no service of {tenant.slug} "
+                "(test not imported)"
+            )
+        return booking_from_legacy(
+            doc,
+            timezone=tenant.timezone,
+            service=service,
+            customer_id=customer_id,
+            location_known=doc.get("location_id") in tenant.locations,
+            referral=tenant.referrals.get(doc.get("referral_code_id")),
+            actor=self.options.actor,
+            now=self.now,
+            warn=warn,
+        )
+
+    async def _plan_patients(self) -> None:
+        """Read the bookings once before importing them: for every patient email shared
+        by several importable bookings of a tenant, the booking whose patient names the
+        customer (the oldest; see :mod:`scripts.legacy.patient_merge`)."""
+        self.patient_plan = PatientPlan()
+        async for doc in self.source.iterate("bookings", on_error=lambda rid, msg: None):
+            if doc.get("_id") is None:
+                continue
+            try:
+                tenant = self.route(doc, "bookings")
+                email = _valid_email(doc.get("patient_email"))
+                if email is None:
+                    continue
+                self._booking(doc, tenant, None, lambda message: None)
+            except (Skip, ConversionError):
+                continue
+            patient = Patient(
+                text_or_none(doc.get("patient_name")), email, text_or_none(doc.get("patient_phone"))
+            )
+            order = oldest_first(doc, ("created_at", "booking_date"))
+            self.patient_plan.add(tenant.slug, email_key(email), order, doc["_id"], patient)
+        self.patient_plan.finish()
 
     # -- slots -------------------------------------------------------------
 
@@ -1165,8 +1307,12 @@ async def import_legacy_clinics(
 
     Raises:
         KeyError: no source for ``omega_shared``.
+        SourceError: the source is refused before anything is written (a missing
+            file, an unreadable line, a field of the wrong type, no records at all;
+            see :func:`scripts.legacy.preflight.check_sources`).
         Exception: errors of the source or the target database propagate (the
             checkpoints keep what was done).
     """
     require_sources(sources, DATABASES)
+    await check_sources(SOURCE_NAME, sources, EXPECTED)
     return await ClinicsImport(platform, sources[DATABASE], options or ClinicsOptions()).run()

@@ -196,6 +196,18 @@ def snake_case(name: str) -> str:
     return _CAMEL.sub(lambda m: "_" + (m.group(1) or m.group(2)), name).lower()
 
 
+def snake_fields(doc: dict[str, Any], used: set[str]) -> dict[str, Any]:
+    """Fields not mapped explicitly, renamed to snake_case (``relationshipType`` ->
+    ``relationship_type``), datetimes as UTC; ``_id``, ``id`` and the names in ``used``
+    excluded."""
+    out: dict[str, Any] = {}
+    for name, value in doc.items():
+        if name in used or name in ("_id", "id"):
+            continue
+        out[snake_case(name)] = optional_utc(value, name) if isinstance(value, datetime) else value
+    return out
+
+
 def normalize_tags(tags: Any) -> list[str]:
     """Tags as the customer service stores them: stripped, lower-case, unique, sorted."""
     if not isinstance(tags, list):
@@ -209,6 +221,25 @@ def text_or_none(value: Any) -> str | None:
         return None
     text = str(value).strip()
     return text or None
+
+
+_UNDATED = datetime.max.replace(tzinfo=UTC)
+
+
+def oldest_first(doc: dict[str, Any], date_fields: tuple[str, ...]) -> tuple[int, datetime, str]:
+    """Sort key of the "oldest record wins" rule of the merges.
+
+    The first of ``date_fields`` that holds a datetime dates the record;
+    dated records come first, earliest first; undated ones after them; ties
+    (and undated records) by the lowest ``_id`` as a string. The key depends
+    on the record only, so the winner does not depend on the source's order.
+    """
+    ident = "?" if doc.get("_id") is None else str(doc["_id"])
+    for name in date_fields:
+        value = doc.get(name)
+        if isinstance(value, datetime):
+            return 0, as_utc(value, name), ident
+    return 1, _UNDATED, ident
 
 
 def derived_id(*parts: str) -> str:

@@ -22,6 +22,8 @@ product's: ``companyName`` -> ``name``, ``companyTitle`` -> ``company``,
 (``unitPrice`` -> ``unit_price_minor``), leads and calendar events. Its stale
 copies of ``countries`` and ``cities`` (and the empty ``positions``) are not
 carried into the tenant database; they are reported as skipped.
+Customers whose emails differ only by letter case are merged into one
+(:mod:`scripts.legacy.customer_merge`: the oldest wins), never dropped.
 """
 
 from __future__ import annotations
@@ -37,11 +39,22 @@ from scripts.legacy.convert import (
     ConversionError,
     normalize_tags,
     optional_utc,
-    snake_case,
+    snake_fields,
     text_or_none,
     to_minor,
 )
-from scripts.legacy.engine import Engine, Mapped, Skip, insert_once, per_doc
+from scripts.legacy.customer_merge import CustomerMerges
+from scripts.legacy.engine import (
+    BatchMapper,
+    Engine,
+    Mapped,
+    MapResult,
+    Skip,
+    insert_once,
+    per_doc,
+    source_id,
+)
+from scripts.legacy.preflight import Expected, check_sources
 from scripts.legacy.report import CollectionReport, ImportReport
 from scripts.legacy.sources import Source, require_sources
 from scripts.legacy.tenants import TenantSpec, ensure_tenant
@@ -81,7 +94,77 @@ NOT_CARRIED: dict[str, str] = {
     "positions": "not part of the product's model; not carried over",
 }
 PACKAGE_FEATURE_FLAGS = ("custom_domain", "api_access", "priority_support")
+
+# The collections this import needs and the types of the fields its mappers read
+# (checked before anything is written: scripts.legacy.preflight).
+_TEXT, _NUMBER, _INT, _DATE, _BOOL = "string", "number", "integer", "datetime", "bool"
+EXPECTED: Expected = {
+    PLATFORM_DATABASE: {
+        "packages": {
+            "key": _TEXT,
+            "name": _TEXT,
+            "description": _TEXT,
+            "currency": _TEXT,
+            "price_monthly": _NUMBER,
+            "price_yearly": _NUMBER,
+            "features": "dict",
+            "features.max_users": _INT,
+            "features.max_customers": _INT,
+            "features.feature_flags": "list",
+            "is_active": _BOOL,
+            "sort_order": _INT,
+            "stripe_price_id_monthly": _TEXT,
+            "stripe_price_id_yearly": _TEXT,
+        },
+        "feature_flags": {"key": _TEXT, "created_at": _DATE, "updated_at": _DATE},
+        "countries": {"code": _TEXT},
+        "currencies": {"code": _TEXT},
+        "languages": {"code": _TEXT},
+        "cities": {"name": _TEXT, "country": _TEXT},
+    },
+    TENANT_DATABASE: {
+        "customers": {
+            "id": _TEXT,
+            "companyName": _TEXT,
+            "companyTitle": _TEXT,
+            "contactPerson": _TEXT,
+            "email": _TEXT,
+            "phone": _TEXT,
+            "status": _TEXT,
+            "notes": _TEXT,
+            "tags": "list",
+            "currency": _TEXT,
+            "totalRevenue": _NUMBER,
+            "customerSince": _DATE,
+            "created_at": _DATE,
+            "updated_at": _DATE,
+        },
+        "products": {
+            "id": _TEXT,
+            "name": _TEXT,
+            "currency": _TEXT,
+            "unitPrice": _NUMBER,
+            "isActive": _BOOL,
+            "created_at": _DATE,
+        },
+        "leads": {"id": _TEXT, "created_at": _DATE},
+        "calendar_events": {"id": _TEXT, "start": _DATE, "end": _DATE, "created_at": _DATE},
+    },
+}
 CUSTOMER_STATUS_MAP = {"active": "active", "passive": "inactive", "inactive": "inactive"}
+# Customer fields the validation compares with the target.
+CUSTOMER_CHECK_FIELDS = (
+    "legacy_id",
+    "name",
+    "name_key",
+    "email",
+    "email_key",
+    "phone",
+    "company",
+    "tags",
+    "status",
+    "legacy_source",
+)
 
 
 @dataclass
@@ -111,17 +194,6 @@ class CrmOptions(ImportOptions):
 def legacy_source(database: str, collection: str) -> str:
     """The ``legacy_source`` marker: ``"vitingo_crm.customers"``."""
     return f"{database}.{collection}"
-
-
-def snake_fields(doc: dict[str, Any], used: set[str]) -> dict[str, Any]:
-    """Fields not mapped explicitly, renamed to snake_case (``relationshipType`` ->
-    ``relationship_type``), datetimes as UTC; ``_id`` and ``id`` excluded."""
-    out: dict[str, Any] = {}
-    for name, value in doc.items():
-        if name in used or name in ("_id", "id"):
-            continue
-        out[snake_case(name)] = optional_utc(value, name) if isinstance(value, datetime) else value
-    return out
 
 
 def plan_from_package(doc: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
@@ -355,6 +427,8 @@ class CrmImport:
         )
         self.tenant: Tenant | None = None
         self.tenant_problem = ""
+        self.merges: CustomerMerges | None = None
+        self.validating = False
 
     async def run(self) -> ImportReport:
         platform_names = await self.crm_db.collection_names()
@@ -385,10 +459,14 @@ class CrmImport:
             entry = self.report.add(
                 CollectionReport(legacy_source(TENANT_DATABASE, collection), target)
             )
-            mapper = self._tenant_mapper(collection)
+            mapper = self._tenant_mapper(collection, entry)
             tenant_jobs.append((collection, entry, mapper))
             if collection in tenant_names:
+                if collection == "customers" and self.tenant is not None:
+                    await self._prepare_merges(entry)
                 await self.engine.run_collection(self.tenant_db, collection, entry, mapper)
+                if collection == "customers" and self.merges is not None:
+                    entry.merges.extend(self.merges.merges())
             else:
                 entry.notes.append("collection not present in the source")
         for collection in tenant_names:
@@ -410,6 +488,7 @@ class CrmImport:
             self.report.counters[self.tenant.slug] = counters
             self.report.notes.extend(f"{self.tenant.slug}: {w}" for w in warnings)
         if self.options.validate:
+            self.validating = True
             extra = {}
             for collection, entry, mapper in platform_jobs:
                 if collection in platform_names:
@@ -497,7 +576,51 @@ class CrmImport:
 
         return per_doc(packages if collection == "packages" else reference)
 
-    def _tenant_mapper(self, collection: str) -> Any:
+    async def _prepare_merges(self, entry: CollectionReport) -> None:
+        """Plan and write the customers whose emails differ only by case (before the stream)."""
+        assert self.tenant is not None
+        self.merges = CustomerMerges(
+            db=self.platform.tenant_database(self.tenant),
+            target=self.tenant.slug,
+            build=customer_from_legacy,
+            marker=legacy_source(TENANT_DATABASE, "customers"),
+            check_fields=CUSTOMER_CHECK_FIELDS,
+        )
+        await self.merges.prepare(self.tenant_db, "customers")
+        if self.merges.groups:
+            entry.notes.append(
+                f"{len(self.merges.groups)} email address(es) shared by several customers "
+                "(letter case aside) or held by an existing customer: merged, see merges"
+            )
+
+    def _customers_mapper(self, inner: BatchMapper, entry: CollectionReport) -> BatchMapper:
+        """Customers: records of an email group are counted by the group's fate (its write
+        ran in :meth:`_prepare_merges`); the validation checks each group's target once."""
+
+        async def run(docs: list[dict[str, Any]]) -> list[MapResult]:
+            results = await inner(docs)
+            merges = self.merges
+            if merges is None:
+                return results
+            for result in results:
+                group = merges.group_of(result.source_id)
+                if group is None or result.skip is not None:
+                    continue
+                result.writes = []
+                if self.validating:
+                    if group.kept == result.source_id and group.write is not None:
+                        result.writes = [group.write]
+                    continue
+                outcome, reason = group.fate(result.source_id)
+                if reason is not None:
+                    result.skip = reason
+                elif outcome is not None:
+                    result.tallies = [(entry, merges.target, outcome)]
+            return results
+
+        return run
+
+    def _tenant_mapper(self, collection: str, entry: CollectionReport) -> BatchMapper:
         build = {
             "customers": customer_from_legacy,
             "products": lambda doc, warn: product_from_legacy(doc),
@@ -505,28 +628,19 @@ class CrmImport:
             "calendar_events": lambda doc, warn: event_from_legacy(doc),
         }[collection]
         target = TENANT_COLLECTIONS[collection]
-        checks: dict[str, tuple[str, ...] | None] = {
-            "customers": (
-                "legacy_id",
-                "name",
-                "name_key",
-                "email",
-                "email_key",
-                "phone",
-                "company",
-                "tags",
-                "status",
-                "legacy_source",
-            ),
-        }
+        checks: dict[str, tuple[str, ...] | None] = {"customers": CUSTOMER_CHECK_FIELDS}
 
         def fn(doc: dict[str, Any], warn: Any) -> list[Mapped]:
             if self.tenant is None:
                 raise Skip(self.tenant_problem or "the tenant could not be provisioned")
             tenant_db = self.platform.tenant_database(self.tenant)
             out = build(doc, warn)
+            if self.merges is not None and self.merges.group_of(source_id(doc)) is not None:
+                return []  # counted (and validated) by its email group
             return [insert_once(tenant_db, self.tenant.slug, target, out, checks.get(collection))]
 
+        if collection == "customers":
+            return self._customers_mapper(per_doc(fn), entry)
         return per_doc(fn)
 
 
@@ -549,9 +663,13 @@ async def import_legacy_crm(
 
     Raises:
         KeyError: a source is missing.
+        SourceError: the source is refused before anything is written (a missing
+            file, an unreadable line, a field of the wrong type, no records at all;
+            see :func:`scripts.legacy.preflight.check_sources`).
         Exception: errors of the source or target propagate (checkpoints keep progress).
     """
     require_sources(sources, DATABASES)
+    await check_sources(SOURCE_NAME, sources, EXPECTED)
     return await CrmImport(platform, sources, options or CrmOptions()).run()
 
 

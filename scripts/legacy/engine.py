@@ -42,6 +42,7 @@ MAX_STORED_SKIPS = 10_000  # skipped records kept in a checkpoint, re-reported o
 # or its own duplicate-key error) without decoding bulk error indices.
 WRITE_CONCURRENCY = 32
 NO_ID_REASON = "record has no _id"
+ERROR_PREFIX = "error:"
 
 
 class Skip(Exception):
@@ -70,6 +71,9 @@ class Mapped:
         requires: ``(collection, _id)`` of writes in the same batch that must have
             succeeded (a booking requires its customer).
         marker: the document's ``legacy_source``, for the validation's duplicate count.
+        upsert: create the document when ``key`` matches none; ``False`` for writes
+            into a document that must already exist (a legacy record merged into a
+            customer the tenant already has): no match is then an error, never a stub.
     """
 
     db: AsyncDatabase
@@ -83,6 +87,7 @@ class Mapped:
     stage: int = 0
     requires: tuple[tuple[str, Any], ...] = ()
     marker: str | None = None
+    upsert: bool = True
 
     @property
     def ident(self) -> tuple[str, str, Any]:
@@ -120,6 +125,33 @@ def source_id(doc: dict[str, Any]) -> str:
     """The record's id as reported (``str(_id)``; ``"?"`` when it has none)."""
     value = doc.get("_id")
     return "?" if value is None else str(value)
+
+
+async def write_one(write: Mapped) -> str:
+    """Apply one :class:`Mapped` write.
+
+    Returns:
+        ``"written"`` (inserted), ``"updated"`` (changed), ``"already_present"``
+        (matched, unchanged), or ``"error:<why>"`` for a refused write (duplicate
+        key, or no document to update when ``upsert`` is off); other database
+        errors propagate.
+    """
+    try:
+        result = await write.db[write.collection].update_one(
+            write.key, write.update, upsert=write.upsert
+        )
+    except WriteError as exc:
+        return ERROR_PREFIX + describe_write_error(exc)
+    if result.upserted_id is not None:
+        return "written"
+    if not write.upsert and result.matched_count == 0:
+        return ERROR_PREFIX + f"no document {_key_label(write.key)} to update (removed meanwhile?)"
+    return "updated" if result.modified_count else "already_present"
+
+
+def write_error_reason(write: Mapped, outcome: str) -> str:
+    """The "skipped" reason of a refused write (``outcome`` from :func:`write_one`)."""
+    return f"not written to {write.collection}: {outcome[len(ERROR_PREFIX) :]}"
 
 
 def insert_once(
@@ -456,24 +488,13 @@ class Engine:
 
         async def upsert(write: Mapped) -> str:
             async with gate:
-                try:
-                    result = await write.db[write.collection].update_one(
-                        write.key, write.update, upsert=True
-                    )
-                except WriteError as exc:
-                    return "error:" + _describe_write_error(exc)
-            if result.upserted_id is not None:
-                return "written"
-            return "updated" if result.modified_count else "already_present"
+                return await write_one(write)
 
         outcomes = await asyncio.gather(*(upsert(write) for write, _ in runnable))
         for (write, result), outcome in zip(runnable, outcomes, strict=True):
-            if outcome.startswith("error:"):
+            if outcome.startswith(ERROR_PREFIX):
                 failed.add(write.ident)
-                report.skip(
-                    result.source_id,
-                    f"not written to {write.collection}: {outcome[len('error:') :]}",
-                )
+                report.skip(result.source_id, write_error_reason(write, outcome))
             elif write.merged and outcome != "written":
                 report.tally(write.target, "merged")
             else:
@@ -606,7 +627,8 @@ def _key_label(key: dict[str, Any]) -> str:
     return ",".join(f"{k}={v}" for k, v in key.items())
 
 
-def _describe_write_error(exc: WriteError) -> str:
+def describe_write_error(exc: WriteError) -> str:
+    """A duplicate-key or other write error in words (the key value that collided)."""
     details = exc.details or {}
     if exc.code == 11000:
         value = details.get("keyValue")
@@ -625,7 +647,9 @@ __all__ = [
     "Mapped",
     "Progress",
     "Skip",
+    "describe_write_error",
     "insert_once",
     "per_doc",
     "source_id",
+    "write_one",
 ]

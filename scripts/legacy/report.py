@@ -6,10 +6,12 @@ Every source record ends in exactly one bucket, so for a complete run::
 
 ``written`` counts documents this run inserted, ``updated`` documents it
 changed, ``already_present`` documents an earlier run (or the product)
-already held unchanged, ``merged`` records folded into a document counted
-earlier in the same run (booking patients sharing an email), ``resumed``
-records an interrupted earlier run had already written (skipped by the
-resume). A re-run of a finished import reports ``written == updated == 0``.
+already held unchanged, ``merged`` records folded into another record's
+document (customers or booking patients whose emails differ only by letter
+case; each such fold is listed in ``merges``: which source ids went into
+which target), ``resumed`` records an interrupted earlier run had already
+written (skipped by the resume). A re-run of a finished import reports
+``written == updated == 0``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,34 @@ class Issue:
 
     id: str
     reason: str
+
+
+@dataclass(frozen=True)
+class Merge:
+    """Source records folded into one target document.
+
+    Attributes:
+        target: the target document's id (``str(_id)``).
+        kept: the source record the target was made from (its identity: name,
+            email spelling, ...), or ``None`` when the target is a document that
+            existed before the import (made in the product, or by another import).
+        merged: the other source records folded into it, in the rule's order.
+        reason: why they belong together and the rule that chose the target, e.g.
+            ``"same email, letter case aside (a@b.com); the oldest record is kept"``.
+    """
+
+    target: str
+    kept: str | None
+    merged: tuple[str, ...]
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "kept": self.kept,
+            "merged": list(self.merged),
+            "reason": self.reason,
+        }
 
 
 def _group(issues: list[Issue], limit: int | None) -> list[dict[str, Any]]:
@@ -125,6 +155,7 @@ class CollectionReport:
     per_target: dict[str, TargetCounts] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     validation: Validation | None = None
+    merges: list[Merge] = field(default_factory=list)
 
     def skip(self, record_id: Any, reason: str) -> None:
         """Record a skipped source record."""
@@ -175,6 +206,10 @@ class CollectionReport:
             "warning_count": len(self.warnings),
             "warnings": _group(self.warnings, limit),
             "per_target": {k: v.to_dict() for k, v in sorted(self.per_target.items())},
+            "merge_count": len(self.merges),
+            "merges": [
+                m.to_dict() for m in (self.merges if limit is None else self.merges[:limit])
+            ],
             "notes": list(self.notes),
             "validation": self.validation.to_dict(limit) if self.validation else None,
             "ok": self.ok,
@@ -261,10 +296,21 @@ class ImportReport:
         return sum(c.written + c.updated for c in self.collections)
 
     @property
+    def imported_nothing(self) -> bool:
+        """The carried collections had records, and not one of them is in the target
+        (every record was skipped): such a run is never reported as ok."""
+        carried = [c for c in self.collections if c.target != "-"]
+        records = sum(c.source_count for c in carried)
+        landed = sum(
+            c.written + c.updated + c.already_present + c.merged + c.resumed for c in carried
+        )
+        return records > 0 and landed == 0
+
+    @property
     def ok(self) -> bool:
-        """All collections accounted for and validated; no tenant failed."""
+        """All collections accounted for and validated; no tenant failed; something imported."""
         tenants_ok = all(t.usable for t in self.tenants)
-        return tenants_ok and all(c.ok for c in self.collections)
+        return tenants_ok and all(c.ok for c in self.collections) and not self.imported_nothing
 
     def to_dict(self, limit: int | None = MAX_IDS_IN_DICT) -> dict[str, Any]:
         """JSON-ready form. Contains generated owner passwords: print once, do not log."""
@@ -273,6 +319,7 @@ class ImportReport:
             "started_at": self.started_at.isoformat(),
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "ok": self.ok,
+            "imported_nothing": self.imported_nothing,
             "written": self.written,
             "tenants": [t.to_dict() for t in self.tenants],
             "collections": [c.to_dict(limit) for c in self.collections],
