@@ -12,7 +12,7 @@ from pymongo.errors import AutoReconnect
 from graphql_api.app import create_app
 from tenancy import dump
 from tenancy.dump import MANIFEST_NAME, export_database
-from tenancy.ejson_io import file_stats, read_json_file, write_json_file
+from tenancy.ejson_io import dumps_ejson, file_stats, loads_ejson, read_json_file, write_json_file
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import Tenant
 from tenancy.operations import RESTORE_MARKER, restore_tenant, service
@@ -54,16 +54,19 @@ async def exported(demo: Platform, tmp_path: Path) -> Path:
     return directory
 
 
-def tamper_consistently(directory: Path) -> None:
-    """Edit a document and recompute the file's SHA-256 and size in the manifest."""
-    path = directory / "customers.jsonl"
+def tamper_consistently(directory: Path, collection: str = "customers") -> None:
+    """Edit the first document of ``collection`` and recompute the file's SHA-256
+    and size in the manifest, so that only the content hash can tell."""
+    path = directory / f"{collection}.jsonl"
     lines = path.read_text().splitlines(keepends=True)
-    lines[0] = lines[0].replace('"name":"', '"name":"Mallory ', 1)
+    doc = loads_ejson(lines[0])
+    doc["tampered"] = True
+    lines[0] = dumps_ejson(doc) + "\n"
     path.write_text("".join(lines))
     stats = file_stats(path)
     manifest = read_json_file(directory / MANIFEST_NAME)
     for entry in manifest["collections"]:
-        if entry["name"] == "customers":
+        if entry["name"] == collection:
             entry.update(sha256=stats.sha256, size=stats.size)
     write_json_file(directory / MANIFEST_NAME, manifest)
 
