@@ -413,7 +413,9 @@ async def restore_tenant(
     collection), and the tenant record is switched to it in one conditional
     write (as a move). The tenant's database afterwards holds exactly the
     export's collections; the old database is kept and reported
-    (``info["old_database"]``).
+    (``info["old_database"]``). The import checks the export once more
+    before writing into the staging database (the files may have changed
+    during the wait for caches), and verifies what it wrote.
 
     Args:
         slug: the tenant.
