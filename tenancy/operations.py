@@ -131,13 +131,29 @@ async def _enter_maintenance(
 
     Waits ``drain_seconds`` when given; otherwise ``tenant_cache_ttl_seconds``
     when other server instances are running (none: no wait). The wait is
-    announced through ``on_notice`` and recorded as a ``drain`` step.
+    announced through ``on_notice`` and recorded as a ``drain`` step. If the
+    wait fails or is interrupted, maintenance is left again.
 
     Raises:
         AppError: as :func:`tenancy.service.enter_maintenance` (nothing changed).
     """
     await service.enter_maintenance(platform, slug, reason, actor)
     report.step("enter maintenance", detail="API serves reads, refuses writes")
+    try:
+        await _drain(platform, slug, report, drain_seconds, on_notice)
+    except BaseException:
+        await service.leave_maintenance(platform, slug, actor)
+        report.step("rollback", detail="left maintenance; nothing else was changed")
+        raise
+
+
+async def _drain(
+    platform: Platform,
+    slug: str,
+    report: OperationReport,
+    drain_seconds: float | None,
+    on_notice: NoticeCallback | None,
+) -> None:
     if drain_seconds is not None:
         wait = drain_seconds
         message = (

@@ -331,3 +331,21 @@ async def test_explicit_drain_seconds_wins(cached: Platform, tmp_path: Path, sle
     assert notices == [
         "waiting 2.5 s (as asked) for other processes to drop cached tenant 'quattro-stand'"
     ]
+
+
+async def test_an_interrupted_wait_leaves_maintenance(
+    cached: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    async def interrupted(seconds: float) -> None:
+        raise RuntimeError("operator pressed Ctrl-C")
+
+    monkeypatch.setattr("tenancy.operations._sleep", interrupted)
+    await another_server(cached)
+    with pytest.raises(RuntimeError):
+        await delete_tenant(cached, "quattro-stand", backup_dir=tmp_path, actor="t")
+    with pytest.raises(RuntimeError):
+        await move_tenant(cached, "west-nipt", to_cluster="eu-2", actor="t")
+    for slug in ("quattro-stand", "west-nipt"):
+        record = await cached.store.tenant_by_slug(slug)
+        assert record.maintenance is None and record.status == "active"
+        assert record.database.cluster == "default"
