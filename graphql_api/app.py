@@ -40,6 +40,7 @@ from graphql_api.http_limits import (
 from graphql_api.rate_limit import LoginRateLimiter, TenantRateLimiter
 from graphql_api.schema import build_schema
 from tenancy.errors import ErrorCode
+from tenancy.heartbeat import ServerHeartbeat
 from tenancy.runtime import Platform
 from tenancy.settings import Settings
 
@@ -183,6 +184,10 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
                     )
                 )
             await platform.start()
+            # Lets operators' move/delete know this process caches tenant records.
+            heartbeat = ServerHeartbeat(platform.store)
+            await heartbeat.start()
+            stack.push_async_callback(heartbeat.stop)
             if settings.should_seed_demo:
                 from graphql_api.demo import seed_demo
 

@@ -291,18 +291,20 @@ class StatusReport:
         }
 
 
+class ProgressKind(StrEnum):
+    """What a :class:`ProgressEvent` reports (listeners compare with these members)."""
+
+    DATABASE_STARTED = "database_started"
+    MIGRATION_STARTED = "migration_started"
+    MIGRATION_FINISHED = "migration_finished"  # duration_ms set
+    DATABASE_FINISHED = "database_finished"  # result set; also for databases not run
+
+
 @dataclass(frozen=True)
 class ProgressEvent:
-    """Sent to ``on_progress`` as a run advances.
+    """Sent to ``on_progress`` as a run advances; ``kind`` is a :class:`ProgressKind`."""
 
-    ``kind``: ``database_started``, ``migration_started``,
-    ``migration_finished`` (``duration_ms`` set) or ``database_finished``
-    (``result`` set).
-    """
-
-    kind: Literal[
-        "database_started", "migration_started", "migration_finished", "database_finished"
-    ]
+    kind: ProgressKind
     scope: MigrationScope
     target: str
     migration_id: str | None = None
@@ -525,13 +527,15 @@ async def _run_database(
     target = _label(db, scope, label)
     result = DatabaseResult(scope=scope, target=target, database=db.name, dry_run=dry_run)
     started = time.perf_counter()
-    await _emit(on_progress, ProgressEvent("database_started", scope, target))
+    await _emit(on_progress, ProgressEvent(ProgressKind.DATABASE_STARTED, scope, target))
     try:
         await body(result)
     except Exception as exc:
         _fail(result, exc)
     result.duration_ms = round((time.perf_counter() - started) * 1000)
-    await _emit(on_progress, ProgressEvent("database_finished", scope, target, result=result))
+    await _emit(
+        on_progress, ProgressEvent(ProgressKind.DATABASE_FINISHED, scope, target, result=result)
+    )
     return result
 
 
@@ -549,7 +553,9 @@ async def _run_step(
     result.failed_migration = migration.id
     await _emit(
         on_progress,
-        ProgressEvent("migration_started", result.scope, result.target, migration.id, direction),
+        ProgressEvent(
+            ProgressKind.MIGRATION_STARTED, result.scope, result.target, migration.id, direction
+        ),
     )
     step = migration.up if direction == "up" else migration.down
     assert step is not None  # a missing down is refused by _plan_down
@@ -573,7 +579,7 @@ async def _step_done(
     await _emit(
         on_progress,
         ProgressEvent(
-            "migration_finished",
+            ProgressKind.MIGRATION_FINISHED,
             result.scope,
             result.target,
             migration.id,
@@ -1012,7 +1018,9 @@ async def migrate_all(
             return result
         await _emit(
             on_progress,
-            ProgressEvent("database_finished", target.scope, target.label, result=result),
+            ProgressEvent(
+                ProgressKind.DATABASE_FINISHED, target.scope, target.label, result=result
+            ),
         )
         if result.outcome == Outcome.FAILED and not continue_on_error:
             stop.set()

@@ -4,7 +4,9 @@ Every command works against the configured MongoDB (``APP_MONGODB_URL``) or,
 when none is set, against the embedded data directory that ``make serve``
 uses. Long commands show progress and end with a report table; ``--json``
 prints the same report machine-readably. Exit code 0 means done, non-zero
-means failed, and the report says what was and was not done.
+means failed, and the report says what was and was not done. A failure
+prints one line, ``CODE: message`` (with ``--json`` a ``{"error": {"code",
+"message"}}`` object on stdout); ``tenantctl --debug ...`` adds the traceback.
 """
 
 from __future__ import annotations
@@ -14,13 +16,23 @@ import sys
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
+import click
 import typer
-from pymongo.errors import PyMongoError
+from rich.markup import escape
+from rich.traceback import Traceback
 
-from scripts.output import ProgressReporter, console, print_json, print_table, progress
-from scripts.runtime import operator_platform
+from scripts.output import (
+    ProgressReporter,
+    console,
+    print_error,
+    print_json,
+    print_notice,
+    print_table,
+    progress,
+)
+from scripts.runtime import as_app_error, describe_os_error, operator_platform
 from tenancy import service
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import TenantStatus
@@ -43,8 +55,38 @@ app.add_typer(tenants_app, name="tenants")
 JsonOption = typer.Option(False, "--json", help="Print the report as JSON on stdout.")
 
 
-def run(action: Callable[[Platform], Awaitable[T]]) -> T:
-    """Run ``action`` with a started platform; AppError -> clear message and exit code 1."""
+#: Options given before the command name (set by the callback on every invocation).
+_global = {"debug": False}
+
+
+@app.callback()
+def _global_options(
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the traceback of a failure (for bug reports)."
+    ),
+) -> None:
+    """Options before the command name apply to every command."""
+    _global["debug"] = debug
+
+
+def fail(error: BaseException, as_json: bool, exit_code: int = 1) -> NoReturn:
+    """Report ``error`` as one coded line (a JSON error object with ``as_json``)
+    and exit; ``--debug`` adds the traceback on stderr."""
+    app_error = as_app_error(error)
+    if _global["debug"] and error.__traceback__ is not None:
+        console.print(Traceback.from_exception(type(error), error, error.__traceback__))
+    print_error(app_error.code, app_error.message, as_json)
+    raise typer.Exit(exit_code)
+
+
+def refuse(message: str, as_json: bool) -> NoReturn:
+    """A command refused before doing anything (missing confirmation): exit code 2."""
+    fail(AppError(ErrorCode.VALIDATION_FAILED, message), as_json, exit_code=2)
+
+
+def run(action: Callable[[Platform], Awaitable[T]], as_json: bool = False) -> T:
+    """Run ``action`` with a started platform. Any failure (settings, MongoDB,
+    files, refusals) is printed by :func:`fail` and exits with code 1."""
 
     async def main() -> T:
         async with operator_platform() as platform:
@@ -52,16 +94,13 @@ def run(action: Callable[[Platform], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
-    except PyMongoError as error:
-        console.print(
-            f"[bold red]{ErrorCode.DATABASE_UNAVAILABLE}[/]: MongoDB did not answer "
-            f"({type(error).__name__}: {error}); check APP_MONGODB_URL and that the server runs",
-            soft_wrap=True,
-        )
-        raise typer.Exit(1) from None
-    except AppError as error:
-        console.print(f"[bold red]{error.code}[/]: {error.message}", soft_wrap=True)
-        raise typer.Exit(1) from None
+    except (click.exceptions.Exit, click.exceptions.Abort):
+        raise
+    except KeyboardInterrupt:
+        console.print("interrupted; the command did not finish (run it again to resume)")
+        raise typer.Exit(130) from None
+    except Exception as error:
+        fail(error, as_json)
 
 
 def run_with_progress(
@@ -69,7 +108,7 @@ def run_with_progress(
 ) -> T:
     """``run`` with rich progress bars (none for ``--json``) passed to ``action``."""
     with progress(not as_json) as bar:
-        return run(lambda platform: action(platform, bar))
+        return run(lambda platform: action(platform, bar), as_json)
 
 
 def _tenant_row(t: Any) -> list[Any]:
@@ -104,7 +143,7 @@ def tenants_list(
 
         return [Tenant.model_validate(doc) async for doc in cursor]
 
-    tenants = run(action)
+    tenants = run(action, as_json)
     if as_json:
         print_json([t.model_dump(mode="json") for t in tenants])
     else:
@@ -139,20 +178,24 @@ def tenants_provision(
     Example: tenantctl tenants provision acme-dental --name "Acme Dental"
     --owner-email owner@acme.com --owner-name "Ada" --plan professional
     """
-    request = service.ProvisionRequest(
-        slug=slug,
-        name=name,
-        plan_key=plan,
-        owner_email=owner_email,
-        owner_name=owner_name,
-        owner_password=owner_password,
-        timezone=timezone,
-        currency=currency,
-        language=language,
-        domains=domain,
-        cluster=cluster,
-    )
-    tenant = run(lambda platform: service.provision_tenant(platform, request, ACTOR))
+
+    async def action(platform: Platform) -> Any:
+        request = service.ProvisionRequest(
+            slug=slug,
+            name=name,
+            plan_key=plan,
+            owner_email=owner_email,
+            owner_name=owner_name,
+            owner_password=owner_password,
+            timezone=timezone,
+            currency=currency,
+            language=language,
+            domains=domain,
+            cluster=cluster,
+        )
+        return await service.provision_tenant(platform, request, ACTOR)
+
+    tenant = run(action, as_json)
     if as_json:
         print_json(tenant.model_dump(mode="json"))
     else:
@@ -170,7 +213,8 @@ def tenants_suspend(
     Example: tenantctl tenants suspend west-nipt --reason "payment failed"
     """
     tenant = run(
-        lambda p: service.set_tenant_status(p, slug, TenantStatus.SUSPENDED, reason, ACTOR)
+        lambda p: service.set_tenant_status(p, slug, TenantStatus.SUSPENDED, reason, ACTOR),
+        as_json,
     )
     _print_tenant(tenant, as_json)
 
@@ -181,7 +225,9 @@ def tenants_reactivate(slug: str, as_json: bool = JsonOption) -> None:
 
     Example: tenantctl tenants reactivate west-nipt
     """
-    tenant = run(lambda p: service.set_tenant_status(p, slug, TenantStatus.ACTIVE, None, ACTOR))
+    tenant = run(
+        lambda p: service.set_tenant_status(p, slug, TenantStatus.ACTIVE, None, ACTOR), as_json
+    )
     _print_tenant(tenant, as_json)
 
 
@@ -218,7 +264,7 @@ def migrate_status(
     """
     from migrations.runner import status_all
 
-    report = run(lambda p: status_all(p, tenants=tenant or None, concurrency=concurrency))
+    report = run(lambda p: status_all(p, tenants=tenant or None, concurrency=concurrency), as_json)
     if as_json:
         print_json(report.to_dict())
     else:
@@ -259,13 +305,13 @@ def migrate_up(
 
     Example: tenantctl migrate up --concurrency 8 --continue-on-error
     """
-    from migrations.runner import migrate_all
+    from migrations.runner import ProgressEvent, ProgressKind, migrate_all
 
     with progress(not as_json) as bar:
         done = {"n": 0}
 
-        def on_event(event: Any) -> None:
-            if event.kind == "database_done":
+        def on_event(event: ProgressEvent) -> None:
+            if event.kind == ProgressKind.DATABASE_FINISHED:
                 done["n"] += 1
                 bar("databases", done["n"], None)
 
@@ -278,7 +324,8 @@ def migrate_up(
                 dry_run=dry_run,
                 continue_on_error=continue_on_error,
                 on_progress=on_event,
-            )
+            ),
+            as_json,
         )
     if as_json:
         print_json(report.to_dict())
@@ -340,7 +387,7 @@ def _print_operation(result: Any, as_json: bool, title: str) -> None:
         ],
     )
     for warning in [*result.warnings, *(w for c in result.collections for w in c.warnings)]:
-        console.print(f"[yellow]warning[/]: {warning}")
+        console.print(f"[yellow]warning[/]: {escape(warning)}")
 
 
 async def _tenant_db(platform: Platform, slug: str) -> Any:
@@ -363,13 +410,16 @@ def export_cmd(
     from tenancy.dump import export_database
 
     async def action(platform: Platform, bar: ProgressReporter) -> Any:
-        return await export_database(
-            await _tenant_db(platform, slug),
-            directory,
-            overwrite=overwrite,
-            batch_size=batch_size,
-            on_progress=bar,
-        )
+        db = await _tenant_db(platform, slug)
+        try:
+            return await export_database(
+                db, directory, overwrite=overwrite, batch_size=batch_size, on_progress=bar
+            )
+        except OSError as exc:  # the partial export was removed
+            raise AppError(
+                ErrorCode.BACKUP_FAILED,
+                f"export to {directory} failed, nothing was written: {describe_os_error(exc)}",
+            ) from exc
 
     result = run_with_progress(action, as_json)
     _print_operation(result, as_json, f"export {slug} -> {directory}")
@@ -379,32 +429,47 @@ def export_cmd(
 @app.command("import")
 def import_cmd(
     directory: Path = typer.Argument(..., help="An export directory (with manifest.json)."),
-    slug: str = typer.Argument(..., help="Tenant whose database receives the data."),
+    slug: str = typer.Argument(..., help="Tenant whose data is replaced by the export."),
     overwrite: bool = typer.Option(
-        False, help="Allow a non-empty target: the export's collections are replaced."
+        False, help="Allow replacing a tenant database that holds documents."
     ),
     batch_size: int = BatchOption,
+    drain_seconds: float | None = typer.Option(
+        None,
+        help="Wait after entering maintenance (default: the tenant cache TTL when other "
+        "servers are running, else none).",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Import an export into a tenant's database. The manifest (counts, checksums)
-    is verified before anything is written; a non-empty target is refused unless --overwrite.
+    """Restore a tenant from an export. Every document is checked against the
+    manifest (counts, content hashes, index definitions) before anything
+    changes; a tampered export is refused. The export is then imported into
+    a new staging database, verified, and the tenant switched to it in one
+    write (in maintenance, as `tenants move`). The old database is kept and
+    reported (`tenants drop-old-database` removes it after a backup); a
+    failed restore leaves the tenant as it was. A tenant database holding
+    documents is refused unless --overwrite.
 
     Example: tenantctl import backups/west-nipt-2026-11-21 west-nipt --overwrite
     """
-    from tenancy.dump import import_database
+    from tenancy.operations import restore_tenant
 
-    async def action(platform: Platform, bar: ProgressReporter) -> Any:
-        return await import_database(
+    report = run_with_progress(
+        lambda p, bar: restore_tenant(
+            p,
+            slug,
             directory,
-            await _tenant_db(platform, slug),
             overwrite=overwrite,
             batch_size=batch_size,
+            drain_seconds=drain_seconds,
+            actor=ACTOR,
             on_progress=bar,
-        )
-
-    result = run_with_progress(action, as_json)
-    _print_operation(result, as_json, f"import {directory} -> {slug}")
-    raise typer.Exit(0 if result.ok else 1)
+            on_notice=print_notice,
+        ),
+        as_json,
+    )
+    _print_report(report, as_json)
+    raise typer.Exit(0 if report.ok else 1)
 
 
 @app.command("copy")
@@ -486,7 +551,9 @@ def tenants_move(
     to_database: str | None = typer.Option(None, help="Target database name (default: same)."),
     batch_size: int = BatchOption,
     drain_seconds: float | None = typer.Option(
-        None, help="Wait after entering maintenance (default: the tenant cache TTL)."
+        None,
+        help="Wait after entering maintenance (default: the tenant cache TTL when other "
+        "servers are running, else none).",
     ),
     as_json: bool = JsonOption,
 ) -> None:
@@ -510,6 +577,7 @@ def tenants_move(
             drain_seconds=drain_seconds,
             actor=ACTOR,
             on_progress=bar,
+            on_notice=print_notice,
         ),
         as_json,
     )
@@ -535,8 +603,7 @@ def tenants_drop_old_database(
     from tenancy.operations import drop_old_database
 
     if not yes:
-        console.print("[red]refused[/]: pass --yes to drop the database (a backup is made first)")
-        raise typer.Exit(2)
+        refuse("pass --yes to drop the database (a backup is made first)", as_json)
     report = run_with_progress(
         lambda p, bar: drop_old_database(
             p,
@@ -561,7 +628,9 @@ def tenants_delete(
         "", help="Type the tenant slug again to confirm; nothing happens without it."
     ),
     drain_seconds: float | None = typer.Option(
-        None, help="Wait after entering maintenance (default: the tenant cache TTL)."
+        None,
+        help="Wait after entering maintenance (default: the tenant cache TTL when other "
+        "servers are running, else none).",
     ),
     as_json: bool = JsonOption,
 ) -> None:
@@ -574,8 +643,7 @@ def tenants_delete(
     from tenancy.operations import delete_tenant
 
     if confirm != slug:
-        console.print(f"[red]refused[/]: pass --confirm {slug} to delete tenant {slug!r}")
-        raise typer.Exit(2)
+        refuse(f"pass --confirm {slug} to delete tenant {slug!r}", as_json)
     report = run_with_progress(
         lambda p, bar: delete_tenant(
             p,
@@ -584,6 +652,7 @@ def tenants_delete(
             actor=ACTOR,
             drain_seconds=drain_seconds,
             on_progress=bar,
+            on_notice=print_notice,
         ),
         as_json,
     )
@@ -648,8 +717,7 @@ def import_legacy_cmd(
     )
 
     if (source_dir is None) == (source_url is None):
-        console.print("[red]refused[/]: give exactly one of --dir or --url")
-        raise typer.Exit(2)
+        refuse("give exactly one of --dir or --url", as_json)
     databases = DATABASES[kind.value]
 
     async def action(platform: Platform, bar: ProgressReporter) -> Any:
@@ -667,7 +735,10 @@ def import_legacy_cmd(
             )
         from pymongo import AsyncMongoClient
 
-        client: AsyncMongoClient = AsyncMongoClient(source_url, tz_aware=True)
+        timeout_ms = round(platform.settings.cli_server_selection_timeout_seconds * 1000)
+        client: AsyncMongoClient = AsyncMongoClient(
+            source_url, tz_aware=True, serverSelectionTimeoutMS=timeout_ms
+        )
         try:
             return await import_legacy(
                 platform, kind.value, database_sources(client, databases), options

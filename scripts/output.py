@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -27,6 +28,21 @@ stdout = Console(width=None if sys.stdout.isatty() else 200)
 def print_json(data: Any) -> None:
     """Machine-readable report on stdout (datetimes and ids as strings)."""
     print(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+def print_error(code: str, message: str, as_json: bool = False) -> None:
+    """A failure as one line ``CODE: message`` on stderr, or with ``as_json`` as
+    ``{"error": {"code": ..., "message": ...}}`` on stdout."""
+    message = " ".join(message.splitlines())
+    if as_json:
+        print_json({"error": {"code": str(code), "message": message}})
+    else:
+        console.print(f"[bold red]{code}[/]: {escape(message)}", soft_wrap=True, highlight=False)
+
+
+def print_notice(message: str) -> None:
+    """Something a running command wants the operator to know now (stderr)."""
+    console.print(f"[yellow]{escape(message)}[/]", soft_wrap=True, highlight=False)
 
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

@@ -24,10 +24,15 @@ class ClientRegistry:
     Args:
         cluster_urls: cluster name -> MongoDB URL. An empty URL selects the
             in-process mock (one isolated mock server per cluster name).
+        client_options: extra ``AsyncMongoClient`` keyword options for every
+            real cluster (e.g. ``serverSelectionTimeoutMS``).
     """
 
-    def __init__(self, cluster_urls: dict[str, str]) -> None:
+    def __init__(
+        self, cluster_urls: dict[str, str], client_options: dict[str, Any] | None = None
+    ) -> None:
         self._urls = dict(cluster_urls)
+        self._options = dict(client_options or {})
         self._clients: dict[str, Any] = {}
 
     @property
@@ -56,7 +61,9 @@ class ClientRegistry:
         if client is None:
             url = self._url(cluster)
             if url:
-                client = AsyncMongoClient(url, tz_aware=True, appname="tenant-graphql")
+                client = AsyncMongoClient(
+                    url, tz_aware=True, appname="tenant-graphql", **self._options
+                )
             else:
                 from tenancy.mock import new_mock_client
 

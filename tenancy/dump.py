@@ -38,9 +38,13 @@ Each ``.jsonl`` file can also be loaded by hand with
 Export writes everything into a hidden temporary directory beside the
 destination and renames it into place at the end, so a failed or interrupted
 export never leaves a directory that looks complete. Import checks the
-manifest and every file (count of lines and SHA-256) before it writes
-anything, and verifies each imported collection against the manifest's count
-and content hash (which catches any change of type on the way).
+manifest (structure, collection names, index definitions) and every file
+(count of lines and SHA-256) before it writes anything, then parses every
+document and recomputes each collection's count and order-independent content
+hash, so a dump whose documents were edited and whose file checksums were
+recomputed to match is still refused before the first write. After writing it
+verifies each imported collection against the manifest's count, content hash
+and indexes (which catches any change of type on the way).
 """
 
 from __future__ import annotations
@@ -81,6 +85,7 @@ from tenancy.ejson_io import (
     ContentDigest,
     JsonlWriter,
     file_stats,
+    iter_jsonl,
     iter_jsonl_batches,
     read_json_file,
     write_json_file,
@@ -312,6 +317,8 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
             problems.append(f"{where} has no name")
             continue
         name = entry["name"]
+        if (problem := _collection_name_problem(name)) is not None:
+            problems.append(problem)
         if name in names:
             problems.append(f"collection {name} is listed twice")
         names.add(name)
@@ -333,30 +340,111 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
         for key in ("sha256", "content_hash"):
             if not re.fullmatch(r"[0-9a-f]{64}", str(entry.get(key, ""))):
                 problems.append(f"{name}: {key} must be 64 hex digits")
-        indexes = entry.get("indexes")
-        if not isinstance(indexes, list) or not all(
-            isinstance(ix, dict) and isinstance(ix.get("key"), dict) and ix.get("name")
-            for ix in indexes
-        ):
-            problems.append(f"{name}: indexes must be a list of {{key, name, ...}}")
+        problems.extend(_index_problems(name, entry.get("indexes")))
+    algorithm = manifest.get("content_hash_algorithm", CONTENT_HASH_ALGORITHM)
+    if algorithm != CONTENT_HASH_ALGORITHM:
+        problems.append(f"content_hash_algorithm {algorithm!r} is not the one this version uses")
     if problems:
         raise _invalid(root, problems)
     return manifest
 
 
-def check_dump(directory: str | os.PathLike[str]) -> dict[str, Any]:
-    """Check a dump without writing anything: the manifest's structure, and for
-    every collection file that it exists, has ``count`` lines, ``size`` bytes
-    and the recorded SHA-256.
+#: Index key values a server accepts besides a non-zero number (1, -1).
+_INDEX_KEY_TYPES = frozenset({"text", "2d", "2dsphere", "hashed", "geoHaystack"})
+#: Index options whose value must have this type when present.
+_INDEX_OPTION_TYPES: dict[str, type | tuple[type, ...]] = {
+    "unique": bool,
+    "sparse": bool,
+    "hidden": bool,
+    "expireAfterSeconds": int,
+    "partialFilterExpression": dict,
+    "collation": dict,
+    "weights": dict,
+    "wildcardProjection": dict,
+}
 
+
+def _collection_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a collection name (MongoDB naming restrictions), or None."""
+    if not name or "\0" in name or "$" in name:
+        return f"collection name {name!r} is empty or contains '$' or NUL"
+    if name.startswith("system."):
+        return f"collection name {name!r} is reserved (system.*)"
+    return None
+
+
+def _index_problems(collection: str, indexes: Any) -> list[str]:
+    """Sanity of a manifest's index list: shape, key values, unique names, option types."""
+    if not isinstance(indexes, list):
+        return [f"{collection}: indexes must be a list of {{key, name, ...}}"]
+    problems: list[str] = []
+    names: set[str] = set()
+    for i, spec in enumerate(indexes):
+        where = f"{collection}: index {i}"
+        if not isinstance(spec, dict) or not isinstance(spec.get("key"), dict) or not spec["key"]:
+            problems.append(f"{where} must be an object with a non-empty key")
+            continue
+        name = spec.get("name")
+        if not isinstance(name, str) or not name:
+            problems.append(f"{where} has no name")
+            continue
+        where = f"{collection}: index {name!r}"
+        if name == "_id_":
+            problems.append(f"{where} is the implicit _id index and must not be listed")
+        if name in names:
+            problems.append(f"{where} is listed twice")
+        names.add(name)
+        for field_name, kind in spec["key"].items():
+            number = isinstance(kind, int | float) and not isinstance(kind, bool) and kind != 0
+            if not (field_name and (number or kind in _INDEX_KEY_TYPES)):
+                problems.append(f"{where}: key {field_name!r}: {kind!r} is not an index type")
+        for option, expected in _INDEX_OPTION_TYPES.items():
+            value = spec.get(option)
+            wrong = not isinstance(value, expected) or (
+                expected is int and (isinstance(value, bool) or value < 0)
+            )
+            if option in spec and wrong:
+                problems.append(f"{where}: option {option} has an invalid value {value!r}")
+    return problems
+
+
+def check_dump(
+    directory: str | os.PathLike[str],
+    *,
+    content: bool = True,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_progress: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """Check a dump without writing anything.
+
+    Always: the manifest (:func:`read_manifest`: structure, collection names,
+    index definitions), and for every collection file that it exists, has
+    ``count`` lines, ``size`` bytes and the recorded SHA-256, and that no
+    other ``.jsonl`` file lies beside them. With ``content``: every document
+    of every file is parsed (bounded memory: ``batch_size`` at a time); each
+    must be a JSON object with an ``_id``, and each collection's document
+    count and order-independent content hash (:class:`ContentDigest`) must
+    equal the manifest's. File checksums alone can be recomputed after an
+    edit; the content hash of the documents then still differs.
+
+    Args:
+        directory: the dump directory.
+        content: also parse and hash every document (default).
+        batch_size: documents hashed at a time (>= 1).
+        on_progress: ``("check:<collection>", documents_done, count)``.
     Returns:
         The manifest.
     Raises:
+        AppError(NOT_FOUND): ``directory`` does not exist or is not a directory.
         AppError(MANIFEST_INVALID) listing every problem found.
     """
     root = Path(directory)
+    if not root.is_dir():
+        state = "is not a directory" if root.exists() else "does not exist"
+        raise AppError(ErrorCode.NOT_FOUND, f"dump directory {root} {state}")
     manifest = read_manifest(root)
     problems: list[str] = []
+    intact: list[dict[str, Any]] = []
     for entry in manifest["collections"]:
         if entry.get("type", "collection") == "view":
             continue
@@ -369,15 +457,49 @@ def check_dump(directory: str | os.PathLike[str]) -> dict[str, Any]:
             problems.append(
                 f"{entry['file']}: {stats.lines} documents, the manifest says {entry['count']}"
             )
-        if stats.size != entry["size"] or stats.sha256 != entry["sha256"]:
+        elif stats.size != entry["size"] or stats.sha256 != entry["sha256"]:
             problems.append(f"{entry['file']}: checksum differs from the manifest (file changed)")
+        else:
+            intact.append(entry)
     listed = {entry.get("file") for entry in manifest["collections"]}
     strays = sorted(p.name for p in root.glob("*.jsonl") if p.name not in listed)
     if strays:
         problems.append(f"files not in the manifest: {', '.join(strays)}")
+    if content and not problems:
+        for entry in intact:
+            problems.extend(_content_problems(root, entry, batch_size, on_progress))
     if problems:
         raise _invalid(root, problems)
     return manifest
+
+
+def _content_problems(
+    root: Path, entry: dict[str, Any], batch_size: int, on_progress: ProgressCallback | None
+) -> list[str]:
+    """Parse one collection file; compare its documents' count and content hash
+    with the manifest entry. Returns the problems found (empty: it checks out)."""
+    file_name = entry["file"]
+    label = f"check:{entry['name']}"
+    digest = ContentDigest()
+    batch: list[dict[str, Any]] = []
+    try:
+        for doc in iter_jsonl(root / file_name):
+            if "_id" not in doc:
+                return [f"{file_name}: document {digest.count + len(batch) + 1} has no _id"]
+            batch.append(doc)
+            if len(batch) >= batch_size:
+                digest.add_many(batch)
+                batch = []
+                if on_progress:
+                    on_progress(label, digest.count, entry["count"])
+        digest.add_many(batch)
+    except ValueError as exc:  # names the file and line
+        return [str(exc)]
+    if on_progress:
+        on_progress(label, digest.count, entry["count"])
+    expected = ContentDigest(entry["count"], entry["content_hash"])
+    mismatch = describe_mismatch(expected, digest, "the manifest", "the file")
+    return [f"{file_name}: {mismatch}"] if mismatch else []
 
 
 # ---------------------------------------------------------------- import
@@ -394,11 +516,17 @@ async def import_database(
 ) -> OperationResult:
     """Import a dump made by :func:`export_database` into ``db``.
 
-    Everything is checked before the first write (:func:`check_dump`, and the
-    target's emptiness). Then each collection is created with its options,
-    filled with ``insert_many`` per batch of at most ``batch_size`` documents
-    (bounded memory), indexed with every option, and verified against the
-    manifest (count and content hash of the documents now in ``db``).
+    Everything is checked before the first write (:func:`check_dump`, with
+    every document parsed and hashed when ``verify``, and the target's
+    emptiness). Then each collection is created with its options, filled with
+    ``insert_many`` per batch of at most ``batch_size`` documents (bounded
+    memory), indexed with every option, and verified against the manifest
+    (count and content hash of the documents now in ``db``, indexes).
+
+    This writes into ``db`` in place: with ``overwrite``, a failure part-way
+    leaves ``db`` partly replaced. To replace a tenant's data safely, use
+    :func:`tenancy.operations.restore_tenant`, which imports into a staging
+    database and switches the tenant to it only once it is verified.
 
     Args:
         directory: the dump directory.
@@ -406,17 +534,22 @@ async def import_database(
         overwrite: allow a target that holds documents; the collections of
             the dump are dropped and replaced, other collections are kept.
         batch_size: documents per ``insert_many`` (>= 1).
-        verify: compare each imported collection with the manifest (count,
-            content hash, index definitions).
-        on_progress: ``(collection, documents_done, total)`` and
-            ``("verify:<name>", done, total)``.
+        verify: check every document against the manifest before writing
+            (count and content hash per collection) and each imported
+            collection after (count, content hash, index definitions).
+            ``False`` only for trusted dumps (the embedded snapshots).
+        on_progress: ``("check:<name>", done, total)`` while the dump is
+            checked, ``(collection, documents_done, total)`` while writing
+            and ``("verify:<name>", done, total)``.
     Returns:
         ``OperationResult(operation="import")``; a collection whose count or
         hash differs from the manifest is ``failed`` (``VERIFICATION_FAILED``).
         A database error stops the import: that collection is ``failed``,
         later ones ``not_run`` (import again with ``overwrite=True``).
     Raises:
-        AppError(MANIFEST_INVALID): the manifest or a file does not check out.
+        AppError(NOT_FOUND): ``directory`` is missing.
+        AppError(MANIFEST_INVALID): the manifest, a file or a document does
+            not check out; nothing was written.
         AppError(TARGET_NOT_EMPTY): ``db`` holds documents and not ``overwrite``.
         AppError(VALIDATION_FAILED): ``batch_size`` < 1.
     """
@@ -424,7 +557,7 @@ async def import_database(
     if not isinstance(batch_size, int) or batch_size < 1:
         raise AppError(ErrorCode.VALIDATION_FAILED, f"batch_size must be >= 1, got {batch_size!r}")
     root = Path(directory).absolute()
-    manifest = check_dump(root)
+    manifest = check_dump(root, content=verify, batch_size=batch_size, on_progress=on_progress)
     occupied = await non_empty_collections(db)
     if occupied and not overwrite:
         raise AppError(

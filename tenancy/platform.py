@@ -1,4 +1,4 @@
-"""Platform database access: tenants, domains, users and plans.
+"""Platform database access: tenants, domains, users, plans and running servers.
 
 The platform database (``Settings.platform_db``) knows the tenants. This
 module is its only reader and writer for those collections.
@@ -6,6 +6,11 @@ module is its only reader and writer for those collections.
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -21,6 +26,8 @@ TENANTS = "tenants"
 DOMAINS = "tenant_domains"
 USERS = "users"
 PLANS = "plans"
+#: One document per running API server process (see ``PlatformStore.register_instance``).
+SERVER_INSTANCES = "server_instances"
 
 PLATFORM_INDEXES: dict[str, list[IndexModel]] = {
     TENANTS: [
@@ -40,6 +47,36 @@ PLATFORM_INDEXES: dict[str, list[IndexModel]] = {
 }
 
 
+#: Expired heartbeats are removed by the server's TTL monitor (reads filter on
+#: ``expires_at`` too: the monitor runs about once a minute).
+SERVER_INSTANCE_INDEXES = [
+    IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_ttl")
+]
+
+
+@dataclass(frozen=True)
+class ServerInstance:
+    """A running API server process, as its last heartbeat describes it.
+
+    Attributes:
+        id: unique per process start.
+        host: host name; pid: process id (``label`` is ``host:pid``).
+        started_at / heartbeat_at / expires_at: UTC; the process counts as
+            running until ``expires_at`` unless it beats again.
+    """
+
+    id: str
+    host: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime
+    expires_at: datetime
+
+    @property
+    def label(self) -> str:
+        return f"{self.host}:{self.pid}"
+
+
 def email_key(email: str) -> str:
     """Case-insensitive identity of an email address (uniqueness, lookups)."""
     return email.strip().lower()
@@ -54,6 +91,8 @@ class PlatformStore:
 
     def __init__(self, db: AsyncDatabase) -> None:
         self.db = db
+        #: This process's server instance id once registered (``register_instance``).
+        self.instance_id: str | None = None
 
     async def ensure_indexes(self) -> None:
         """Create the platform indexes (idempotent)."""
@@ -205,3 +244,71 @@ class PlatformStore:
 
     async def touch_login(self, user_id: ObjectId) -> None:
         await self.db[USERS].update_one({"_id": user_id}, {"$set": {"last_login_at": utcnow()}})
+
+    # -- running server instances (heartbeats) -------------------------
+
+    async def register_instance(self, lease_seconds: float) -> str:
+        """Record this process as a running server until ``lease_seconds`` from now.
+
+        Sets and returns ``instance_id``; renew with :meth:`renew_instance`
+        before the lease ends, and :meth:`unregister_instance` at shutdown.
+        Operators' ``move``/``delete`` wait for the tenant cache of the
+        instances that are registered (:meth:`live_instances`).
+        """
+        await apply_indexes(self.db[SERVER_INSTANCES], SERVER_INSTANCE_INDEXES)
+        now = utcnow()
+        instance_id = uuid.uuid4().hex
+        await self.db[SERVER_INSTANCES].insert_one(
+            {
+                "_id": instance_id,
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "started_at": now,
+                "heartbeat_at": now,
+                "expires_at": now + timedelta(seconds=lease_seconds),
+            }
+        )
+        self.instance_id = instance_id
+        return instance_id
+
+    async def renew_instance(self, lease_seconds: float) -> None:
+        """Extend this process's lease (re-creates the record if it had expired)."""
+        if self.instance_id is None:
+            raise RuntimeError("register_instance() first")
+        now = utcnow()
+        await self.db[SERVER_INSTANCES].update_one(
+            {"_id": self.instance_id},
+            {
+                "$set": {"heartbeat_at": now, "expires_at": now + timedelta(seconds=lease_seconds)},
+                "$setOnInsert": {
+                    "host": socket.gethostname(),
+                    "pid": os.getpid(),
+                    "started_at": now,
+                },
+            },
+            upsert=True,
+        )
+
+    async def unregister_instance(self) -> None:
+        """Remove this process's record (clean shutdown); no-op if not registered."""
+        if self.instance_id is not None:
+            await self.db[SERVER_INSTANCES].delete_one({"_id": self.instance_id})
+            self.instance_id = None
+
+    async def live_instances(self) -> list[ServerInstance]:
+        """Running server processes other than this one (lease not expired), oldest first."""
+        query: dict[str, Any] = {"expires_at": {"$gt": utcnow()}}
+        if self.instance_id is not None:
+            query["_id"] = {"$ne": self.instance_id}
+        cursor = self.db[SERVER_INSTANCES].find(query).sort("started_at", ASCENDING)
+        return [
+            ServerInstance(
+                id=doc["_id"],
+                host=doc["host"],
+                pid=doc["pid"],
+                started_at=doc["started_at"],
+                heartbeat_at=doc["heartbeat_at"],
+                expires_at=doc["expires_at"],
+            )
+            async for doc in cursor
+        ]

@@ -96,6 +96,13 @@ class Settings(BaseSettings):
     max_page_size: int = 100
     default_page_size: int = 20
     trial_days: int = 14
+    cli_server_selection_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=600,
+        description="tenantctl: how long to look for a reachable MongoDB server before "
+        "failing with DATABASE_UNAVAILABLE.",
+    )
 
     @field_validator("tenant_db_prefix")
     @classmethod

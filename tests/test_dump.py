@@ -194,23 +194,131 @@ def _edit_manifest(directory: Path, collection: str, **changes: Any) -> None:
     write_json_file(directory / MANIFEST_NAME, manifest)
 
 
-async def test_consistently_edited_dump_fails_content_verification(
+def _edit_document(directory: Path, collection: str, old: str, new: str) -> None:
+    """Change one document of a dump and recompute the file's checksum and size
+    in the manifest, as someone covering their tracks would."""
+    path = directory / f"{collection}.jsonl"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    stats = file_stats(path)
+    _edit_manifest(directory, collection, sha256=stats.sha256, size=stats.size)
+    check_dump(directory, content=False)  # the file-level checks pass
+
+
+def _append_line(directory: Path, collection: str, line: str) -> None:
+    """Append a line to a collection file; count, checksum and size updated to match."""
+    path = directory / f"{collection}.jsonl"
+    path.write_text(path.read_text() + line + "\n")
+    stats = file_stats(path)
+    _edit_manifest(directory, collection, count=stats.lines, sha256=stats.sha256, size=stats.size)
+
+
+@pytest.mark.parametrize(
+    ("collection", "old", "new"),
+    [
+        ("customers", "Customer", "Kustomer"),  # a value
+        ("types", '{"$numberLong":"7"}', "7"),  # a BSON type only (Int64 -> int32)
+    ],
+    ids=["value", "type"],
+)
+@pytest.mark.parametrize("overwrite", [False, True], ids=["new-target", "overwrite"])
+async def test_consistently_edited_dump_is_refused_before_any_write(
+    dump_dir: Path, target: Any, collection: str, old: str, new: str, overwrite: bool
+) -> None:
+    """Documents are hashed before the first write: recomputed file checksums
+    do not get an edited document past the manifest's content hash."""
+    if overwrite:
+        await target["customers"].insert_one({"_id": "kept", "name": "before"})
+    before = await docs_by_id(target["customers"])
+    _edit_document(dump_dir, collection, old, new)
+
+    with pytest.raises(AppError) as refused:
+        await import_database(dump_dir, target, overwrite=overwrite)
+    assert refused.value.code is ErrorCode.MANIFEST_INVALID
+    assert f"{collection}.jsonl: content hash differs" in refused.value.message
+    assert "nothing was written" in refused.value.message
+    assert await target.list_collection_names() == (["customers"] if overwrite else [])
+    assert await docs_by_id(target["customers"]) == before
+
+
+async def test_change_after_the_check_is_caught_by_verification(
     dump_dir: Path, target: Any
 ) -> None:
-    """A hand-edited file whose checksum was updated too passes the file check,
-    and the content hash still catches the change of type (Int64 -> int32)."""
-    path = dump_dir / "types.jsonl"
-    path.write_text(path.read_text().replace('{"$numberLong":"7"}', "7"))
-    stats = file_stats(path)
-    _edit_manifest(dump_dir, "types", sha256=stats.sha256, size=stats.size)
-    check_dump(dump_dir)
+    """A file changed between the check and the write (the checked documents are
+    not kept in memory) fails the verification of what was written."""
 
-    result = await import_database(dump_dir, target)
+    def tamper_after_check(label: str, done: int, total: int | None) -> None:
+        if label == "check:types" and done == total:
+            _edit_document(dump_dir, "types", '{"$numberLong":"7"}', "7")
+
+    result = await import_database(dump_dir, target, on_progress=tamper_after_check)
     assert not result.ok
     assert [c.name for c in result.failed] == ["types"]
     failed = result.collection("types")
     assert failed.code is ErrorCode.VERIFICATION_FAILED and failed.checksum_match is False
     assert "content hash differs" in (failed.error or "")
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        (
+            lambda d: _edit_manifest(d, "customers", indexes=[{"key": {"a": 0}, "name": "a"}]),
+            "customers: index 'a': key 'a': 0 is not an index type",
+        ),
+        (
+            lambda d: _edit_manifest(
+                d,
+                "customers",
+                indexes=[{"key": {"a": 1}, "name": "a"}, {"key": {"b": 1}, "name": "a"}],
+            ),
+            "customers: index 'a' is listed twice",
+        ),
+        (
+            lambda d: _edit_manifest(
+                d, "customers", indexes=[{"key": {"a": 1}, "name": "a", "unique": "yes"}]
+            ),
+            "option unique has an invalid value 'yes'",
+        ),
+        (
+            lambda d: _edit_manifest(
+                d, "sessions", indexes=[{"key": {"t": 1}, "name": "t", "expireAfterSeconds": -5}]
+            ),
+            "option expireAfterSeconds has an invalid value -5",
+        ),
+        (lambda d: _edit_manifest(d, "services", name="system.js"), "is reserved (system.*)"),
+        (
+            lambda d: _append_line(d, "services", '{"name":"no id"}'),
+            "services.jsonl: document 6 has no _id",
+        ),
+        (
+            lambda d: _edit_document(d, "services", "{", "["),
+            "services.jsonl:1: not valid Extended JSON",
+        ),
+    ],
+    ids=["index-type", "index-twice", "index-option", "ttl", "system-name", "no-id", "bad-json"],
+)
+async def test_implausible_manifest_or_documents_are_refused(
+    dump_dir: Path, target: Any, tamper: Any, message: str
+) -> None:
+    tamper(dump_dir)
+    with pytest.raises(AppError) as refused:
+        await import_database(dump_dir, target)
+    assert refused.value.code is ErrorCode.MANIFEST_INVALID
+    assert message in refused.value.message
+    assert await target.list_collection_names() == []
+
+
+async def test_missing_dump_directory_is_not_found(tmp_path: Path, target: Any) -> None:
+    with pytest.raises(AppError) as missing:
+        await import_database(tmp_path / "nowhere", target)
+    assert missing.value.code is ErrorCode.NOT_FOUND
+    assert "does not exist" in missing.value.message
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(AppError) as not_dir:
+        await import_database(tmp_path / "file", target)
+    assert "is not a directory" in not_dir.value.message
 
 
 async def test_non_empty_target_refused_unless_overwrite(dump_dir: Path, target: Any) -> None:

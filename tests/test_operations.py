@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,9 @@ import pytest
 from graphql_api.demo import seed_demo
 from tenancy import copier
 from tenancy.errors import AppError, ErrorCode
+from tenancy.models import utcnow
 from tenancy.operations import delete_tenant, drop_old_database, move_tenant
+from tenancy.platform import SERVER_INSTANCES, PlatformStore, ServerInstance
 from tenancy.runtime import Platform
 from tests.conftest import GraphQLClient, error_codes
 
@@ -168,13 +171,38 @@ async def test_delete_backs_up_then_drops_and_keeps_the_record(
     assert "customers.jsonl" in {p.name for p in backup.iterdir()}
 
 
-async def test_delete_refuses_when_backup_fails(two_clusters: Platform, tmp_path: Path):
+async def test_delete_refuses_an_unwritable_backup_dir_before_anything(
+    two_clusters: Platform, tmp_path: Path
+):
     blocker = tmp_path / "file-not-dir"
     blocker.write_text("x")
+    before = await two_clusters.store.tenant_by_slug("quattro-stand")
+    for backup_dir in (blocker, blocker / "below"):
+        with pytest.raises(AppError) as refused:
+            await delete_tenant(
+                two_clusters, "quattro-stand", backup_dir=backup_dir, actor="t", drain_seconds=0
+            )
+        assert refused.value.code == ErrorCode.BACKUP_FAILED
+        assert f"backup directory {backup_dir} cannot be written" in refused.value.message
+        assert "nothing was changed" in refused.value.message
+    record = await two_clusters.store.tenant_by_slug("quattro-stand")
+    assert record.version == before.version  # not even maintenance was entered
+    db = two_clusters.tenant_database(record)
+    assert await db["customers"].count_documents({}) == 3
+
+
+async def test_delete_stops_when_the_backup_fails(
+    two_clusters: Platform, tmp_path: Path, monkeypatch
+):
+    async def failing_export(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("tenancy.operations.export_database", failing_export)
     report = await delete_tenant(
-        two_clusters, "quattro-stand", backup_dir=blocker, actor="t", drain_seconds=0
+        two_clusters, "quattro-stand", backup_dir=tmp_path, actor="t", drain_seconds=0
     )
     assert not report.ok
+    assert "No space left on device" in report.to_dict()["steps"][1]["detail"]
     record = await two_clusters.store.tenant_by_slug("quattro-stand")
     assert record.status == "active" and record.maintenance is None
     db = two_clusters.tenant_database(record)
@@ -198,3 +226,126 @@ async def test_deleted_tenant_is_refused_by_the_api(two_clusters: Platform, tmp_
         )
     assert error_codes(result) == ["TENANT_INACTIVE"]
     assert "deleted" in result["errors"][0]["message"]
+
+
+# ---------------------------------------------------------------- waiting for caches
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The waits for caches, recorded instead of slept."""
+    calls: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        calls.append(seconds)
+
+    monkeypatch.setattr("tenancy.operations._sleep", fake_sleep)
+    return calls
+
+
+@pytest.fixture
+def cached(two_clusters: Platform) -> Platform:
+    """Servers cache tenant records for 30 s (the default)."""
+    two_clusters.settings = two_clusters.settings.model_copy(
+        update={"tenant_cache_ttl_seconds": 30}
+    )
+    return two_clusters
+
+
+async def another_server(platform: Platform) -> ServerInstance:
+    """Register a server process other than this one, as its heartbeat would."""
+    other = PlatformStore(platform.store.db)
+    await other.register_instance(lease_seconds=30)
+    [instance] = [i for i in await platform.store.live_instances() if i.id == other.instance_id]
+    return instance
+
+
+async def test_delete_without_other_servers_does_not_wait(
+    cached: Platform, tmp_path: Path, sleeps: list[float]
+):
+    await cached.store.register_instance(lease_seconds=30)  # the caller itself: no wait for it
+    stale = PlatformStore(cached.store.db)
+    await stale.register_instance(lease_seconds=30)
+    await cached.store.db[SERVER_INSTANCES].update_one(  # a server that stopped beating
+        {"_id": stale.instance_id}, {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}}
+    )
+    notices: list[str] = []
+    report = await delete_tenant(
+        cached, "quattro-stand", backup_dir=tmp_path, actor="t", on_notice=notices.append
+    )
+    assert report.ok, report.to_dict()
+    assert sleeps == [] and notices == []
+    assert "drain" not in [s.name for s in report.steps]
+    assert "no other server is running" in report.steps[0].detail
+
+
+async def test_delete_waits_for_running_servers_and_says_so(
+    cached: Platform, tmp_path: Path, sleeps: list[float]
+):
+    server = await another_server(cached)
+    notices: list[str] = []
+    report = await delete_tenant(
+        cached, "quattro-stand", backup_dir=tmp_path, actor="t", on_notice=notices.append
+    )
+    assert report.ok, report.to_dict()
+    assert sleeps == [30]
+    expected = (
+        f"waiting 30 s for 1 running server ({server.host}:{server.pid}) "
+        "to drop cached tenant 'quattro-stand'"
+    )
+    assert notices == [expected]
+    assert [s.name for s in report.steps][:2] == ["enter maintenance", "drain"]
+    assert report.steps[1].detail == expected.replace("waiting", "waited")
+
+
+async def test_move_waits_only_for_running_servers(cached: Platform, sleeps: list[float]):
+    report = await move_tenant(cached, "west-nipt", to_cluster="eu-2", actor="t")
+    assert report.ok and sleeps == []
+    await another_server(cached)
+    await another_server(cached)
+    notices: list[str] = []
+    report = await move_tenant(
+        cached,
+        "west-nipt",
+        to_cluster="default",
+        to_database="t_wn",
+        actor="t",
+        on_notice=notices.append,
+    )
+    assert report.ok, report.to_dict()
+    assert sleeps == [30]
+    assert notices[0].startswith("waiting 30 s for 2 running servers (")
+
+
+async def test_explicit_drain_seconds_wins(cached: Platform, tmp_path: Path, sleeps: list[float]):
+    notices: list[str] = []
+    await delete_tenant(
+        cached,
+        "quattro-stand",
+        backup_dir=tmp_path,
+        actor="t",
+        drain_seconds=2.5,
+        on_notice=notices.append,
+    )
+    assert sleeps == [2.5]
+    assert notices == [
+        "waiting 2.5 s (as asked) for other processes to drop cached tenant 'quattro-stand'"
+    ]
+
+
+async def test_an_interrupted_wait_leaves_maintenance(
+    cached: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    async def interrupted(seconds: float) -> None:
+        raise RuntimeError("operator pressed Ctrl-C")
+
+    monkeypatch.setattr("tenancy.operations._sleep", interrupted)
+    await another_server(cached)
+    with pytest.raises(RuntimeError):
+        await delete_tenant(cached, "quattro-stand", backup_dir=tmp_path, actor="t")
+    with pytest.raises(RuntimeError):
+        await move_tenant(cached, "west-nipt", to_cluster="eu-2", actor="t")
+    for slug in ("quattro-stand", "west-nipt"):
+        record = await cached.store.tenant_by_slug(slug)
+        assert record.maintenance is None and record.status == "active"
+        assert record.database.cluster == "default"
