@@ -1,21 +1,26 @@
 """Export one database to a directory, and import such a directory into a database.
 
-Directory layout (format version 1)::
+Directory layout (format version 2)::
 
     <directory>/
         manifest.json        what the dump holds (below)
-        customers.jsonl      one file per collection, mongoexport-compatible
-        bookings.jsonl       (relaxed Extended JSON Lines, see tenancy.ejson_io)
+        customers.bson       one file per collection, as mongodump writes them
+        bookings.bson        (concatenated BSON documents, see tenancy.bson_files)
         ...
 
-Each ``.jsonl`` file can also be loaded by hand with
-``mongoimport --db X --collection customers --file customers.jsonl``.
+Each ``.bson`` file can also be read with ``bsondump`` or loaded by hand with
+``mongorestore --db X --collection customers customers.bson``. BSON is
+typed, so a document's own keys are never reinterpreted: a stored filter
+``{"$regex": "^A", "$options": "i"}`` or a field ``{"$date": 5}`` comes back
+exactly as it was. Version 1 dumps (relaxed Extended JSON Lines, ``.jsonl``,
+written before 2026-12) are still read; in those, such keys were already
+ambiguous when they were written.
 
 ``manifest.json`` (Extended JSON, indented)::
 
     {
       "format": "tenancy-dump",
-      "format_version": 1,
+      "format_version": 2,
       "database": "tenant_acme",            # name of the exported database
       "created_at": "2026-11-21T05:14:36Z", # UTC, ISO 8601
       "content_hash_algorithm": "...",      # see tenancy.ejson_io
@@ -23,8 +28,8 @@ Each ``.jsonl`` file can also be loaded by hand with
         {
           "name": "customers",
           "type": "collection",              # or "view" (no file)
-          "file": "customers.jsonl",         # relative to the directory
-          "count": 120,                      # documents (= lines) in the file
+          "file": "customers.bson",          # relative to the directory
+          "count": 120,                      # documents in the file
           "sha256": "<64 hex>",              # SHA-256 of the file's bytes
           "size": 48213,                     # bytes
           "content_hash": "<64 hex>",        # order-independent hash of the documents
@@ -54,12 +59,13 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from tenancy.bson_files import BsonWriter, bson_file_stats, iter_bson, iter_bson_batches
 from tenancy.copier import (
     DEFAULT_BATCH_SIZE,
     RECOVERABLE_ERRORS,
@@ -83,7 +89,7 @@ from tenancy.copier import (
 from tenancy.ejson_io import (
     CONTENT_HASH_ALGORITHM,
     ContentDigest,
-    JsonlWriter,
+    FileStats,
     file_stats,
     iter_jsonl,
     iter_jsonl_batches,
@@ -94,7 +100,9 @@ from tenancy.errors import AppError, ErrorCode
 from tenancy.models import utcnow
 
 FORMAT = "tenancy-dump"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = frozenset({1, 2})  # 1: JSON Lines files
+DATA_SUFFIXES = (".bson", ".jsonl")
 MANIFEST_NAME = "manifest.json"
 
 _SAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9._-]")
@@ -105,12 +113,29 @@ def _file_name(collection: str, taken: set[str]) -> str:
     unique even on case-insensitive file systems)."""
     stem = _SAFE_FILE_CHARS.sub(lambda m: "".join(f"%{b:02X}" for b in m[0].encode()), collection)
     stem = "_" + stem if stem.startswith(".") else stem
-    name, n = f"{stem}.jsonl", 1
+    name, n = f"{stem}.bson", 1
     while name.casefold() in taken:
         n += 1
-        name = f"{stem}~{n}.jsonl"
+        name = f"{stem}~{n}.bson"
     taken.add(name.casefold())
     return name
+
+
+def data_file_stats(path: Path) -> FileStats:
+    """Documents, size and SHA-256 of a data file (``.bson``; ``.jsonl`` of version 1)."""
+    return bson_file_stats(path) if path.suffix == ".bson" else file_stats(path)
+
+
+def iter_data_file(path: Path) -> Iterator[dict[str, Any]]:
+    """Documents of a data file, one at a time. Raises ``ValueError`` naming where it broke."""
+    return iter_bson(path) if path.suffix == ".bson" else iter_jsonl(path)
+
+
+def iter_data_batches(path: Path, batch_size: int) -> Iterator[list[dict[str, Any]]]:
+    """Documents of a data file in lists of at most ``batch_size``."""
+    if path.suffix == ".bson":
+        return iter_bson_batches(path, batch_size)
+    return iter_jsonl_batches(path, batch_size)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -246,7 +271,7 @@ async def _export_collection(
     digest = ContentDigest()
     file_name = _file_name(spec.name, taken)
     with open(tmp / file_name, "wb") as fh:
-        writer = JsonlWriter(fh)
+        writer = BsonWriter(fh)
         async for batch in iter_batches(collection, batch_size):
             writer.write_many(batch)
             digest.add_many(batch)
@@ -301,10 +326,10 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
         raise _invalid(root, [f"{MANIFEST_NAME} cannot be read: {exc}"]) from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise _invalid(root, [f"{MANIFEST_NAME} is not a {FORMAT} manifest"])
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in READABLE_VERSIONS:
         raise _invalid(
             root,
-            [f"format_version {manifest.get('format_version')!r} is not {FORMAT_VERSION}"],
+            [f"format_version {manifest.get('format_version')!r} is not one of 1, 2"],
         )
     entries = manifest.get("collections")
     if not isinstance(entries, list):
@@ -332,6 +357,7 @@ def read_manifest(directory: str | os.PathLike[str]) -> dict[str, Any]:
             or not file_name
             or file_name != Path(file_name).name
             or file_name in (".", "..", MANIFEST_NAME)
+            or not file_name.endswith(DATA_SUFFIXES)
         ):
             problems.append(f"{name}: file {file_name!r} is not a plain file name")
         for key in ("count", "size"):
@@ -452,8 +478,10 @@ def check_dump(
         if not path.is_file():
             problems.append(f"{entry['file']} is missing")
             continue
-        stats = file_stats(path)
-        if stats.lines != entry["count"]:
+        stats = data_file_stats(path)
+        if stats.lines < 0:
+            problems.append(f"{entry['file']}: not whole BSON documents (truncated or damaged)")
+        elif stats.lines != entry["count"]:
             problems.append(
                 f"{entry['file']}: {stats.lines} documents, the manifest says {entry['count']}"
             )
@@ -462,7 +490,9 @@ def check_dump(
         else:
             intact.append(entry)
     listed = {entry.get("file") for entry in manifest["collections"]}
-    strays = sorted(p.name for p in root.glob("*.jsonl") if p.name not in listed)
+    strays = sorted(
+        p.name for p in root.iterdir() if p.suffix in DATA_SUFFIXES and p.name not in listed
+    )
     if strays:
         problems.append(f"files not in the manifest: {', '.join(strays)}")
     if content and not problems:
@@ -483,7 +513,7 @@ def _content_problems(
     digest = ContentDigest()
     batch: list[dict[str, Any]] = []
     try:
-        for doc in iter_jsonl(root / file_name):
+        for doc in iter_data_file(root / file_name):
             if "_id" not in doc:
                 return [f"{file_name}: document {digest.count + len(batch) + 1} has no _id"]
             batch.append(doc)
@@ -638,7 +668,7 @@ async def _import_collection(
         for index_spec in early:
             await build_index(collection, index_spec)
         item.written = 0
-        for batch in iter_jsonl_batches(path, batch_size):
+        for batch in iter_data_batches(path, batch_size):
             await collection.insert_many(batch, ordered=True, bypass_document_validation=True)
             item.written += len(batch)
             if on_progress:

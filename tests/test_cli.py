@@ -187,7 +187,7 @@ def test_tampered_export_is_refused_and_the_tenant_untouched(
     tamper_consistently(dump, "_migrations")  # a new tenant's only documents: its ledger
     code, out = cli("import", str(dump), "acme-dental", *overwrite)
     assert code == 1
-    assert "MANIFEST_INVALID" in out and "_migrations.jsonl: content hash differs" in out
+    assert "MANIFEST_INVALID" in out and "_migrations.bson: content hash differs" in out
     assert as_json(cli("tenants", "list", "--json")[1]) == before
     code, out = cli("migrate", "status", "--json")  # its database is as it was
     assert code == 0 and as_json(out)["up_to_date"] is True

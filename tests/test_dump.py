@@ -8,14 +8,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import bson
 import pytest
 from bson import Binary, Decimal128, Int64, ObjectId
 
-from tenancy.copier import Status, compare_indexes, read_index_specs, verify_database
+from tenancy.bson_files import bson_file_stats
+from tenancy.copier import (
+    Status,
+    compare_indexes,
+    copy_database,
+    read_index_specs,
+    verify_database,
+)
 from tenancy.dump import MANIFEST_NAME, check_dump, export_database, import_database
 from tenancy.ejson_io import (
     ContentDigest,
     canonical_bson,
+    document_line,
     dumps_ejson,
     file_stats,
     loads_ejson,
@@ -24,6 +33,7 @@ from tenancy.ejson_io import (
 )
 from tenancy.errors import AppError, ErrorCode
 from tenancy.mock import new_mock_client
+from tests.dump_tools import edit_manifest, read_docs, rewrite_collection, write_docs
 from tests.test_copy import NOW, RecordingDatabase, docs_by_id, seed_tenant
 
 
@@ -45,11 +55,6 @@ async def dump_dir(source: Any, tmp_path: Path) -> Path:
     result = await export_database(source, directory, batch_size=8)
     assert result.ok
     return directory
-
-
-def _rewrite(path: Path, transform: Any) -> None:
-    lines = path.read_text().splitlines(keepends=True)
-    path.write_text("".join(transform(lines)))
 
 
 # ---------------------------------------------------------------- round trip
@@ -97,9 +102,9 @@ async def test_export_import_round_trip_preserves_types_and_indexes(
     assert (await verify_database(source, target)).ok
 
 
-async def test_dump_files_are_mongoexport_style_json_lines(dump_dir: Path) -> None:
+async def test_dump_files_are_mongodump_style_bson(dump_dir: Path) -> None:
     manifest = json.loads((dump_dir / MANIFEST_NAME).read_text())
-    assert manifest["format"] == "tenancy-dump" and manifest["format_version"] == 1
+    assert manifest["format"] == "tenancy-dump" and manifest["format_version"] == 2
     assert manifest["database"] == "tenant_src"
     datetime.fromisoformat(manifest["created_at"].replace("Z", "+00:00"))
     entries = {e["name"]: e for e in manifest["collections"]}
@@ -109,19 +114,59 @@ async def test_dump_files_are_mongoexport_style_json_lines(dump_dir: Path) -> No
     )
     assert {ix["name"] for ix in entries["customers"]["indexes"]} >= {"email_unique", "tags"}
 
-    lines = (dump_dir / entries["types"]["file"]).read_text().splitlines()
-    assert len(lines) == 1
-    raw = json.loads(lines[0])  # plain JSON, one object per line
-    assert set(raw["_id"]) == {"$oid"}
-    assert raw["int32"] == 7
-    assert raw["int64_small"] == {"$numberLong": "7"}
-    assert raw["decimal"] == {"$numberDecimal": "1234567890.123456789"}
-    assert raw["date"] == {"$date": "2026-11-21T09:30:00.123Z"}  # relaxed: ISO 8601
-    assert raw["binary"] == {"$binary": {"base64": "AP8Q", "subType": "00"}}
-    assert raw["uuid"]["$binary"]["subType"] == "04"
-    assert raw["double"] == 1.25
-    assert lines[0].startswith('{"_id":{"$oid":')  # compact, like mongoexport
-    assert entries["customers"]["sha256"] == file_stats(dump_dir / "customers.jsonl").sha256
+    raw = (dump_dir / entries["types"]["file"]).read_bytes()
+    (doc,) = bson.decode_all(raw)  # concatenated BSON documents, as mongodump writes
+    assert isinstance(doc["_id"], ObjectId)
+    assert type(doc["int32"]) is int and doc["int32"] == 7
+    assert isinstance(doc["int64_small"], Int64) and doc["int64_small"] == 7
+    assert doc["decimal"] == Decimal128("1234567890.123456789")
+    assert doc["date"] == datetime(2026, 11, 21, 9, 30, 0, 123000)
+    assert doc["double"] == 1.25
+    assert entries["customers"]["sha256"] == bson_file_stats(dump_dir / "customers.bson").sha256
+    assert entries["customers"]["file"] == "customers.bson"
+
+
+@pytest.mark.parametrize("via", ["export-import", "copy"])
+async def test_keys_that_look_like_extended_json_survive(
+    source: Any, target: Any, tmp_path: Path, via: str
+) -> None:
+    """A document's own ``$``-keys are data, never type wrappers."""
+    doc = {
+        "_id": "saved-filter",
+        "filter": {"$regex": "^A", "$options": "i"},
+        "when": {"$date": 5},
+        "n": {"$numberLong": "7"},
+        "id": {"$oid": "not-an-object-id"},
+        "nested": [{"$binary": {"base64": "AA==", "subType": "00"}}],
+    }
+    await source["saved_filters"].insert_one(dict(doc))
+    if via == "copy":
+        assert (await copy_database(source, target)).ok
+    else:
+        await export_database(source, tmp_path / "d", collections=["saved_filters"])
+        assert (await import_database(tmp_path / "d", target)).ok
+    assert await target["saved_filters"].find_one({"_id": "saved-filter"}) == doc
+
+
+async def test_version_1_json_lines_dumps_are_still_imported(
+    source: Any, target: Any, dump_dir: Path
+) -> None:
+    """Dumps written before format 2 (relaxed Extended JSON Lines) still restore."""
+    manifest = read_json_file(dump_dir / MANIFEST_NAME)
+    manifest["format_version"] = 1
+    for entry in manifest["collections"]:
+        if entry.get("type") == "view":
+            continue
+        bson_path = dump_dir / entry["file"]
+        jsonl = bson_path.with_suffix(".jsonl")
+        jsonl.write_bytes(b"".join(document_line(d) for d in read_docs(bson_path)))
+        bson_path.unlink()
+        stats = file_stats(jsonl)
+        entry.update(file=jsonl.name, sha256=stats.sha256, size=stats.size)
+    write_json_file(dump_dir / MANIFEST_NAME, manifest)
+    result = await import_database(dump_dir, target)
+    assert result.ok, result.to_dict()
+    assert (await verify_database(source, target)).ok
 
 
 async def test_empty_collection_and_batch_sizes_on_import(
@@ -140,33 +185,35 @@ async def test_empty_collection_and_batch_sizes_on_import(
 # ---------------------------------------------------------------- refusals
 
 
+def _rename_first(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**docs[0], "name": "Kustomer"}, *docs[1:]]
+
+
 @pytest.mark.parametrize(
     ("tamper", "message"),
     [
-        (  # a value changed on one line, same number of lines
-            lambda d: _rewrite(
-                d / "customers.jsonl", lambda ls: [ls[0].replace("Customer", "Kustomer"), *ls[1:]]
-            ),
-            "customers.jsonl: checksum differs",
+        (  # a value changed in one document, the file's checksum left as it was
+            lambda d: rewrite_collection(d, "customers", _rename_first, cover_tracks=False),
+            "customers.bson: checksum differs",
         ),
-        (lambda d: (d / "bookings.jsonl").unlink(), "bookings.jsonl is missing"),
-        (  # a line removed
-            lambda d: _rewrite(d / "services.jsonl", lambda ls: ls[:-1]),
-            "services.jsonl: 4 documents, the manifest says 5",
+        (lambda d: (d / "bookings.bson").unlink(), "bookings.bson is missing"),
+        (  # a document removed
+            lambda d: rewrite_collection(d, "services", lambda ds: ds[:-1], cover_tracks=False),
+            "services.bson: 4 documents, the manifest says 5",
         ),
         (  # the manifest's count edited
-            lambda d: _edit_manifest(d, "sessions", count=99),
-            "sessions.jsonl: 23 documents, the manifest says 99",
+            lambda d: edit_manifest(d, "sessions", count=99),
+            "sessions.bson: 23 documents, the manifest says 99",
         ),
         (lambda d: (d / MANIFEST_NAME).unlink(), "manifest.json is missing"),
         (lambda d: (d / MANIFEST_NAME).write_text("{not json"), "cannot be read"),
-        (lambda d: _edit_manifest(d, "types", file="../types.jsonl"), "not a plain file name"),
-        (lambda d: (d / "extra.jsonl").write_text("{}\n"), "files not in the manifest"),
+        (lambda d: edit_manifest(d, "types", file="../types.bson"), "not a plain file name"),
+        (lambda d: (d / "extra.bson").write_bytes(b""), "files not in the manifest"),
     ],
     ids=[
-        "changed-line",
+        "changed-document",
         "missing-file",
-        "removed-line",
+        "removed-document",
         "wrong-count",
         "no-manifest",
         "bad-manifest",
@@ -186,57 +233,39 @@ async def test_tampered_dump_is_refused_before_any_write(
     assert await target.list_collection_names() == []
 
 
-def _edit_manifest(directory: Path, collection: str, **changes: Any) -> None:
-    manifest = read_json_file(directory / MANIFEST_NAME)
-    for entry in manifest["collections"]:
-        if entry["name"] == collection:
-            entry.update(changes)
-    write_json_file(directory / MANIFEST_NAME, manifest)
+def _set_field(collection: str, field: str, value: Any) -> Any:
+    """A tamper that sets ``field`` of the first document and hides it (file checksums)."""
 
+    def tamper(directory: Path) -> None:
+        rewrite_collection(directory, collection, lambda ds: [{**ds[0], field: value}, *ds[1:]])
+        check_dump(directory, content=False)  # the file-level checks pass
 
-def _edit_document(directory: Path, collection: str, old: str, new: str) -> None:
-    """Change one document of a dump and recompute the file's checksum and size
-    in the manifest, as someone covering their tracks would."""
-    path = directory / f"{collection}.jsonl"
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
-    stats = file_stats(path)
-    _edit_manifest(directory, collection, sha256=stats.sha256, size=stats.size)
-    check_dump(directory, content=False)  # the file-level checks pass
-
-
-def _append_line(directory: Path, collection: str, line: str) -> None:
-    """Append a line to a collection file; count, checksum and size updated to match."""
-    path = directory / f"{collection}.jsonl"
-    path.write_text(path.read_text() + line + "\n")
-    stats = file_stats(path)
-    _edit_manifest(directory, collection, count=stats.lines, sha256=stats.sha256, size=stats.size)
+    return tamper
 
 
 @pytest.mark.parametrize(
-    ("collection", "old", "new"),
+    ("collection", "tamper"),
     [
-        ("customers", "Customer", "Kustomer"),  # a value
-        ("types", '{"$numberLong":"7"}', "7"),  # a BSON type only (Int64 -> int32)
+        ("customers", _set_field("customers", "name", "Kustomer")),  # a value
+        ("types", _set_field("types", "int64_small", 7)),  # a BSON type only (Int64 -> int32)
     ],
     ids=["value", "type"],
 )
 @pytest.mark.parametrize("overwrite", [False, True], ids=["new-target", "overwrite"])
 async def test_consistently_edited_dump_is_refused_before_any_write(
-    dump_dir: Path, target: Any, collection: str, old: str, new: str, overwrite: bool
+    dump_dir: Path, target: Any, collection: str, tamper: Any, overwrite: bool
 ) -> None:
     """Documents are hashed before the first write: recomputed file checksums
     do not get an edited document past the manifest's content hash."""
     if overwrite:
         await target["customers"].insert_one({"_id": "kept", "name": "before"})
     before = await docs_by_id(target["customers"])
-    _edit_document(dump_dir, collection, old, new)
+    tamper(dump_dir)
 
     with pytest.raises(AppError) as refused:
         await import_database(dump_dir, target, overwrite=overwrite)
     assert refused.value.code is ErrorCode.MANIFEST_INVALID
-    assert f"{collection}.jsonl: content hash differs" in refused.value.message
+    assert f"{collection}.bson: content hash differs" in refused.value.message
     assert "nothing was written" in refused.value.message
     assert await target.list_collection_names() == (["customers"] if overwrite else [])
     assert await docs_by_id(target["customers"]) == before
@@ -250,7 +279,7 @@ async def test_change_after_the_check_is_caught_by_verification(
 
     def tamper_after_check(label: str, done: int, total: int | None) -> None:
         if label == "check:types" and done == total:
-            _edit_document(dump_dir, "types", '{"$numberLong":"7"}', "7")
+            _set_field("types", "int64_small", 7)(dump_dir)
 
     result = await import_database(dump_dir, target, on_progress=tamper_after_check)
     assert not result.ok
@@ -260,15 +289,23 @@ async def test_change_after_the_check_is_caught_by_verification(
     assert "content hash differs" in (failed.error or "")
 
 
+def _truncate_last_document(directory: Path, collection: str) -> None:
+    """Cut the file's last document short; checksums recomputed, the count kept."""
+    path = directory / f"{collection}.bson"
+    path.write_bytes(path.read_bytes()[:-3])
+    stats = file_stats(path)  # a JSON Lines reading, only for size and SHA-256
+    edit_manifest(directory, collection, sha256=stats.sha256, size=stats.size)
+
+
 @pytest.mark.parametrize(
     ("tamper", "message"),
     [
         (
-            lambda d: _edit_manifest(d, "customers", indexes=[{"key": {"a": 0}, "name": "a"}]),
+            lambda d: edit_manifest(d, "customers", indexes=[{"key": {"a": 0}, "name": "a"}]),
             "customers: index 'a': key 'a': 0 is not an index type",
         ),
         (
-            lambda d: _edit_manifest(
+            lambda d: edit_manifest(
                 d,
                 "customers",
                 indexes=[{"key": {"a": 1}, "name": "a"}, {"key": {"b": 1}, "name": "a"}],
@@ -276,28 +313,30 @@ async def test_change_after_the_check_is_caught_by_verification(
             "customers: index 'a' is listed twice",
         ),
         (
-            lambda d: _edit_manifest(
+            lambda d: edit_manifest(
                 d, "customers", indexes=[{"key": {"a": 1}, "name": "a", "unique": "yes"}]
             ),
             "option unique has an invalid value 'yes'",
         ),
         (
-            lambda d: _edit_manifest(
+            lambda d: edit_manifest(
                 d, "sessions", indexes=[{"key": {"t": 1}, "name": "t", "expireAfterSeconds": -5}]
             ),
             "option expireAfterSeconds has an invalid value -5",
         ),
-        (lambda d: _edit_manifest(d, "services", name="system.js"), "is reserved (system.*)"),
+        (lambda d: edit_manifest(d, "services", name="system.js"), "is reserved (system.*)"),
         (
-            lambda d: _append_line(d, "services", '{"name":"no id"}'),
-            "services.jsonl: document 6 has no _id",
+            lambda d: rewrite_collection(
+                d, "services", lambda ds: [*ds, {"name": "no id"}], fix_count=True
+            ),
+            "services.bson: document 6 has no _id",
         ),
         (
-            lambda d: _edit_document(d, "services", "{", "["),
-            "services.jsonl:1: not valid Extended JSON",
+            lambda d: _truncate_last_document(d, "services"),
+            "services.bson: not whole BSON documents (truncated or damaged)",
         ),
     ],
-    ids=["index-type", "index-twice", "index-option", "ttl", "system-name", "no-id", "bad-json"],
+    ids=["index-type", "index-twice", "index-option", "ttl", "system-name", "no-id", "cut-short"],
 )
 async def test_implausible_manifest_or_documents_are_refused(
     dump_dir: Path, target: Any, tamper: Any, message: str
@@ -359,7 +398,7 @@ async def test_existing_export_is_replaced_only_when_told(source: Any, tmp_path:
 
     result = await export_database(source, directory, overwrite=True, collections=["services"])
     assert result.ok and [c.name for c in result.collections] == ["services"]
-    assert sorted(p.name for p in directory.iterdir()) == [MANIFEST_NAME, "services.jsonl"]
+    assert sorted(p.name for p in directory.iterdir()) == [MANIFEST_NAME, "services.bson"]
     assert [p.name for p in tmp_path.iterdir()] == ["dump"]  # no temp or old dirs left
     check_dump(directory)
 
@@ -373,7 +412,7 @@ async def test_collection_names_become_safe_file_names(tmp_path: Path) -> None:
         e["name"]: e["file"] for e in read_json_file(tmp_path / "d" / MANIFEST_NAME)["collections"]
     }
     # "/" escaped; names equal but for case get distinct files (case-insensitive disks).
-    assert files == {"A/B": "A%2FB.jsonl", "a/b": "a%2Fb~2.jsonl"}
+    assert files == {"A/B": "A%2FB.bson", "a/b": "a%2Fb~2.bson"}
     target = new_mock_client()["odd"]
     assert (await import_database(tmp_path / "d", target)).ok
     assert await target["a/b"].count_documents({"x": 1}) == 1
@@ -425,6 +464,17 @@ def test_content_digest_definition() -> None:
     assert digest({"_id": 1, "n": 5}) != digest({"_id": 1, "n": 5.0})
     twice = digest({"_id": 1}, {"_id": 1})
     assert twice != digest() and twice.count == 2
+
+
+def test_bson_file_stats_counts_documents(tmp_path: Path) -> None:
+    path = tmp_path / "f.bson"
+    docs = [{"_id": i, "pad": "x" * (i * 700_000)} for i in range(4)]  # spans read chunks
+    write_docs(path, docs)
+    stats = bson_file_stats(path)
+    assert stats.lines == 4 and stats.size == path.stat().st_size
+    assert [d["_id"] for d in read_docs(path)] == [0, 1, 2, 3]
+    path.write_bytes(path.read_bytes()[:-1])
+    assert bson_file_stats(path).lines == -1  # not whole documents
 
 
 def test_file_stats_counts_lines(tmp_path: Path) -> None:

@@ -93,7 +93,7 @@ async def test_a_damaged_snapshot_is_refused_and_never_saved_over(settings, tmp_
     store.acquire()
     snapshot = await store.save(clients)
     store.release()
-    damaged = snapshot / "default" / "app" / "things.jsonl"
+    damaged = snapshot / "default" / "app" / "things.bson"
     damaged.write_bytes(damaged.read_bytes()[:-40])
 
     with pytest.raises(AppError) as refused:

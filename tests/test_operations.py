@@ -168,7 +168,7 @@ async def test_delete_backs_up_then_drops_and_keeps_the_record(
     assert await two_clusters.store.slug_for_domain("quattrostand.com") is None
     assert await two_clusters.store.count_users(tenant.id) == 0
     backup = next(tmp_path.iterdir())
-    assert "customers.jsonl" in {p.name for p in backup.iterdir()}
+    assert "customers.bson" in {p.name for p in backup.iterdir()}
 
 
 async def test_delete_refuses_an_unwritable_backup_dir_before_anything(

@@ -12,12 +12,13 @@ from pymongo.errors import AutoReconnect
 from graphql_api.app import create_app
 from tenancy import dump
 from tenancy.dump import MANIFEST_NAME, export_database
-from tenancy.ejson_io import dumps_ejson, file_stats, loads_ejson, read_json_file, write_json_file
+from tenancy.ejson_io import read_json_file
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import Tenant
 from tenancy.operations import RESTORE_MARKER, restore_tenant, service
 from tenancy.runtime import Platform
 from tests.conftest import GraphQLClient
+from tests.dump_tools import rewrite_collection
 from tests.test_copy import docs_by_id
 
 SLUG = "west-nipt"
@@ -57,18 +58,7 @@ async def exported(demo: Platform, tmp_path: Path) -> Path:
 def tamper_consistently(directory: Path, collection: str = "customers") -> None:
     """Edit the first document of ``collection`` and recompute the file's SHA-256
     and size in the manifest, so that only the content hash can tell."""
-    path = directory / f"{collection}.jsonl"
-    lines = path.read_text().splitlines(keepends=True)
-    doc = loads_ejson(lines[0])
-    doc["tampered"] = True
-    lines[0] = dumps_ejson(doc) + "\n"
-    path.write_text("".join(lines))
-    stats = file_stats(path)
-    manifest = read_json_file(directory / MANIFEST_NAME)
-    for entry in manifest["collections"]:
-        if entry["name"] == collection:
-            entry.update(sha256=stats.sha256, size=stats.size)
-    write_json_file(directory / MANIFEST_NAME, manifest)
+    rewrite_collection(directory, collection, lambda ds: [{**ds[0], "tampered": True}, *ds[1:]])
 
 
 async def test_overwrite_switches_to_a_verified_staging_database(
@@ -127,7 +117,7 @@ async def test_tampered_export_is_refused_before_anything_changes(
     with pytest.raises(AppError) as refused:
         await restore_tenant(demo, SLUG, exported, overwrite=overwrite, actor="t")
     assert refused.value.code is ErrorCode.MANIFEST_INVALID
-    assert "customers.jsonl: content hash differs" in refused.value.message
+    assert "customers.bson: content hash differs" in refused.value.message
     assert await snapshot(demo) == before  # no staging database, no maintenance, no write
 
 
