@@ -17,7 +17,7 @@ Three runs on fresh targets:
    tracemalloc slows Python down, so run 3 is not timed for throughput.
 
 On the mock, the source, the target and the "server side" of every cursor
-live in this process (tenancy.mock makes mongomock's cursor iteration
+live in this process (tests.mock_shims makes mongomock's cursor iteration
 linear; as shipped it is O(N^2) in the size of a result). mongomock
 also materialises (deep-copies) the whole result of a ``find`` when it is
 first iterated, so the peak includes one copy of the largest collection,
@@ -46,8 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tenancy.copier import copy_database, verify_database
 from tenancy.indexes import apply_indexes
-from tenancy.mock import new_mock_client
 from tenancy.tenant_schema import TENANT_INDEXES
+from tests.mock_shims import new_mock_client
 
 SHARES = {  # fraction of the documents per collection
     "bookings": 0.55,

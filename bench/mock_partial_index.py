@@ -14,7 +14,7 @@ once for customers WITHOUT an email (soft-deleted or never given: no
     python bench/mock_partial_index.py [--docs 4000] [--baseline]
 
 ``--baseline`` measures mongomock's own unique-index checks (the
-``tenancy.mock`` shims of ``Collection._ensure_uniques`` and
+``tests.mock_shims`` shims of ``Collection._ensure_uniques`` and
 ``Collection.create_index`` undone): one scan of the collection per
 inserted document, and an index build that ignores the partial filter.
 """
@@ -34,7 +34,7 @@ from bson import ObjectId
 from mongomock.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-# mongomock's own methods, captured before tenancy.mock replaces them.
+# mongomock's own methods, captured before tests.mock_shims replaces them.
 ORIGINAL = {
     "_ensure_uniques": Collection._ensure_uniques,
     "create_index": Collection.create_index,
@@ -43,8 +43,8 @@ ORIGINAL = {
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tenancy.indexes import apply_indexes  # noqa: E402
-from tenancy.mock import new_mock_client  # noqa: E402
 from tenancy.tenant_schema import CUSTOMERS, TENANT_INDEXES  # noqa: E402
+from tests.mock_shims import new_mock_client  # noqa: E402
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
 EMAIL_INDEX = next(m for m in TENANT_INDEXES[CUSTOMERS] if m.document["name"] == "email_unique")
@@ -115,7 +115,7 @@ def main() -> None:
     if args.baseline:
         for name, method in ORIGINAL.items():
             setattr(Collection, name, method)
-    print("mongomock's own unique checks" if args.baseline else "with the tenancy.mock shims")
+    print("mongomock's own unique checks" if args.baseline else "with the tests.mock_shims shims")
     asyncio.run(run(args.docs))
 
 

@@ -19,7 +19,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 for all."),
     port: int = typer.Option(8000, help="TCP port."),
     workers: int = typer.Option(
-        1, min=1, help="Worker processes. Embedded mock mode is one process: use 1."
+        1, min=1, help="Worker processes (each serves requests; they share the database)."
     ),
     reload: bool = typer.Option(False, help="Restart on code changes (development)."),
     log_level: str = typer.Option("info", help="uvicorn log level."),
@@ -29,14 +29,7 @@ def serve(
     Example: python -m graphql_api --port 8000
     """
     from graphql_api.app import PUBLIC_URL_ENV
-    from tenancy.settings import Settings
 
-    settings = Settings()
-    if settings.uses_mock and workers > 1:
-        raise typer.BadParameter(
-            "embedded mock mode keeps data in one process; use --workers 1 or set APP_MONGODB_URL",
-            param_hint="--workers",
-        )
     os.environ.setdefault(PUBLIC_URL_ENV, f"http://{host}:{port}")
     uvicorn.run(
         "graphql_api.asgi:app",

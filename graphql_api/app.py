@@ -39,6 +39,7 @@ from graphql_api.http_limits import (
 )
 from graphql_api.rate_limit import LoginRateLimiter, TenantRateLimiter
 from graphql_api.schema import build_schema
+from tenancy.embedded import embedded_database
 from tenancy.errors import ErrorCode
 from tenancy.heartbeat import ServerHeartbeat
 from tenancy.runtime import Platform
@@ -174,15 +175,12 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         public_url = os.environ.get(PUBLIC_URL_ENV, "http://127.0.0.1:8000")
         async with contextlib.AsyncExitStack() as stack:
-            stack.push_async_callback(platform.close)
-            if settings.persists_embedded:
-                from tenancy.embedded import embedded_session
-
-                await stack.enter_async_context(
-                    embedded_session(
-                        settings.embedded_dir, platform.clients, f"server {public_url}"
-                    )
+            embedded_url = None
+            if settings.is_embedded:
+                embedded_url = await stack.enter_async_context(
+                    embedded_database(settings.embedded_dir, platform.clients)
                 )
+            stack.push_async_callback(platform.close)
             await platform.start()
             # Lets operators' move/delete know this process caches tenant records.
             heartbeat = ServerHeartbeat(platform.store)
@@ -197,12 +195,12 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
 
                 for email in await disable_demo_logins(platform):
                     log.warning("deactivated demo login %s: its password is public", email)
-            if settings.uses_mock:
-                from graphql_api.banner import print_mock_banner
+            if embedded_url is not None:
+                from graphql_api.banner import print_embedded_banner
                 from graphql_api.demo import SUPER_ADMIN_EMAIL
 
                 demo = await platform.store.user_by_email(None, SUPER_ADMIN_EMAIL) is not None
-                print_mock_banner(settings, public_url, demo_present=demo)
+                print_embedded_banner(settings, public_url, embedded_url, demo_present=demo)
             yield
 
     async def healthz(request: Request) -> JSONResponse:
@@ -214,7 +212,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         except Exception as exc:  # any driver failure means "not ready"
             log.warning("readiness check failed: %s", exc)
             return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ready", "mock": settings.uses_mock})
+        return JSONResponse({"status": "ready", "embedded": settings.is_embedded})
 
     app = Starlette(
         routes=[

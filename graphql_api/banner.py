@@ -1,4 +1,4 @@
-"""The loud start-up notice of embedded (mock) mode, with demo logins and a request."""
+"""The loud start-up notice of embedded mode, with demo logins and a request."""
 
 from __future__ import annotations
 
@@ -9,18 +9,17 @@ from tenancy.models import Role
 from tenancy.settings import Settings
 
 
-def print_mock_banner(settings: Settings, base: str, *, demo_present: bool = True) -> None:
-    """Print to stderr that the server runs on the in-process mock, not MongoDB.
+def print_embedded_banner(
+    settings: Settings, base: str, database_url: str, *, demo_present: bool = True
+) -> None:
+    """Print to stderr that the server runs on the local embedded database, not a cluster.
 
-    ``base`` is the server's URL, e.g. ``http://127.0.0.1:8000``. Without
+    ``base`` is the server's URL, e.g. ``http://127.0.0.1:8000``;
+    ``database_url`` the local SecantusDB server's MongoDB URL. Without
     ``demo_present`` (the data directory held other data, e.g. a legacy
     import, when the server first started) no demo logins are listed.
     """
-    storage = (
-        f"Data is kept in {settings.embedded_dir.absolute()} (saved on shutdown)."
-        if settings.persists_embedded
-        else "Nothing is persisted (APP_EMBEDDED_PERSIST=false)."
-    )
+    storage = f"Data: {settings.embedded_dir.absolute()}  MongoDB URL: {database_url}"
     tenants = "\n".join(
         f"    {t.slug:<16} {t.status.value:<10} admin: {demo_login(t.slug, Role.ADMIN)}"
         f"  staff: {demo_login(t.slug, Role.STAFF)}  viewer: {demo_login(t.slug, Role.VIEWER)}"
@@ -41,10 +40,11 @@ def print_mock_banner(settings: Settings, base: str, *, demo_present: bool = Tru
     print(
         f"""
 ==============================================================================
- EMBEDDED MODE: no APP_MONGODB_URL is set, so this server runs on an
- IN-PROCESS MOCK of MongoDB, seeded with demo data when empty.
+ EMBEDDED MODE: no APP_MONGODB_URL is set, so this server runs on a local
+ SecantusDB server (MongoDB wire protocol, WiredTiger storage, every
+ acknowledged write synced), seeded with demo data when empty.
  {storage}
- One process on one machine only. Set APP_MONGODB_URL=mongodb://... for MongoDB.
+ tenantctl works alongside. For production set APP_MONGODB_URL=mongodb://...
 ------------------------------------------------------------------------------
 {demo}
  GraphQL:  {base}/graphql   or  {base}/t/<slug>/graphql   (GraphiQL in a browser)

@@ -10,6 +10,7 @@ booking service, so prices, slots and confirmation numbers follow the rules.
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -168,8 +169,14 @@ async def disable_demo_logins(platform: Platform) -> list[str]:
 
 
 async def seed_demo(platform: Platform) -> bool:
-    """Seed the demo tenants into an empty platform; returns False if tenants exist already."""
+    """Seed the demo tenants into an empty platform; returns False if tenants exist already.
+
+    Several processes may start at once (``--workers 2``): one claim decides
+    which of them seeds; the others leave it alone.
+    """
     if await platform.store.db["tenants"].count_documents({}, limit=1):
+        return False
+    if not await platform.store.claim_once("demo-seed", f"pid {os.getpid()}"):
         return False
     await tenant_service.create_super_admin(
         platform,

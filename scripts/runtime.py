@@ -7,7 +7,6 @@ a stable code and one line a person can act on, never a traceback.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -17,6 +16,7 @@ from pydantic_settings import SettingsError
 from pymongo.errors import ConfigurationError, ConnectionFailure, PyMongoError
 
 from tenancy.clients import ClientRegistry
+from tenancy.embedded import embedded_database
 from tenancy.errors import AppError, ErrorCode
 from tenancy.runtime import Platform
 from tenancy.settings import Settings
@@ -42,13 +42,12 @@ async def operator_platform(settings: Settings | None = None) -> AsyncIterator[P
 
     MongoDB clients give up looking for a reachable server after
     ``cli_server_selection_timeout_seconds`` (``DATABASE_UNAVAILABLE``).
-    In embedded mode the data directory is locked for the command, loaded
-    before it and saved when it ends (also when it fails), so a later server
-    start sees what the command did.
+    In embedded mode the command uses (starting it if need be) the local
+    SecantusDB server of ``APP_EMBEDDED_DIR``, also while a server runs on it.
 
     Raises:
-        AppError(VALIDATION_FAILED) for bad settings; AppError(LOCKED) when
-        a server or another command holds the embedded directory.
+        AppError(VALIDATION_FAILED) for bad settings; AppError(DATABASE_UNAVAILABLE)
+        when the embedded server does not start.
     """
     settings = settings or load_settings()
     timeout_ms = round(settings.cli_server_selection_timeout_seconds * 1000)
@@ -56,12 +55,9 @@ async def operator_platform(settings: Settings | None = None) -> AsyncIterator[P
     platform = Platform.build(settings, clients)
     async with AsyncExitStack() as stack:
         stack.push_async_callback(platform.close)
-        if settings.persists_embedded:
-            from tenancy.embedded import embedded_session
-
-            holder = "tenantctl " + " ".join(sys.argv[1:3])
+        if settings.is_embedded:
             await stack.enter_async_context(
-                embedded_session(settings.embedded_dir, platform.clients, holder)
+                embedded_database(settings.embedded_dir, platform.clients)
             )
         await platform.start()
         yield platform

@@ -5,17 +5,16 @@ from two clients (two clusters). For every collection it:
 
 1. creates the target collection with the source's collection options
    (``list_collections``/``create_collection(**options)``; on a server that
-   cannot list or apply options, such as the in-process mock, it continues
-   without them and says so in the result's warnings);
+   cannot list or apply options it continues without them and says so in
+   the result's warnings);
 2. copies the documents in ``_id`` order, ``insert_many`` per batch of at most
    ``batch_size`` documents (bounded memory: one batch plus the driver's
    cursor batch, never a whole collection), with
    ``bypass_document_validation`` so documents that predate a validator are
    copied as they are;
 3. builds the source's indexes with all their options (one ``create_index``
-   per index, after the data: one bulk build on a server, and the only
-   tractable order on the mock, whose unique indexes make every insert scan
-   the collection);
+   per index, after the data: one bulk build instead of index upkeep on
+   every insert);
 4. verifies count and content hash on both sides (:func:`verify_database`).
 
 Checkpoint (resumability): the progress record lives in the TARGET database,
@@ -60,7 +59,7 @@ from bson.min_key import MinKey
 from bson.regex import Regex
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import PyMongoError
 
 from tenancy.ejson_io import ContentDigest, stable_json
 from tenancy.errors import AppError, ErrorCode
@@ -218,8 +217,8 @@ class CollectionSpec:
         kind: ``collection``, ``view`` or ``timeseries``.
         options: ``create_collection`` keyword options (validator, collation,
             capped/size, timeseries, viewOn/pipeline...).
-        options_known: False when the server could not list options (the
-            mock); ``options`` is then empty.
+        options_known: False when the server could not list options;
+            ``options`` is then empty.
     """
 
     name: str
@@ -287,7 +286,7 @@ async def create_collection_from_spec(db: AsyncDatabase, spec: CollectionSpec) -
     try:
         await db.create_collection(spec.name, **spec.options)
     except NotImplementedError:
-        # The mock raises "Special options not supported"; a server applies them.
+        # A server without support for these options ("Special options not supported").
         if spec.kind == "view":
             raise
         await db.create_collection(spec.name)
@@ -339,65 +338,19 @@ async def build_index(collection: AsyncCollection, spec: dict[str, Any]) -> None
     await collection.create_index(_index_keys(spec), **options)
 
 
-def _is_partial_unique(spec: dict[str, Any]) -> bool:
-    return bool(spec.get("unique")) and "partialFilterExpression" in spec
+async def build_indexes(collection: AsyncCollection, specs: Sequence[dict[str, Any]]) -> list[str]:
+    """Create every index of ``specs`` on a filled ``collection`` (one build each).
 
+    Indexes already present with the same definition are left alone.
+    Returns warnings (none today; kept for callers that report them).
 
-async def _has_duplicates(collection: AsyncCollection, spec: dict[str, Any]) -> bool:
-    """True when documents indexed by the unique ``spec`` really share a key."""
-    group_id = {f"k{i}": f"${name}" for i, name in enumerate(spec["key"])}
-    pipeline: list[dict[str, Any]] = [
-        {"$match": spec.get("partialFilterExpression") or {}},
-        {"$group": {"_id": group_id, "n": {"$sum": 1}}},
-        {"$match": {"n": {"$gt": 1}}},
-        {"$limit": 1},
-    ]
-    cursor = await collection.aggregate(pipeline)
-    return bool(await cursor.to_list(1))
-
-
-#: Rebuilds a collection with the given indexes created before the documents.
-Refill = Callable[[list[dict[str, Any]]], Awaitable[None]]
-
-
-async def build_indexes(
-    collection: AsyncCollection,
-    specs: Sequence[dict[str, Any]],
-    *,
-    refill: Refill | None = None,
-) -> list[str]:
-    """Create every index of ``specs`` on a filled ``collection``; returns warnings.
-
-    A server builds a unique index with a ``partialFilterExpression`` over
-    existing documents correctly; the in-process mock ignores the filter while
-    building (so two documents without the field "collide"). When such a
-    build fails, no indexed documents really share a key, and ``refill`` is
-    given, ``refill(early_specs)`` rebuilds the collection with those indexes
-    created first (the mock checks them correctly on insert), and the run
-    continues. A real duplicate raises ``DuplicateKeyError``.
+    Raises:
+        DuplicateKeyError: the documents break a unique index.
     """
     present = {index_fingerprint(spec) for spec in await read_index_specs(collection)}
     for spec in specs:
-        if index_fingerprint(spec) in present:
-            continue  # a server would no-op; the mock would re-check a partial index wrongly
-        try:
+        if index_fingerprint(spec) not in present:
             await build_index(collection, spec)
-        except DuplicateKeyError:
-            if (
-                refill is None
-                or not _is_partial_unique(spec)
-                or await _has_duplicates(collection, spec)
-            ):
-                raise
-            log.warning("rebuilding %s with its partial unique indexes first", collection.name)
-            await refill([s for s in specs if _is_partial_unique(s)])
-            # The refilled collection is new: build the others again.
-            await build_indexes(collection, specs)
-            return [
-                f"{collection.name}: this server could not build partial unique index "
-                f"{spec.get('name')!r} over existing documents; the collection was refilled "
-                "with its partial unique indexes created first"
-            ]
     return []
 
 
@@ -486,8 +439,8 @@ async def after_id_filter(collection: AsyncCollection, last_id: Any) -> dict[str
         try:
             present = await collection.find_one({"_id": {"$type": alias}}, {"_id": 1})
         except (NotImplementedError, PyMongoError):
-            # The mock cannot select some rare types (timestamp, regex...):
-            # it cannot hold such _ids in a resumable way either.
+            # A server that cannot select some rare types (timestamp, regex...)
+            # cannot hold such _ids in a resumable way either.
             continue
         if present is not None:
             clauses.append({"_id": {"$type": alias}})
@@ -903,15 +856,7 @@ async def _copy_collection(
 
     item.written = await _copy_documents(job, name, query=query, done=item.skipped, total=total)
 
-    async def refill(early: list[dict[str, Any]]) -> None:
-        # Mock only (see build_indexes): start over with these indexes first.
-        await _start_fresh(job, spec, item, existing, drop=True)
-        for index_spec in early:
-            await build_index(job.target[name], index_spec)
-        item.skipped = 0
-        item.written = await _copy_documents(job, name, query=None, done=0, total=total)
-
-    item.warnings.extend(await build_indexes(job.target[name], index_specs, refill=refill))
+    item.warnings.extend(await build_indexes(job.target[name], index_specs))
     await job.checkpoint.save(name, state="copied")
 
 

@@ -74,7 +74,6 @@ from tenancy.copier import (
     OperationResult,
     ProgressCallback,
     Status,
-    build_index,
     build_indexes,
     collection_digest,
     compare_indexes,
@@ -660,23 +659,18 @@ async def _import_collection(
     total = entry["count"]
     collection = db[name]
 
-    async def fill(early: list[dict[str, Any]]) -> None:
-        if name in existing:
-            await db.drop_collection(name)
-        item.warnings.extend(await create_collection_from_spec(db, spec))
-        existing.add(name)
-        for index_spec in early:
-            await build_index(collection, index_spec)
-        item.written = 0
-        for batch in iter_data_batches(path, batch_size):
-            await collection.insert_many(batch, ordered=True, bypass_document_validation=True)
-            item.written += len(batch)
-            if on_progress:
-                on_progress(name, item.written, total)
-
-    await fill([])
+    if name in existing:
+        await db.drop_collection(name)
+    item.warnings.extend(await create_collection_from_spec(db, spec))
+    existing.add(name)
+    item.written = 0
+    for batch in iter_data_batches(path, batch_size):
+        await collection.insert_many(batch, ordered=True, bypass_document_validation=True)
+        item.written += len(batch)
+        if on_progress:
+            on_progress(name, item.written, total)
     item.indexes = len(entry["indexes"])
-    item.warnings.extend(await build_indexes(collection, entry["indexes"], refill=fill))
+    item.warnings.extend(await build_indexes(collection, entry["indexes"]))
 
 
 async def _verify_import(

@@ -1,170 +1,143 @@
-"""Embedded mode that persists: the in-process mock's databases kept in a directory.
+"""Embedded mode: the platform on a local SecantusDB server, used like any MongoDB.
 
-Layout of ``Settings.embedded_dir``::
+When ``APP_MONGODB_URL`` is empty, the server and every ``tenantctl``
+command enter :func:`embedded_database`: it starts (or joins) the local
+server of ``APP_EMBEDDED_DIR`` (``tenancy.local_server``), gives the default
+cluster its URL, and leaves the server again at the end (the last process
+to leave stops it). From then on the product talks to it exactly as to
+MongoDB: one driver path.
 
-    LOCK                      held (OS file lock) by the one process using the directory
-    LOCK.holder               who holds it: pid, command, since (for the refusal message)
-    CURRENT                   name of the latest complete snapshot
-    snapshots/<id>/<cluster>/<database>/   one export per database (tenancy.dump format)
-
-A snapshot is written completely before ``CURRENT`` is switched to it with an
-atomic rename, so a crash while saving leaves the previous snapshot in
-force. Embedded mode is for one process on one machine (trying the API, an
-operator command followed by a server start); production runs on MongoDB.
+Upgrading: before 2026-12 the embedded mode kept an in-process mock's data
+as snapshots in this directory (``CURRENT`` naming ``snapshots/<id>/``, one
+dump per database). Such a directory is imported once into the new server
+(:func:`import_old_snapshot`), then left untouched with a message saying so.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
+import asyncio
+import logging
+import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from filelock import FileLock, Timeout
+from filelock import FileLock
 
 from tenancy.clients import ClientRegistry
-from tenancy.dump import MANIFEST_NAME, export_database, import_database
+from tenancy.copier import non_empty_collections
+from tenancy.dump import MANIFEST_NAME, import_database
 from tenancy.errors import AppError, ErrorCode
-from tenancy.models import utcnow
+from tenancy.local_server import LocalServer
+from tenancy.naming import validate_database_name
+from tenancy.settings import DEFAULT_CLUSTER
 
-_SKIP_DATABASES = frozenset({"admin", "config", "local"})
-KEEP_SNAPSHOTS = 2
-
-
-class EmbeddedStore:
-    """Loads and saves the mock clients of a ``ClientRegistry`` to a directory.
-
-    Args:
-        directory: the embedded data directory (created when missing).
-        holder: who uses it, shown to a second process that is refused
-            (e.g. ``"server on 127.0.0.1:8000"``, ``"tenantctl migrate up"``).
-    """
-
-    def __init__(self, directory: Path, holder: str) -> None:
-        self.directory = directory.absolute()
-        self.holder = holder
-        self._lock = FileLock(str(self.directory / "LOCK"), timeout=0)
-
-    @property
-    def _holder_file(self) -> Path:
-        return self.directory / "LOCK.holder"
-
-    def acquire(self) -> None:
-        """Take the directory for this process.
-
-        Raises:
-            AppError(LOCKED) naming the process that holds it.
-        """
-        self.directory.mkdir(parents=True, exist_ok=True)
-        try:
-            self._lock.acquire()
-        except Timeout:
-            who = "another process"
-            with suppress(OSError, ValueError):
-                info = json.loads(self._holder_file.read_text())
-                who = f"{info['holder']} (pid {info['pid']}, since {info['since']})"
-            raise AppError(
-                ErrorCode.LOCKED,
-                f"the embedded data directory {self.directory} is in use by {who}; "
-                "stop it first, or point APP_EMBEDDED_DIR elsewhere",
-            ) from None
-        self._holder_file.write_text(
-            json.dumps({"holder": self.holder, "pid": os.getpid(), "since": utcnow().isoformat()})
-        )
-
-    def release(self) -> None:
-        with suppress(OSError):
-            self._holder_file.unlink()
-        self._lock.release()
-
-    def _current(self) -> Path | None:
-        pointer = self.directory / "CURRENT"
-        if not pointer.exists():
-            return None
-        snapshot = self.directory / "snapshots" / pointer.read_text().strip()
-        return snapshot if snapshot.is_dir() else None
-
-    async def load(self, clients: ClientRegistry) -> int:
-        """Import the current snapshot into the (empty) mock clients; returns databases loaded.
-
-        Raises:
-            AppError(MANIFEST_INVALID) when a file of the snapshot does not
-            check out, AppError(VERIFICATION_FAILED) when a database does not
-            load completely. Nothing is saved over the snapshot then.
-        """
-        snapshot = self._current()
-        if snapshot is None:
-            return 0
-        loaded = 0
-        for cluster_dir in sorted(p for p in snapshot.iterdir() if p.is_dir()):
-            if cluster_dir.name not in clients.cluster_names or not clients.uses_mock(
-                cluster_dir.name
-            ):
-                continue
-            client = clients.client(cluster_dir.name)
-            for db_dir in sorted(p for p in cluster_dir.iterdir() if (p / MANIFEST_NAME).exists()):
-                result = await import_database(db_dir, client[db_dir.name], verify=False)
-                if not result.ok:
-                    failed = ", ".join(f"{c.name}: {c.error}" for c in result.failed)
-                    raise AppError(
-                        ErrorCode.VERIFICATION_FAILED,
-                        f"embedded snapshot {db_dir} did not load ({failed}); "
-                        "the directory was left as it is",
-                    )
-                loaded += 1
-        return loaded
-
-    async def save(self, clients: ClientRegistry) -> Path:
-        """Write every mock database to a new snapshot and switch ``CURRENT`` to it atomically."""
-        snapshots = self.directory / "snapshots"
-        snapshot_id = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
-        target = snapshots / snapshot_id
-        try:
-            for cluster in clients.cluster_names:
-                if not clients.uses_mock(cluster):
-                    continue
-                client = clients.client(cluster)
-                for name in await client.list_database_names():
-                    if name not in _SKIP_DATABASES:
-                        await export_database(client[name], target / cluster / name)
-            target.mkdir(parents=True, exist_ok=True)
-            pointer_tmp = self.directory / "CURRENT.tmp"
-            pointer_tmp.write_text(snapshot_id)
-            os.replace(pointer_tmp, self.directory / "CURRENT")
-        except BaseException:
-            shutil.rmtree(target, ignore_errors=True)
-            raise
-        # Keep the previous snapshot as well: a fallback if the new one proves bad.
-        for old in sorted(p.name for p in snapshots.iterdir())[:-KEEP_SNAPSHOTS]:
-            shutil.rmtree(snapshots / old, ignore_errors=True)
-        return target
+log = logging.getLogger(__name__)
+OLD_POINTER = "CURRENT"
+IMPORTED_MARKER = "IMPORTED-INTO-SECANTUSDB"
 
 
 @asynccontextmanager
-async def embedded_session(
-    directory: Path, clients: ClientRegistry, holder: str
-) -> AsyncIterator[EmbeddedStore]:
-    """Lock ``directory``, load it into the mock clients, and save + unlock at the end.
+async def embedded_database(directory: Path, clients: ClientRegistry) -> AsyncIterator[str]:
+    """Use the local SecantusDB server of ``directory`` for the default cluster.
 
-    The save happens whether the body succeeds or fails, so what a failed
-    command did is kept, as it would be on a real server. A snapshot that
-    does not load raises before the body runs and is never saved over.
+    Yields the server's URL. An old snapshot directory is imported first
+    (once). On exit this process leaves the server; the last one stops it.
+
+    Raises:
+        AppError(DATABASE_UNAVAILABLE) when the server does not start;
+        AppError(LOCKED) when another process blocks its start for too long.
     """
-    store = EmbeddedStore(directory, holder)
-    store.acquire()
+    server = LocalServer(directory)
+    url = await asyncio.to_thread(server.acquire)
     try:
-        await store.load(clients)
-    except BaseException:
-        store.release()
-        raise
-    try:
-        yield store
-        await store.save(clients)
-    except BaseException:
-        with suppress(Exception):
-            await store.save(clients)
-        raise
+        clients.set_url(DEFAULT_CLUSTER, url)
+        upgrade = await import_old_snapshot(directory, clients)
+        if upgrade is not None:
+            print(upgrade.message(), file=sys.stderr)
+        yield url
     finally:
-        store.release()
+        await clients.close()
+        await asyncio.to_thread(server.release)
+
+
+@dataclass
+class SnapshotUpgrade:
+    """What :func:`import_old_snapshot` did with an old snapshot directory."""
+
+    snapshot: Path
+    imported: list[str] = field(default_factory=list)  # "cluster/database"
+    skipped: list[str] = field(default_factory=list)  # with the reason
+
+    def message(self) -> str:
+        done = ", ".join(self.imported) or "nothing"
+        text = (
+            f"embedded data: imported the old snapshot {self.snapshot} ({done}) into the "
+            f"SecantusDB server; the old files are left untouched and may be deleted"
+        )
+        if self.skipped:
+            text += f"; skipped: {'; '.join(self.skipped)}"
+        return text
+
+
+async def import_old_snapshot(directory: Path, clients: ClientRegistry) -> SnapshotUpgrade | None:
+    """Import the snapshot an older version left in ``directory``, once.
+
+    Each database of the snapshot is imported (checked against its manifest
+    first) into the cluster of the same name when that cluster is configured
+    and the database is empty there; otherwise it is skipped with a reason.
+    A marker file then records that the upgrade happened. Several processes
+    may call this at once: a file lock lets one do it.
+
+    Returns:
+        What was done, or ``None`` when there is nothing to upgrade.
+    Raises:
+        AppError(MANIFEST_INVALID / VERIFICATION_FAILED): a database of the
+        snapshot does not check out or did not import; no marker is written,
+        so the next start tries again (what was imported stays).
+    """
+    pointer = directory / OLD_POINTER
+    if not pointer.is_file() or (directory / IMPORTED_MARKER).exists():
+        return None
+    lock = FileLock(str(directory / "upgrade.lock"), thread_local=False)
+    await asyncio.to_thread(lock.acquire)
+    try:
+        if (directory / IMPORTED_MARKER).exists():
+            return None
+        snapshot = directory / "snapshots" / pointer.read_text().strip()
+        if not snapshot.is_dir():
+            raise AppError(
+                ErrorCode.MANIFEST_INVALID,
+                f"{pointer} names the snapshot {snapshot.name!r}, which is missing; move "
+                f"{pointer} aside to start without the old data",
+            )
+        upgrade = SnapshotUpgrade(snapshot)
+        for cluster_dir in sorted(p for p in snapshot.iterdir() if p.is_dir()):
+            for db_dir in sorted(p for p in cluster_dir.iterdir() if (p / MANIFEST_NAME).exists()):
+                await _import_one(clients, cluster_dir.name, db_dir, upgrade)
+        (directory / IMPORTED_MARKER).write_text(upgrade.message() + "\n")
+        return upgrade
+    finally:
+        lock.release()
+
+
+async def _import_one(
+    clients: ClientRegistry, cluster: str, db_dir: Path, upgrade: SnapshotUpgrade
+) -> None:
+    label = f"{cluster}/{db_dir.name}"
+    if cluster not in clients.cluster_names:
+        upgrade.skipped.append(f"{label} (cluster {cluster!r} is not configured)")
+        return
+    db = clients.client(cluster)[validate_database_name(db_dir.name)]
+    if await non_empty_collections(db):
+        upgrade.skipped.append(f"{label} (the server already holds data there)")
+        return
+    result = await import_database(db_dir, db, overwrite=True)
+    if not result.ok:
+        failed = ", ".join(f"{c.name}: {c.error}" for c in result.failed)
+        raise AppError(
+            ErrorCode.VERIFICATION_FAILED,
+            f"the old snapshot database {db_dir} did not import ({failed}); it was left as it is",
+        )
+    upgrade.imported.append(label)

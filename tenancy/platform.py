@@ -25,6 +25,7 @@ from tenancy.models import Plan, Tenant, User, utcnow
 TENANTS = "tenants"
 DOMAINS = "tenant_domains"
 USERS = "users"
+ONE_TIME_CLAIMS = "one_time_claims"
 PLANS = "plans"
 #: One document per running API server process (see ``PlatformStore.register_instance``).
 SERVER_INSTANCES = "server_instances"
@@ -233,6 +234,20 @@ class PlatformStore:
     async def users_of_tenant(self, tenant_id: ObjectId) -> list[User]:
         cursor = self.db[USERS].find({"tenant_id": tenant_id}).sort("_id", ASCENDING)
         return [User.model_validate(doc) async for doc in cursor]
+
+    async def claim_once(self, key: str, holder: str) -> bool:
+        """True for the first caller ever to claim ``key`` (e.g. ``"demo-seed"``), on any process.
+
+        One ``insert`` under the unique ``_id``: of concurrent callers (two
+        server workers starting together) exactly one wins.
+        """
+        try:
+            await self.db[ONE_TIME_CLAIMS].insert_one(
+                {"_id": key, "holder": holder, "at": utcnow()}
+            )
+        except DuplicateKeyError:
+            return False
+        return True
 
     async def set_user_active(self, user_id: ObjectId, active: bool) -> bool:
         """Activate or deactivate a user; True when this call changed it (conditional write)."""

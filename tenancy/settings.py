@@ -26,8 +26,8 @@ _DB_PREFIX_RE = re.compile(r"[a-z][a-z0-9_]{0,9}")  # used with fullmatch
 class Settings(BaseSettings):
     """All configuration of one process.
 
-    ``mongodb_url`` empty means the embedded in-process mock database; the
-    mock is never used when a URL is configured.
+    ``mongodb_url`` empty means the embedded default: a local SecantusDB
+    server for ``embedded_dir``, started on demand (``tenancy.embedded``).
     """
 
     model_config = SettingsConfigDict(env_prefix="APP_", env_file=".env", extra="ignore")
@@ -42,10 +42,7 @@ class Settings(BaseSettings):
     tenant_db_prefix: str = "t_"
     embedded_dir: Path = Field(
         default=Path(".embedded"),
-        description="Embedded mode: where the mock databases are kept between runs.",
-    )
-    embedded_persist: bool = Field(
-        default=True, description="Embedded mode: load and save embedded_dir (off: memory only)."
+        description="Embedded mode: the local SecantusDB server's directory (data, log, pid).",
     )
     backup_dir: Path = Field(
         default=Path("backups"),
@@ -144,14 +141,10 @@ class Settings(BaseSettings):
         return self
 
     @property
-    def uses_mock(self) -> bool:
-        """True when no MongoDB URL is configured (embedded mock mode)."""
+    def is_embedded(self) -> bool:
+        """True when no MongoDB URL is configured: a local SecantusDB server keeps
+        ``embedded_dir`` (``tenancy.embedded``)."""
         return not self.mongodb_url
-
-    @property
-    def persists_embedded(self) -> bool:
-        """True when embedded (mock) data is loaded from and saved to ``embedded_dir``."""
-        return self.uses_mock and self.embedded_persist
 
     @property
     def is_production(self) -> bool:
@@ -162,7 +155,7 @@ class Settings(BaseSettings):
         """Seed demo tenants into an empty platform: never in production."""
         if self.is_production:
             return False
-        return self.uses_mock if self.seed_demo is None else self.seed_demo
+        return self.is_embedded if self.seed_demo is None else self.seed_demo
 
     @property
     def graphiql_enabled(self) -> bool:
@@ -177,7 +170,7 @@ class Settings(BaseSettings):
         return not self.is_production if self.field_suggestions is None else self.field_suggestions
 
     def cluster_urls(self) -> dict[str, str]:
-        """Cluster name -> MongoDB URL (``""`` is the mock)."""
+        """Cluster name -> MongoDB URL (``""``: the embedded server, not started yet)."""
         return {DEFAULT_CLUSTER: self.mongodb_url, **self.extra_clusters}
 
 

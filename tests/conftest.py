@@ -1,8 +1,14 @@
-"""Shared fixtures: a fresh in-process platform per test, an ASGI client, GraphQL helpers."""
+"""Shared fixtures: the backend legs, a fresh platform per test, an ASGI client, GraphQL helpers.
+
+Tests that use ``backend`` (directly or through ``settings``/``platform``/
+``demo``...) run once per leg: the in-process mock and a real wire-protocol
+server (``tests/backends.py``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -16,6 +22,7 @@ from tenancy import passwords
 from tenancy.models import Role
 from tenancy.runtime import Platform
 from tenancy.settings import Settings
+from tests.backends import Backend, MockBackend, ServerBackend, ServerUrls, legs, server_urls
 
 
 @pytest.fixture(autouse=True)
@@ -26,14 +33,44 @@ def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(passwords, "_DUMMY_HASH", hasher.hash("not-a-real-password"))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    workers = getattr(config.option, "numprocesses", None)
+    if os.environ.get("APP_TEST_MONGODB_URL") and workers not in (None, 0, 1, "0", "1"):
+        raise pytest.UsageError(
+            "APP_TEST_MONGODB_URL: the tests drop that server's databases and run serially; "
+            "add -n 0"
+        )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", legs(), indirect=True)
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerUrls]:
+    """This test process's real servers (started on first use)."""
+    yield from server_urls(tmp_path_factory.mktemp("servers"))
+
+
 @pytest.fixture
-def settings() -> Settings:
+async def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """The leg this test runs on (``mock``, ``wire`` or ``url``); cleaned after the test."""
+    if request.param == "mock":
+        chosen: Backend = MockBackend(monkeypatch)
+    else:
+        chosen = ServerBackend(request.param, request.getfixturevalue("servers"))
+    yield chosen
+    await chosen.cleanup()
+
+
+@pytest.fixture
+def settings(backend: Backend) -> Settings:
     return Settings(
         _env_file=None,
         environment="test",
-        mongodb_url="",
+        mongodb_url=backend.url(),
         seed_demo=False,
-        embedded_persist=False,
         rate_limit_enabled=False,  # tests/test_app.py turns it on where it is the subject
         base_domain="example.test",
         jwt_secret="test-secret-that-is-long-enough-for-hs256",
@@ -42,7 +79,7 @@ def settings() -> Settings:
 
 @pytest.fixture
 async def platform(settings: Settings) -> AsyncIterator[Platform]:
-    """An empty platform (default plans only) on a fresh mock server."""
+    """An empty platform (default plans only) on the test's backend."""
     platform = Platform.build(settings)
     await platform.start()
     yield platform

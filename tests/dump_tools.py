@@ -58,3 +58,21 @@ def recompute_file_checksums(directory: Path, collection: str, *, fix_count: boo
     if fix_count:
         changes["count"] = stats.lines
     edit_manifest(directory, collection, **changes)
+
+
+def to_version_1(directory: Path) -> None:
+    """Rewrite a format-2 dump as format 1 (relaxed Extended JSON Lines), as older versions did."""
+    from tenancy.ejson_io import document_line, file_stats
+
+    manifest = read_json_file(directory / MANIFEST_NAME)
+    manifest["format_version"] = 1
+    for entry in manifest["collections"]:
+        if entry.get("type") == "view":
+            continue
+        bson_path = directory / entry["file"]
+        jsonl = bson_path.with_suffix(".jsonl")
+        jsonl.write_bytes(b"".join(document_line(d) for d in read_docs(bson_path)))
+        bson_path.unlink()
+        stats = file_stats(jsonl)
+        entry.update(file=jsonl.name, sha256=stats.sha256, size=stats.size)
+    write_json_file(directory / MANIFEST_NAME, manifest)

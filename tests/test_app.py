@@ -16,7 +16,7 @@ async def test_healthz(client: httpx.AsyncClient):
 
 
 async def test_readyz_ok_and_unavailable(client: httpx.AsyncClient, platform, monkeypatch):
-    assert (await client.get("/readyz")).json() == {"status": "ready", "mock": True}
+    assert (await client.get("/readyz")).json() == {"status": "ready", "embedded": False}
 
     async def down() -> None:
         raise ConnectionError("no route to host")

@@ -24,29 +24,33 @@ from tenancy.dump import MANIFEST_NAME, check_dump, export_database, import_data
 from tenancy.ejson_io import (
     ContentDigest,
     canonical_bson,
-    document_line,
     dumps_ejson,
     file_stats,
     loads_ejson,
     read_json_file,
-    write_json_file,
 )
 from tenancy.errors import AppError, ErrorCode
-from tenancy.mock import new_mock_client
-from tests.dump_tools import edit_manifest, read_docs, rewrite_collection, write_docs
+from tests.backends import SECOND_CLUSTER, Backend
+from tests.dump_tools import (
+    edit_manifest,
+    read_docs,
+    rewrite_collection,
+    to_version_1,
+    write_docs,
+)
 from tests.test_copy import NOW, RecordingDatabase, docs_by_id, seed_tenant
 
 
 @pytest.fixture
-async def source() -> Any:
-    db = new_mock_client()["tenant_src"]
+async def source(backend: Backend) -> Any:
+    db = backend.client("default")["tenant_src"]
     await seed_tenant(db)
     return db
 
 
 @pytest.fixture
-def target() -> Any:
-    return new_mock_client()["tenant_dst"]
+def target(backend: Backend) -> Any:
+    return backend.client(SECOND_CLUSTER)["tenant_dst"]
 
 
 @pytest.fixture
@@ -152,18 +156,7 @@ async def test_version_1_json_lines_dumps_are_still_imported(
     source: Any, target: Any, dump_dir: Path
 ) -> None:
     """Dumps written before format 2 (relaxed Extended JSON Lines) still restore."""
-    manifest = read_json_file(dump_dir / MANIFEST_NAME)
-    manifest["format_version"] = 1
-    for entry in manifest["collections"]:
-        if entry.get("type") == "view":
-            continue
-        bson_path = dump_dir / entry["file"]
-        jsonl = bson_path.with_suffix(".jsonl")
-        jsonl.write_bytes(b"".join(document_line(d) for d in read_docs(bson_path)))
-        bson_path.unlink()
-        stats = file_stats(jsonl)
-        entry.update(file=jsonl.name, sha256=stats.sha256, size=stats.size)
-    write_json_file(dump_dir / MANIFEST_NAME, manifest)
+    to_version_1(dump_dir)
     result = await import_database(dump_dir, target)
     assert result.ok, result.to_dict()
     assert (await verify_database(source, target)).ok
@@ -403,8 +396,8 @@ async def test_existing_export_is_replaced_only_when_told(source: Any, tmp_path:
     check_dump(directory)
 
 
-async def test_collection_names_become_safe_file_names(tmp_path: Path) -> None:
-    db = new_mock_client()["odd"]
+async def test_collection_names_become_safe_file_names(tmp_path: Path, backend: Backend) -> None:
+    db = backend.client("default")["odd"]
     await db["a/b"].insert_one({"x": 1})
     await db["A/B"].insert_one({"x": 2})
     await export_database(db, tmp_path / "d")
@@ -413,7 +406,7 @@ async def test_collection_names_become_safe_file_names(tmp_path: Path) -> None:
     }
     # "/" escaped; names equal but for case get distinct files (case-insensitive disks).
     assert files == {"A/B": "A%2FB.bson", "a/b": "a%2Fb~2.bson"}
-    target = new_mock_client()["odd"]
+    target = backend.client(SECOND_CLUSTER)["odd"]
     assert (await import_database(tmp_path / "d", target)).ok
     assert await target["a/b"].count_documents({"x": 1}) == 1
 

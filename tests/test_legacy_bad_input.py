@@ -27,6 +27,7 @@ from scripts.legacy import (
 )
 from tenancy.errors import ErrorCode
 from tenancy.runtime import Platform
+from tests.backends import Backend
 
 FIXTURES = Path(__file__).parent / "fixtures" / "legacy"
 
@@ -34,9 +35,9 @@ Invoke = Callable[..., tuple[int, str]]
 
 
 @pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Invoke:
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: Backend) -> Invoke:
     monkeypatch.setenv("APP_EMBEDDED_DIR", str(tmp_path / "embedded"))
-    monkeypatch.setenv("APP_MONGODB_URL", "")
+    monkeypatch.setenv("APP_MONGODB_URL", backend.url())
     runner = CliRunner()
 
     def invoke(*args: str) -> tuple[int, str]:

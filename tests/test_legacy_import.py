@@ -42,8 +42,8 @@ from scripts.legacy.convert import (
 )
 from scripts.legacy.crm import customer_from_legacy, plan_from_package
 from tenancy import service as tenant_service
-from tenancy.mock import new_mock_client
 from tenancy.runtime import Platform
+from tests.backends import SECOND_CLUSTER, Backend
 from tests.conftest import GraphQLClient
 
 FIXTURES = Path(__file__).parent / "fixtures" / "legacy"
@@ -417,8 +417,8 @@ async def test_interrupted_run_resumes_without_duplicates(platform: Platform) ->
     assert state["status"] == "done"
 
 
-async def test_import_from_a_live_database_source(platform: Platform) -> None:
-    client = new_mock_client()
+async def test_import_from_a_live_database_source(platform: Platform, backend: Backend) -> None:
+    client = backend.client(SECOND_CLUSTER)
     legacy = client["omega_shared"]
     for file in sorted((CLINICS / "omega_shared").glob("*.jsonl")):
         docs = fixture_docs(file)
@@ -435,7 +435,6 @@ async def test_import_from_a_live_database_source(platform: Platform) -> None:
     west = await tenant_db(platform, "west-nipt")
     first = await west.bookings.find_one({"confirmation_number": "WE-2512-00042"})
     assert first["final_price_minor"] == 157_250  # 1850.00 - 15 % = 1572.50
-    client.close()
 
 
 async def test_existing_tenant_of_the_same_slug_is_not_imported_into(platform: Platform) -> None:

@@ -1,4 +1,4 @@
-"""The in-process mock's unique indexes (tenancy.mock shims over mongomock).
+"""The in-process mock's unique indexes (tests.mock_shims shims over mongomock).
 
 Uniqueness must behave like a server: duplicates rejected on insert, update,
 insert_many and index builds over existing documents; documents outside a
@@ -18,10 +18,10 @@ from mongomock import filtering
 from pymongo import ASCENDING
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from tenancy.copier import build_indexes, read_index_specs
+from tenancy.copier import read_index_specs
 from tenancy.indexes import apply_indexes
-from tenancy.mock import new_mock_client
 from tenancy.tenant_schema import CUSTOMERS, TENANT_INDEXES
+from tests.mock_shims import new_mock_client
 
 IS_STRING = {"$type": "string"}
 
@@ -168,23 +168,6 @@ async def test_partial_unique_index_builds_over_documents_outside_the_filter(db:
         await other.create_index(
             [("e", ASCENDING)], unique=True, partialFilterExpression={"e": IS_STRING}
         )
-
-
-async def test_build_indexes_no_longer_needs_the_copiers_refill(db: Any) -> None:
-    """tenancy.copier.build_indexes refills the collection when the mock cannot
-    build a partial unique index over existing documents; now it can."""
-    await db[CUSTOMERS].insert_many(
-        [{"name": "no email"}, {"name": "no email either"}, {"email_key": "a@x"}]
-    )
-    specs = [dict(model.document) for model in TENANT_INDEXES[CUSTOMERS]]
-    for spec in specs:
-        spec["key"] = dict(spec["key"])
-
-    async def refill(early: list[dict[str, Any]]) -> None:
-        raise AssertionError("refill called")
-
-    assert await build_indexes(db[CUSTOMERS], specs, refill=refill) == []
-    assert "email_unique" in await index_names(db[CUSTOMERS])
 
 
 # ------------------------------------------------------------ partial filters

@@ -14,13 +14,17 @@ from tenancy.models import utcnow
 from tenancy.operations import delete_tenant, drop_old_database, move_tenant
 from tenancy.platform import SERVER_INSTANCES, PlatformStore, ServerInstance
 from tenancy.runtime import Platform
+from tests.backends import SECOND_CLUSTER, Backend
 from tests.conftest import GraphQLClient, error_codes
 
 
 @pytest.fixture
-async def two_clusters(settings):
+async def two_clusters(settings, backend: Backend):
     settings = settings.model_copy(
-        update={"extra_clusters": {"eu-2": ""}, "tenant_cache_ttl_seconds": 0}
+        update={
+            "extra_clusters": {SECOND_CLUSTER: backend.url(SECOND_CLUSTER)},
+            "tenant_cache_ttl_seconds": 0,
+        }
     )
     platform = Platform.build(settings)
     await platform.start()

@@ -11,6 +11,7 @@ from graphql_api.app import create_app
 from graphql_api.demo import DEMO_PASSWORD, demo_login, disable_demo_logins
 from tenancy import service
 from tenancy.models import Role
+from tenancy.runtime import Platform
 from tenancy.settings import Settings
 from tests.conftest import error_codes
 
@@ -45,8 +46,9 @@ def test_weak_production_secrets_are_refused(secret: str):
         production(jwt_secret=secret)
 
 
-@pytest.mark.parametrize("secret", [secrets.token_hex(16), secrets.token_urlsafe(32)])
-def test_random_secrets_pass(secret: str):
+@pytest.mark.parametrize("make", [lambda: secrets.token_hex(16), lambda: secrets.token_urlsafe(32)])
+def test_random_secrets_pass(make):
+    secret = make()
     assert production(jwt_secret=secret).jwt_secret == secret
 
 
@@ -100,7 +102,8 @@ async def test_demo_logins_are_deactivated_when_production_starts(demo):
         {"_id": staff.id}, {"$set": {"password_hash": await hash_password("a-private-one")}}
     )
     settings = demo.settings.model_copy(update={"environment": "production"})
-    app = create_app(settings=settings, platform=demo)
+    served = Platform.build(settings)  # the server's own platform (its lifespan closes it)
+    app = create_app(settings=settings, platform=served)
     async with app.router.lifespan_context(app):
         gql_body = {
             "query": 'mutation { login(email: "root@platform.example.com", '

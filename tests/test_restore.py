@@ -17,6 +17,7 @@ from tenancy.errors import AppError, ErrorCode
 from tenancy.models import Tenant
 from tenancy.operations import RESTORE_MARKER, restore_tenant, service
 from tenancy.runtime import Platform
+from tests.backends import SYSTEM_DATABASES
 from tests.conftest import GraphQLClient
 from tests.dump_tools import rewrite_collection
 from tests.test_copy import docs_by_id
@@ -29,7 +30,7 @@ async def snapshot(platform: Platform) -> dict[str, Any]:
     client = platform.clients.client("default")
     databases = {}
     for name in sorted(await client.list_database_names()):
-        if name == platform.settings.platform_db:
+        if name == platform.settings.platform_db or name in SYSTEM_DATABASES:
             continue
         db = client[name]
         databases[name] = {

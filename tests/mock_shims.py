@@ -1,7 +1,10 @@
-"""The in-process MongoDB mock (pymongo-async-mock over mongomock).
+"""The in-process MongoDB mock (pymongo-async-mock over mongomock) of the fast test leg.
 
-Only the mock path imports this module. Production runs on real MongoDB,
-and where the mock differs from a server, the server's behaviour wins.
+Only the test backend (``tests/backends.py``) imports this module; the
+product never does. Where the mock differs from a server, the server's
+behaviour wins: these shims make the mock behave like one where the suite
+depends on it (linear cursors and unique-index checks, bulk updates, an
+awaitable ``close``).
 """
 
 from __future__ import annotations
@@ -376,6 +379,16 @@ def _linear_unique_indexes() -> None:
     Collection.create_index = create_index  # type: ignore[method-assign]
 
 
+def _awaitable_close() -> None:
+    """``await client.close()`` as on ``AsyncMongoClient``; the mock's data stays."""
+
+    async def close(self: Any) -> None:
+        return None
+
+    AsyncMongoMockClient.close = close  # type: ignore[attr-defined]
+
+
 _fix_bulk_update_patch()
+_awaitable_close()
 _linear_cursor_iteration()
 _linear_unique_indexes()
