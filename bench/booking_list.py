@@ -1,10 +1,13 @@
 """Benchmark: requests per second of one booking-list query.
 
 Runs the whole ASGI stack in-process (httpx ASGITransport: context, tenant
-resolution, JWT, parser/validation caches, DataLoaders, mock database) or,
+resolution, JWT, parser/validation caches, DataLoaders) on the embedded
+default (a local SecantusDB server started in a temporary directory, synced
+commits, as ``make serve`` runs it) or on the tests' in-process mock, or,
 with ``--url``, against a running server on this machine.
 
-    python bench/booking_list.py                       # in-process, embedded mock
+    python bench/booking_list.py                       # in-process, embedded SecantusDB
+    python bench/booking_list.py --backend mock        # in-process, the tests' mock
     python bench/booking_list.py --requests 2000 --concurrency 8
     python bench/booking_list.py --url http://127.0.0.1:8000   # a live `make serve`
 
@@ -16,7 +19,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -79,7 +85,7 @@ def _count_round_trips(platform: Any, counter: RoundTrips) -> None:
     platform.clients.database = lambda location: Database(real_database(location))
 
 
-async def _in_process_client(page: int) -> tuple[httpx.AsyncClient, RoundTrips, Any]:
+async def _in_process_client(page: int, url: str) -> tuple[httpx.AsyncClient, RoundTrips, Any]:
     from graphql_api.app import create_app
     from graphql_api.demo import seed_demo
     from tenancy.runtime import Platform
@@ -87,11 +93,11 @@ async def _in_process_client(page: int) -> tuple[httpx.AsyncClient, RoundTrips, 
 
     settings = Settings(
         _env_file=None,
-        mongodb_url="",
+        mongodb_url=url,
         seed_demo=False,
         environment="test",
-        embedded_persist=False,
         rate_limit_enabled=False,  # measure the stack, not the plan limit
+        login_rate_limit_enabled=False,
     )
     platform = Platform.build(settings)
     await platform.start()
@@ -138,7 +144,7 @@ async def run(args: argparse.Namespace) -> None:
         client = httpx.AsyncClient(base_url=args.url, timeout=30)
         path = "/t/west-nipt/graphql"
     else:
-        client, counter, _ = await _in_process_client(args.first)
+        client, counter, _ = await _in_process_client(args.first, args.database_url)
         path = "/t/west-nipt/graphql"
     login = await client.post(path, json={"query": LOGIN})
     token = login.json()["data"]["login"]["token"]
@@ -173,7 +179,7 @@ async def run(args: argparse.Namespace) -> None:
 
     latencies.sort()
     ms = [x * 1000 for x in latencies]
-    print(f"target            : {args.url or 'in-process ASGI, embedded mock'}")
+    print(f"target            : {args.url or 'in-process ASGI on ' + args.backend}")
     print(
         f"query             : bookings(first: {args.first}) with customer and service "
         f"({len(edges)} rows)"
@@ -199,7 +205,30 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--first", type=int, default=20, help="page size")
     parser.add_argument("--warmup", type=int, default=50)
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument(
+        "--backend",
+        choices=["embedded", "mock"],
+        default="embedded",
+        help="in-process database: the embedded SecantusDB server, or the tests' mock",
+    )
+    args = parser.parse_args()
+    if args.url:
+        asyncio.run(run(args))
+    elif args.backend == "mock":
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        import tests.mock_shims as mock_shims
+        from tenancy import clients
+
+        mock = mock_shims.new_mock_client("bench")
+        clients.open_client = lambda url, **options: mock  # type: ignore[assignment]
+        args.database_url = "mongodb://bench.mock.test"
+        asyncio.run(run(args))
+    else:
+        from tenancy.local_server import LocalServer
+
+        with tempfile.TemporaryDirectory() as directory, LocalServer(Path(directory)) as url:
+            args.database_url = url
+            asyncio.run(run(args))
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from graphql_api.errors import format_error
 from graphql_api.http_limits import (
     GRAPHQL_RESPONSE_MEDIA,
     BodySizeLimitMiddleware,
+    RequestError,
     decode_request_json,
     request_error_response,
 )
@@ -120,7 +121,8 @@ class TenantGraphQL(GraphQL):
             return await super().run(request, context, root_value)
         except HTTPException as exc:
             accept = request.headers.get("accept", "") if isinstance(request, Request) else ""
-            return request_error_response(accept, exc.status_code, exc.reason)
+            code = exc.code if isinstance(exc, RequestError) else None
+            return request_error_response(accept, exc.status_code, exc.reason, code)
 
     def decode_json(self, data: str | bytes) -> object:
         """Strict request JSON: UTF-8, an object (or a batch list), bounded nesting."""

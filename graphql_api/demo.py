@@ -10,6 +10,7 @@ booking service, so prices, slots and confirmation numbers follow the rules.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 from dataclasses import dataclass, field
@@ -29,7 +30,11 @@ from tenancy.passwords import verify_password
 from tenancy.runtime import Platform
 from tenancy.tenant_schema import LOCATIONS, REFERRAL_CODES
 
+log = logging.getLogger(__name__)
+
 DEMO_PASSWORD = "demo-password"
+DEMO_SEED_CLAIM = "demo-seed"
+DEMO_SEED_WAIT_SECONDS = 120.0
 SUPER_ADMIN_EMAIL = "root@platform.example.com"
 
 
@@ -176,7 +181,11 @@ async def seed_demo(platform: Platform) -> bool:
     """
     if await platform.store.db["tenants"].count_documents({}, limit=1):
         return False
-    if not await platform.store.claim_once("demo-seed", f"pid {os.getpid()}"):
+    store = platform.store
+    if not await store.claim_once(DEMO_SEED_CLAIM, f"pid {os.getpid()}"):
+        # Another worker seeds: serve only once the demo tenants exist.
+        if not await store.wait_for_claim(DEMO_SEED_CLAIM, DEMO_SEED_WAIT_SECONDS):
+            log.warning("another process has been seeding the demo for too long; going on")
         return False
     await tenant_service.create_super_admin(
         platform,
@@ -187,6 +196,7 @@ async def seed_demo(platform: Platform) -> bool:
     )
     for demo in DEMO_TENANTS:
         await _seed_tenant(platform, demo)
+    await store.finish_claim(DEMO_SEED_CLAIM)
     return True
 
 

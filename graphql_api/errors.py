@@ -23,7 +23,7 @@ from pymongo.errors import ConnectionFailure
 from strawberry.extensions import SchemaExtension
 
 from graphql_api.types.common import UserError
-from tenancy.errors import AppError, ErrorCode
+from tenancy.errors import AppError, ErrorCode, from_database_error
 
 log = logging.getLogger("graphql_api.errors")
 
@@ -53,6 +53,12 @@ async def mutation_payload(payload: Callable[..., P], action: Callable[[], Await
         if error.code in REQUEST_LEVEL_CODES:
             raise
         return payload(user_errors=[UserError.from_app_error(error)])
+    except Exception as exc:
+        error = from_database_error(exc)
+        if error is None or error.code in REQUEST_LEVEL_CODES:
+            raise
+        log.warning("mutation refused by the database: %s: %s", type(exc).__name__, exc)
+        return payload(user_errors=[UserError.from_app_error(error)])
 
 
 class RequestGuard(SchemaExtension):
@@ -72,10 +78,9 @@ def format_error(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     extensions: dict[str, Any] = dict(error.extensions or {})
     message = error.message
-    if isinstance(original, ConnectionFailure):
-        extensions = {"code": str(ErrorCode.DATABASE_UNAVAILABLE)}
-        message = "the database is not reachable right now; retry shortly"
-    elif isinstance(original, AppError):
+    if original is not None and not isinstance(original, AppError):
+        original = from_database_error(original) or original
+    if isinstance(original, AppError):
         extensions["code"] = str(original.code)
         if original.field:
             extensions["field"] = original.field
@@ -101,8 +106,11 @@ def format_error(error: GraphQLError) -> GraphQLError:
 
 
 def is_unexpected(error: GraphQLError) -> bool:
-    """True for errors that are bugs or outages, not client mistakes."""
-    return error.path is not None and not isinstance(error.original_error, AppError)
+    """True for errors that are bugs, not client mistakes or coded database refusals."""
+    original = error.original_error
+    if error.path is None or isinstance(original, AppError):
+        return False
+    return original is None or from_database_error(original) is None
 
 
 def unavailable(exc: ConnectionFailure) -> AppError:

@@ -31,30 +31,65 @@ def error_body(code: ErrorCode, message: str, **details: Any) -> dict[str, Any]:
     return {"errors": [{"message": message, "extensions": {"code": str(code), **details}}]}
 
 
-def request_error_response(accept: str, status: int, message: str) -> JSONResponse:
+def request_error_response(
+    accept: str, status: int, message: str, code: ErrorCode | None = None
+) -> JSONResponse:
     """The answer to a request that failed before GraphQL could run.
 
     Args:
         accept: the request's ``Accept`` header (chooses the media type).
         status: HTTP status (400 for malformed requests, 405, 413...).
         message: what was wrong, for a person.
+        code: the error code (default: by status, ``BAD_REQUEST`` for 400).
     """
-    code = _CODE_BY_STATUS.get(status, ErrorCode.BAD_REQUEST)
+    code = code or _CODE_BY_STATUS.get(status, ErrorCode.BAD_REQUEST)
     media = GRAPHQL_RESPONSE_MEDIA if GRAPHQL_RESPONSE_MEDIA in accept else "application/json"
     return JSONResponse(error_body(code, message), status_code=status, media_type=media)
 
 
+class RequestError(HTTPException):
+    """An HTTP-level refusal with its own error code (default: by status)."""
+
+    def __init__(self, status: int, reason: str, code: ErrorCode) -> None:
+        super().__init__(status, reason)
+        self.code = code
+
+
 def json_depth(value: Any) -> int:
-    """Nesting depth of decoded JSON (a scalar is 0, ``[]`` and ``{}`` are 1); iterative."""
+    """Nesting depth of decoded JSON (a scalar is 0, ``[]`` and ``{}`` are 1); iterative.
+
+    Raises:
+        RequestError(400, VALIDATION_FAILED) when a string (a key or a value)
+        holds a lone UTF-16 surrogate (``"\\ud800"`` is valid JSON but not
+        Unicode: MongoDB could not store it).
+    """
     deepest = 0
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item
-        if isinstance(item, dict | list):
-            deepest = max(deepest, depth)
-            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+        if isinstance(item, str):
+            _check_unicode(item)
+            continue
+        if not isinstance(item, dict | list):
+            continue
+        deepest = max(deepest, depth)
+        children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+        stack.extend(
+            (child, depth + 1) for child in children if isinstance(child, str | dict | list)
+        )
     return deepest
+
+
+def _check_unicode(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RequestError(
+            400,
+            "request holds text with an unpaired UTF-16 surrogate (such as \\ud800), "
+            "which is not valid Unicode",
+            ErrorCode.VALIDATION_FAILED,
+        ) from None
 
 
 def decode_request_json(data: str | bytes, max_depth: int) -> dict[str, Any] | list[Any]:

@@ -17,7 +17,7 @@ from pymongo.errors import ConfigurationError, ConnectionFailure, PyMongoError
 
 from tenancy.clients import ClientRegistry
 from tenancy.embedded import embedded_database
-from tenancy.errors import AppError, ErrorCode
+from tenancy.errors import AppError, ErrorCode, from_database_error
 from tenancy.runtime import Platform
 from tenancy.settings import Settings
 
@@ -142,6 +142,8 @@ def as_app_error(exc: BaseException) -> AppError:
             f"MongoDB did not answer ({_mongo_problem(exc)}); check APP_MONGODB_URL and that "
             "the server runs (APP_CLI_SERVER_SELECTION_TIMEOUT_SECONDS sets how long to wait)",
         )
+    if (coded := from_database_error(exc)) is not None:
+        return coded
     if isinstance(exc, PyMongoError):
         return AppError(
             ErrorCode.DATABASE_UNAVAILABLE,

@@ -64,6 +64,7 @@ from pymongo.errors import PyMongoError
 from tenancy.ejson_io import ContentDigest, stable_json
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import utcnow
+from tenancy.naming import check_no_case_twin
 
 log = logging.getLogger(__name__)
 
@@ -667,6 +668,8 @@ async def copy_database(
             "without options (validators, collation...)"
         )
 
+    if not dry_run:
+        await check_no_case_twin(target)
     checkpoint = CopyCheckpoint(target, state_collection)
     await checkpoint.load()
     if checkpoint.run is not None:
@@ -697,10 +700,16 @@ async def copy_database(
         if n not in owned and (selected is None or n in selected)
     ]
     if occupied and not overwrite:
+        done = await _already_copied(source, target, collections, batch_size, on_progress)
+        if done is not None:
+            done.dry_run = dry_run
+            done.seconds = time.perf_counter() - started
+            return done
         raise AppError(
             ErrorCode.TARGET_NOT_EMPTY,
             f"target database {target.name} is not empty ({', '.join(occupied)} hold "
-            "documents); pass overwrite=True to replace the copied collections",
+            "documents) and is not a copy of the source; pass overwrite=True to replace "
+            "the copied collections",
         )
     existing = set(await target.list_collection_names())
 
@@ -748,6 +757,37 @@ async def copy_database(
     if result.ok and all(r.get("state") == "done" for r in checkpoint.collections.values()):
         await checkpoint.drop()
     result.seconds = time.perf_counter() - started
+    return result
+
+
+async def _already_copied(
+    source: AsyncDatabase,
+    target: AsyncDatabase,
+    collections: Sequence[str] | None,
+    batch_size: int,
+    on_progress: ProgressCallback | None,
+) -> OperationResult | None:
+    """The result of a copy that an earlier run finished (its checkpoint is gone),
+    or ``None`` when ``target`` is not a verified copy of ``source``.
+
+    A copy killed after its last write, or run twice, then reports every
+    collection as already there (``action="already-copied"``, verified
+    again) instead of refusing a target that holds exactly the source.
+    """
+    verified = await verify_database(
+        source, target, collections=collections, batch_size=batch_size, on_progress=on_progress
+    )
+    if not verified.ok:
+        return None
+    result = OperationResult("copy", _describe(source), _describe(target))
+    for item in verified.collections:
+        item.action = "already-copied"
+        item.written = 0
+        result.collections.append(item)
+    result.warnings = [
+        "the target already holds a verified copy of the source; nothing was written",
+        *verified.warnings,
+    ]
     return result
 
 

@@ -97,6 +97,7 @@ from tenancy.ejson_io import (
 )
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import utcnow
+from tenancy.naming import check_no_case_twin
 
 FORMAT = "tenancy-dump"
 FORMAT_VERSION = 2
@@ -534,6 +535,31 @@ def _content_problems(
 # ---------------------------------------------------------------- import
 
 
+async def holds_dump(
+    manifest: dict[str, Any],
+    db: AsyncDatabase,
+    *,
+    ignore: Sequence[str] = (),
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> bool:
+    """True when ``db`` holds exactly the documents of a checked dump.
+
+    Every collection of the manifest must have its count and content hash,
+    and no other collection (but those in ``ignore``) may hold documents. A
+    restore that was killed after it finished, or is run twice, is then
+    recognised as done.
+    """
+    wanted = {e["name"]: e for e in manifest["collections"] if e.get("type") != "view"}
+    others = set(await non_empty_collections(db)) - set(wanted) - set(ignore)
+    if others:
+        return False
+    for name, entry in wanted.items():
+        actual = await collection_digest(db[name], batch_size=batch_size)
+        if actual != ContentDigest(entry["count"], entry["content_hash"]):
+            return False
+    return True
+
+
 async def import_database(
     directory: str | os.PathLike[str],
     db: AsyncDatabase,
@@ -587,6 +613,7 @@ async def import_database(
         raise AppError(ErrorCode.VALIDATION_FAILED, f"batch_size must be >= 1, got {batch_size!r}")
     root = Path(directory).absolute()
     manifest = check_dump(root, content=verify, batch_size=batch_size, on_progress=on_progress)
+    await check_no_case_twin(db)
     occupied = await non_empty_collections(db)
     if occupied and not overwrite:
         raise AppError(

@@ -86,3 +86,58 @@ def validation_error(field: str | list[str], message: str) -> AppError:
 def not_found(kind: str, ident: object) -> AppError:
     """Shorthand for ``NOT_FOUND`` (also used for another tenant's ids: no hint they exist)."""
     return AppError(ErrorCode.NOT_FOUND, f"{kind} {ident} was not found")
+
+
+def from_database_error(exc: BaseException) -> AppError | None:
+    """The coded error for a failure that MongoDB or BSON encoding reports, if it has one.
+
+    - the server unreachable, or too slow (``ConnectionFailure``,
+      ``ExecutionTimeout``, ``WTimeoutError``): DATABASE_UNAVAILABLE;
+    - a unique index refused the write (``DuplicateKeyError``): ALREADY_EXISTS;
+    - a document over MongoDB's 16 MiB limit (``DocumentTooLarge``): PAYLOAD_TOO_LARGE;
+    - a value BSON cannot hold (a string with a lone surrogate, an integer
+      beyond 64 bits, an unsupported type): VALIDATION_FAILED;
+    - a value the server refuses (``BadValue``, an invalid regular expression):
+      VALIDATION_FAILED.
+
+    Returns ``None`` for anything else (a bug: INTERNAL_ERROR, logged).
+    """
+    from bson.errors import InvalidDocument, InvalidStringData
+    from pymongo.errors import (
+        ConnectionFailure,
+        DocumentTooLarge,
+        DuplicateKeyError,
+        ExecutionTimeout,
+        InvalidName,
+        OperationFailure,
+        WTimeoutError,
+    )
+
+    if isinstance(exc, InvalidName):
+        return AppError(ErrorCode.VALIDATION_FAILED, f"invalid name: {exc}")
+
+    if isinstance(exc, ConnectionFailure | ExecutionTimeout | WTimeoutError):
+        return AppError(
+            ErrorCode.DATABASE_UNAVAILABLE,
+            "the database did not answer in time; retry shortly",
+        )
+    if isinstance(exc, DuplicateKeyError):
+        return AppError(ErrorCode.ALREADY_EXISTS, "this conflicts with an existing record")
+    if isinstance(exc, DocumentTooLarge):
+        return AppError(
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            "the record would exceed MongoDB's 16 MiB document limit; store less in it",
+        )
+    if isinstance(exc, InvalidStringData | InvalidDocument | UnicodeEncodeError | OverflowError):
+        return AppError(
+            ErrorCode.VALIDATION_FAILED,
+            "a value cannot be stored: text must be valid Unicode and integers at most 64 bits",
+        )
+    if isinstance(exc, OperationFailure) and exc.code in _REFUSED_VALUE_CODES:
+        return AppError(ErrorCode.VALIDATION_FAILED, "the database refused a value of this request")
+    return None
+
+
+# MongoDB server error codes for a refused value: BadValue, InvalidOptions,
+# a regular expression that does not compile (51091) or is too long (51090).
+_REFUSED_VALUE_CODES = frozenset({2, 72, 51090, 51091})

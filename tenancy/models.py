@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from bson import ObjectId
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -130,10 +130,22 @@ class Subscription(BaseModel):
 
 
 class DatabaseLocation(BaseModel):
-    """Where a tenant's database lives: a cluster name from settings and a database name."""
+    """Where a tenant's database lives: a cluster name from settings and a database name.
+
+    The name is checked against MongoDB's naming rules when the location is
+    made (``tenancy.naming.validate_database_name``), so a path-like or
+    otherwise invalid name never reaches a client: AppError(VALIDATION_FAILED).
+    """
 
     cluster: str
     name: str
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str) -> str:
+        from tenancy.naming import validate_database_name
+
+        return validate_database_name(name)
 
 
 class Maintenance(BaseModel):

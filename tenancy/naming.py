@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
-from tenancy.errors import validation_error
+from tenancy.errors import AppError, ErrorCode, validation_error
 
 SLUG_MIN_LENGTH = 3
 SLUG_MAX_LENGTH = 40
@@ -129,3 +130,25 @@ def database_key(cluster: str, name: str) -> str:
     would collide on a real (case-insensitive-on-create) server.
     """
     return f"{cluster}/{name.lower()}"
+
+
+async def check_no_case_twin(db: Any) -> None:
+    """Refuse to create ``db`` when its cluster holds a database whose name differs only by case.
+
+    A real MongoDB server refuses such a database itself; SecantusDB and the
+    mock do not, so the product checks on every backend before it writes.
+
+    Args:
+        db: the handle of the database about to be written (``.name``, ``.client``).
+    Raises:
+        AppError(ALREADY_EXISTS) naming the existing database.
+    """
+    name = validate_database_name(db.name)
+    for existing in await db.client.list_database_names():
+        if existing != name and existing.lower() == name.lower():
+            raise AppError(
+                ErrorCode.ALREADY_EXISTS,
+                f"database {name!r} differs only by case from the existing {existing!r}; "
+                "MongoDB refuses such names: choose another",
+                ["database"],
+            )

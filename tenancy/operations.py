@@ -45,7 +45,7 @@ from typing import Any
 
 from tenancy import service
 from tenancy.copier import OperationResult, ProgressCallback, copy_database, non_empty_collections
-from tenancy.dump import check_dump, export_database, import_database
+from tenancy.dump import check_dump, export_database, holds_dump, import_database
 from tenancy.errors import AppError, ErrorCode, validation_error
 from tenancy.models import DatabaseLocation, PreviousDatabase, Tenant, TenantStatus, utcnow
 from tenancy.naming import database_key, tenant_database_name, validate_database_name
@@ -476,6 +476,13 @@ async def restore_tenant(
                 "(the current database is kept)",
             )
 
+    if await holds_dump(manifest, current, ignore=[RESTORE_MARKER], batch_size=batch_size):
+        await current.drop_collection(RESTORE_MARKER)  # left if a run died after the switch
+        report.step(
+            "already restored",
+            detail=f"{_where(tenant.database)} holds exactly this export; nothing to do",
+        )
+        return report
     await refuse_if_occupied()
     chosen: list[DatabaseLocation] = []
 

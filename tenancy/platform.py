@@ -6,9 +6,11 @@ module is its only reader and writer for those collections.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -90,10 +92,19 @@ class PlatformStore:
         db: the platform database handle.
     """
 
-    def __init__(self, db: AsyncDatabase) -> None:
-        self.db = db
+    def __init__(self, db: AsyncDatabase | Callable[[], AsyncDatabase]) -> None:
+        """Args:
+        db: the platform database, or a function that returns it on each use
+            (the embedded server's address is known only once it runs).
+        """
+        self._db = db
         #: This process's server instance id once registered (``register_instance``).
         self.instance_id: str | None = None
+
+    @property
+    def db(self) -> AsyncDatabase:
+        """The platform database handle."""
+        return self._db() if callable(self._db) else self._db
 
     async def ensure_indexes(self) -> None:
         """Create the platform indexes (idempotent)."""
@@ -239,15 +250,32 @@ class PlatformStore:
         """True for the first caller ever to claim ``key`` (e.g. ``"demo-seed"``), on any process.
 
         One ``insert`` under the unique ``_id``: of concurrent callers (two
-        server workers starting together) exactly one wins.
+        server workers starting together) exactly one wins. The winner calls
+        :meth:`finish_claim` when done; others may :meth:`wait_for_claim`.
         """
         try:
             await self.db[ONE_TIME_CLAIMS].insert_one(
-                {"_id": key, "holder": holder, "at": utcnow()}
+                {"_id": key, "holder": holder, "at": utcnow(), "done": False}
             )
         except DuplicateKeyError:
             return False
         return True
+
+    async def finish_claim(self, key: str) -> None:
+        """Record that the work of a won claim is complete."""
+        await self.db[ONE_TIME_CLAIMS].update_one(
+            {"_id": key}, {"$set": {"done": True, "done_at": utcnow()}}
+        )
+
+    async def wait_for_claim(self, key: str, timeout_seconds: float) -> bool:
+        """Wait until another process finished the work of ``key``; False on timeout."""
+        deadline = asyncio.get_running_loop().time() + timeout_seconds
+        while asyncio.get_running_loop().time() < deadline:
+            doc = await self.db[ONE_TIME_CLAIMS].find_one({"_id": key}, {"done": 1})
+            if doc is None or doc.get("done", True):
+                return True
+            await asyncio.sleep(0.2)
+        return False
 
     async def set_user_active(self, user_id: ObjectId, active: bool) -> bool:
         """Activate or deactivate a user; True when this call changed it (conditional write)."""

@@ -33,10 +33,8 @@ class Platform:
     def build(cls, settings: Settings, clients: ClientRegistry | None = None) -> Platform:
         """Wire a platform; opens no connection yet (clients are lazy)."""
         clients = clients or ClientRegistry(settings.cluster_urls())
-        platform_db = clients.database(
-            DatabaseLocation(cluster=DEFAULT_CLUSTER, name=settings.platform_db)
-        )
-        store = PlatformStore(platform_db)
+        location = DatabaseLocation(cluster=DEFAULT_CLUSTER, name=settings.platform_db)
+        store = PlatformStore(lambda: clients.database(location))
         registry = TenantRegistry(store, settings.base_domain, settings.tenant_cache_ttl_seconds)
         return cls(settings=settings, clients=clients, store=store, registry=registry)
 

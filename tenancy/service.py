@@ -31,7 +31,12 @@ from tenancy.models import (
     User,
     utcnow,
 )
-from tenancy.naming import database_key, tenant_database_name, validate_slug
+from tenancy.naming import (
+    check_no_case_twin,
+    database_key,
+    tenant_database_name,
+    validate_slug,
+)
 from tenancy.passwords import MIN_PASSWORD_LENGTH, hash_password
 from tenancy.platform import email_key
 from tenancy.runtime import Platform
@@ -125,8 +130,10 @@ async def provision_tenant(platform: Platform, request: ProvisionRequest, actor:
 
     db_name = tenant_database_name(slug, platform.settings.tenant_db_prefix)
     location = DatabaseLocation(cluster=request.cluster, name=db_name)
+    database = platform.clients.database(location)
+    await check_no_case_twin(database)
     # Born at the latest version: every tenant migration applied, with ledger entries.
-    await bring_to_latest(platform.clients.database(location), MigrationScope.TENANT, actor)
+    await bring_to_latest(database, MigrationScope.TENANT, actor)
 
     now = utcnow()
     trial_end = now + timedelta(days=platform.settings.trial_days)

@@ -395,6 +395,9 @@ async def test_selected_collections_only_need_an_empty_target_for_themselves(
     assert result.ok, result.to_dict()
     assert [c.name for c in result.collections] == ["locations", "services"]
     assert await target["keep_me"].count_documents({}) == 1
+    again = await copy_database(source, target, collections=["services"])
+    assert [c.action for c in again.collections] == ["already-copied"]  # verified, unchanged
+    await target["services"].insert_one({"_id": "local change"})
     with pytest.raises(AppError) as refused:
         await copy_database(source, target, collections=["services"])
     assert refused.value.code is ErrorCode.TARGET_NOT_EMPTY

@@ -217,3 +217,19 @@ async def test_a_good_export_is_not_refused(platform: Platform) -> None:
     sources = directory_sources(FIXTURES / "legacy-crm", DATABASES["legacy-crm"])
     report = await import_legacy_crm(platform, sources, CrmOptions(owner_password="pw-12345678"))
     assert report.ok and not report.imported_nothing
+
+
+def test_amount_beyond_64_bits_is_skipped_with_its_reason(cli: Invoke, tmp_path: Path) -> None:
+    """MongoDB stores at most 64-bit integers: on a real server such an amount would
+    fail to encode; it is reported as a skipped record on every backend."""
+    root = export(tmp_path)
+    file = root / "vitingo_crm" / "products.jsonl"
+    edit_line(file, 4, lambda doc: doc.update(unitPrice=10**20))
+    code, out = cli("import-legacy", "legacy-crm", "--dir", str(root), "--json")
+    assert "Traceback" not in out
+    report = json.loads(out)
+    assert code == 0, out
+    products = next(c for c in report["collections"] if c["source"].endswith(".products"))
+    assert products["skipped_count"] == 1 and products["written"] == products["source_count"] - 1
+    (skipped,) = products["skipped"]
+    assert "too large" in skipped["reason"] and "64-bit" in skipped["reason"]

@@ -192,6 +192,7 @@ async def test_staging_names_skip_databases_in_use(demo: Platform, exported: Pat
     await client["t_west-nipt_r1"]["notes"].insert_one({"not": "ours"})  # someone else's data
     first = await restore_tenant(demo, SLUG, exported, overwrite=True, actor="t")
     assert first.info["database"] == "default/t_west-nipt_r2"
+    await demo.tenant_database(await tenant(demo))["customers"].insert_one({"name": "changed"})
     second = await restore_tenant(demo, SLUG, exported, overwrite=True, actor="t")
     # _r1 is not ours, _r2 is the current database, t_west-nipt a previous one.
     assert second.info == {

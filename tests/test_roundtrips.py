@@ -85,9 +85,13 @@ def calls(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> Counter[tuple[
     """Counter of tenant-database operations, keyed by (collection, method)."""
     counter: Counter[tuple[str, str]] = Counter()
     real = platform.clients.database
-    monkeypatch.setattr(
-        platform.clients, "database", lambda location: CountingDatabase(real(location), counter)
-    )
+
+    def database(location: Any) -> Any:
+        if location.name == platform.settings.platform_db:
+            return real(location)  # the platform database is not what is counted here
+        return CountingDatabase(real(location), counter)
+
+    monkeypatch.setattr(platform.clients, "database", database)
     return counter
 
 

@@ -31,6 +31,9 @@ COUNTER = "customers"
 MAX_TAGS = 20
 
 
+MAX_SEARCH_LENGTH = 100  # characters; the regex stays far below any server's pattern cap
+
+
 class CustomerStatus(StrEnum):
     ACTIVE = "active"
     INACTIVE = "inactive"
@@ -236,7 +239,12 @@ class CustomerService:
         if flt.tag:
             query["tags"] = flt.tag.strip().lower()
         if flt.search and flt.search.strip():
-            pattern = {"$regex": re.escape(flt.search.strip()), "$options": "i"}
+            search = flt.search.strip()
+            if len(search) > MAX_SEARCH_LENGTH:
+                raise validation_error(
+                    ["filter", "search"], f"search is at most {MAX_SEARCH_LENGTH} characters"
+                )
+            pattern = {"$regex": re.escape(search), "$options": "i"}
             query["$or"] = [{"name": pattern}, {"email": pattern}]
         return await fetch_page(
             self.collection, query, sort_name=str(sort), sort=SORTS[sort], first=first, after=after

@@ -77,17 +77,25 @@ def to_decimal(value: Any, field: str = "value") -> Decimal:
     return number
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # BSON int64, the largest integer MongoDB stores
+
+
 def scaled_int(value: Any, exponent: int, field: str = "value", unit: str = "units") -> int:
     """``value * 10**exponent`` as an exact integer.
 
     Raises:
-        ConversionError: not a number (see :func:`to_decimal`), or the scaled
-        value has a fractional part (it is refused, never rounded).
+        ConversionError: not a number (see :func:`to_decimal`), the scaled
+        value has a fractional part (it is refused, never rounded), or it
+        does not fit a 64-bit integer.
     """
     number = to_decimal(value, field)
     scaled = number.scaleb(exponent)
     if scaled != scaled.to_integral_value():
         raise ConversionError(f"{field} {number} is not a whole number of {unit}")
+    if not INT64_MIN <= scaled <= INT64_MAX:
+        raise ConversionError(
+            f"{field} {number} is too large: MongoDB stores at most 64-bit integers"
+        )
     return int(scaled)
 
 

@@ -1,0 +1,26 @@
+"""Demo seeding when several server workers start at once (``--workers 2``)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from graphql_api.demo import DEMO_TENANTS, seed_demo
+from tenancy.runtime import Platform
+
+
+async def test_concurrent_workers_seed_once_and_both_wait_for_the_demo(platform: Platform):
+    second = Platform.build(platform.settings)  # another worker process's platform
+    seen_by_loser: list[int] = []
+
+    async def loser() -> bool:
+        seeded = await seed_demo(second)
+        seen_by_loser.append(await second.store.db["tenants"].count_documents({}))
+        return seeded
+
+    results = await asyncio.gather(seed_demo(platform), loser())
+    await second.close()
+    assert sorted(results) == [False, True]  # exactly one worker seeded
+    # The worker that did not seed returned only once every demo tenant existed.
+    assert seen_by_loser == [len(DEMO_TENANTS)]
+    assert await platform.store.db["users"].count_documents({}) == 1 + 3 * len(DEMO_TENANTS)
+    assert await seed_demo(platform) is False  # a later start leaves the data alone
