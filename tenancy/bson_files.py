@@ -90,20 +90,6 @@ def _length(path: str | os.PathLike[str], number: int, header: bytes) -> int:
     return length
 
 
-def iter_bson_batches(
-    path: str | os.PathLike[str], batch_size: int
-) -> Iterator[list[dict[str, Any]]]:
-    """Documents of a BSON file in lists of at most ``batch_size``."""
-    batch: list[dict[str, Any]] = []
-    for doc in iter_bson(path):
-        batch.append(doc)
-        if len(batch) >= batch_size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def bson_file_stats(path: str | os.PathLike[str]) -> FileStats:
     """Document count (as ``lines``), size and SHA-256 of a BSON file.
 

@@ -65,7 +65,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from tenancy.bson_files import BsonWriter, bson_file_stats, iter_bson, iter_bson_batches
+from tenancy.bson_files import BsonWriter, bson_file_stats, iter_bson
 from tenancy.copier import (
     DEFAULT_BATCH_SIZE,
     RECOVERABLE_ERRORS,
@@ -89,9 +89,9 @@ from tenancy.ejson_io import (
     CONTENT_HASH_ALGORITHM,
     ContentDigest,
     FileStats,
+    batched,
     file_stats,
     iter_jsonl,
-    iter_jsonl_batches,
     read_json_file,
     write_json_file,
 )
@@ -133,9 +133,7 @@ def iter_data_file(path: Path) -> Iterator[dict[str, Any]]:
 
 def iter_data_batches(path: Path, batch_size: int) -> Iterator[list[dict[str, Any]]]:
     """Documents of a data file in lists of at most ``batch_size``."""
-    if path.suffix == ".bson":
-        return iter_bson_batches(path, batch_size)
-    return iter_jsonl_batches(path, batch_size)
+    return batched(iter_data_file(path), batch_size)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -41,13 +41,15 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import bson
 from bson import Int64
 from bson.binary import UuidRepresentation
 from bson.codec_options import CodecOptions
 from bson.json_util import RELAXED_JSON_OPTIONS, JSONOptions
+
+T = TypeVar("T")
 
 #: Options used to write Extended JSON (relaxed mode, as ``mongoexport``).
 WRITE_JSON_OPTIONS: JSONOptions = RELAXED_JSON_OPTIONS
@@ -157,14 +159,12 @@ def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
             yield doc
 
 
-def iter_jsonl_batches(
-    path: str | os.PathLike[str], batch_size: int
-) -> Iterator[list[dict[str, Any]]]:
-    """Documents of a JSON Lines file in lists of at most ``batch_size``."""
-    batch: list[dict[str, Any]] = []
-    for doc in iter_jsonl(path):
-        batch.append(doc)
-        if len(batch) >= batch_size:
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of at most ``size`` (the last may be shorter); bounded memory."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
             yield batch
             batch = []
     if batch:

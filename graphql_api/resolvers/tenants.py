@@ -134,8 +134,9 @@ class TenantMutations:
 
         Writes a backup export to the server's backup directory first and
         stops if that fails; then marks the record deleted (kept for audit)
-        and drops the database. Waits the tenant-cache TTL after entering
-        maintenance, so it takes that long. ``confirmSlug`` must repeat ``slug``.
+        and drops the database. When other server processes are running, it
+        first waits the tenant-cache TTL so that none of them serves the tenant
+        from its cache. ``confirmSlug`` must repeat ``slug``.
         """
 
         async def run() -> DeleteTenantPayload:
