@@ -238,6 +238,43 @@ def _print_tenant(tenant: Any, as_json: bool) -> None:
         print_table(tenant.slug, TENANT_COLUMNS, [_tenant_row(tenant)])
 
 
+# -- platform ------------------------------------------------------------------
+
+platform_app = typer.Typer(help="Platform users (super-admins).", no_args_is_help=True)
+app.add_typer(platform_app, name="platform")
+
+
+@platform_app.command("create-admin")
+def platform_create_admin(
+    email: str = typer.Argument(..., help="Login email of the new super-admin."),
+    name: str = typer.Option(..., help="Display name."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from standard input (scripts)."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Create a platform super-admin, e.g. the first one of a production deployment
+    (which never gets demo data). The password is prompted for, or read from stdin.
+
+    Example: tenantctl platform create-admin ops@example.com --name "Ops Team"
+    """
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+    async def action(platform: Platform) -> Any:
+        return await service.create_super_admin(
+            platform, email=email, name=name, password=password, actor=ACTOR
+        )
+
+    user = run(action, as_json)
+    if as_json:
+        print_json({"id": str(user.id), "email": user.email, "role": str(user.role)})
+    else:
+        console.print(f"super-admin {user.email} created")
+
+
 # -- migrations ----------------------------------------------------------------
 
 migrate_app = typer.Typer(

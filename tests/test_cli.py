@@ -377,3 +377,15 @@ def test_migrate_up_progress_counts_databases(cli, monkeypatch: pytest.MonkeyPat
     code, out = cli("migrate", "up")
     assert code == 0, out
     assert seen == [("databases", 1, None), ("databases", 2, None)]  # platform, acme-dental
+
+
+def test_create_the_first_super_admin(invoke):
+    command = ["platform", "create-admin", "ops@example.com", "--name", "Ops", "--password-stdin"]
+    runner = CliRunner()
+    short = runner.invoke(app, command, input="short\n")
+    assert short.exit_code == 1 and "VALIDATION_FAILED" in short.output
+    created = runner.invoke(app, [*command, "--json"], input="a-long-enough-password\n")
+    assert created.exit_code == 0, created.output
+    assert json.loads(created.stdout)["role"] == "super_admin"
+    again = runner.invoke(app, command, input="a-long-enough-password\n")
+    assert again.exit_code == 1 and "ALREADY_EXISTS" in again.output
