@@ -114,8 +114,8 @@ async def _add_bookings(platform: Any, total: int) -> None:
     """Top west-nipt up to ``total`` bookings so a full page exists."""
     from datetime import UTC, datetime, timedelta
 
-    from graphql_api.services.bookings import BookingRequest, BookingService
-    from graphql_api.services.customers import CustomerFields, CustomerService
+    from domain.bookings import BookingRequest, BookingService
+    from domain.customers import CustomerFields, CustomerService
 
     tenant = await platform.store.tenant_by_slug("west-nipt")
     db = platform.tenant_database(tenant)

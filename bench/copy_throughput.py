@@ -44,9 +44,9 @@ from bson import Int64, ObjectId
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from domain.collections import TENANT_INDEXES
 from tenancy.copier import copy_database, verify_database
 from tenancy.indexes import apply_indexes
-from tenancy.tenant_schema import TENANT_INDEXES
 from tests.mock_shims import new_mock_client
 
 SHARES = {  # fraction of the documents per collection

@@ -42,8 +42,8 @@ ORIGINAL = {
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from domain.collections import CUSTOMERS, TENANT_INDEXES  # noqa: E402
 from tenancy.indexes import apply_indexes  # noqa: E402
-from tenancy.tenant_schema import CUSTOMERS, TENANT_INDEXES  # noqa: E402
 from tests.mock_shims import new_mock_client  # noqa: E402
 
 BASE = datetime(2026, 1, 1, tzinfo=UTC)

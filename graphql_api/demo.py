@@ -19,16 +19,16 @@ from zoneinfo import ZoneInfo
 
 from bson import ObjectId
 
-from graphql_api.services.booking_rules import BookingAction
-from graphql_api.services.bookings import BookingRequest, BookingService
-from graphql_api.services.catalog import CatalogService, ServiceFields
-from graphql_api.services.customers import CustomerFields, CustomerService
+from domain.booking_rules import BookingAction
+from domain.bookings import BookingRequest, BookingService
+from domain.catalog import CatalogService, ServiceFields
+from domain.collections import LOCATIONS, REFERRAL_CODES
+from domain.customers import CustomerFields, CustomerService
 from tenancy import service as tenant_service
 from tenancy.errors import AppError
 from tenancy.models import Role, TenantStatus
 from tenancy.passwords import verify_password
 from tenancy.runtime import Platform
-from tenancy.tenant_schema import LOCATIONS, REFERRAL_CODES
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from strawberry.dataloader import DataLoader
 
-from tenancy.tenant_schema import CUSTOMERS, LOCATIONS, SERVICES
+from domain.collections import CUSTOMERS, LOCATIONS, SERVICES
 
 
 def _by_id_loader(

@@ -16,7 +16,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from tenancy.tenant_schema import COUNTERS
+COUNTERS = "counters"  # the same collection name in the platform and tenant databases
 
 
 async def reserve(db: AsyncDatabase, counter: str, limit: int | None) -> bool:

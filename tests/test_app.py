@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from domain.catalog import CatalogService
 from graphql_api.app import create_app
-from graphql_api.services.catalog import CatalogService
 from tests.conftest import GraphQLClient, error_codes
 
 

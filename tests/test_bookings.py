@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from bson import ObjectId
 
+from domain.booking_rules import BookingAction, discount_minor, slot_starts
+from domain.bookings import BookingRequest, BookingService
+from domain.collections import BOOKING_SLOTS, BOOKINGS, CUSTOMERS
 from graphql_api.demo import DEMO_TENANTS, _seed_tenant
-from graphql_api.services.booking_rules import BookingAction, discount_minor, slot_starts
-from graphql_api.services.bookings import BookingRequest, BookingService
 from tenancy.models import Role, Tenant
 from tenancy.runtime import Platform
-from tenancy.tenant_schema import BOOKING_SLOTS, BOOKINGS, CUSTOMERS
 from tests.conftest import GraphQLClient, error_codes
 
 ISTANBUL = ZoneInfo("Europe/Istanbul")

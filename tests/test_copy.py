@@ -13,6 +13,7 @@ from bson import Binary, Decimal128, Int64, ObjectId
 from pymongo import ASCENDING
 from pymongo.errors import AutoReconnect
 
+from domain.collections import ensure_tenant_schema
 from tenancy.copier import (
     STATE_COLLECTION,
     Status,
@@ -23,7 +24,6 @@ from tenancy.copier import (
 )
 from tenancy.ejson_io import canonical_bson
 from tenancy.errors import AppError, ErrorCode
-from tenancy.tenant_schema import ensure_tenant_schema
 from tests.backends import SECOND_CLUSTER, Backend
 
 # ---------------------------------------------------------------- helpers

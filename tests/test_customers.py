@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from bson import json_util
 
-from graphql_api.services.customers import CustomerFields, CustomerService
+from domain.customers import CustomerFields, CustomerService
 from tenancy import service as tenant_service
 from tenancy.models import Role, Tenant
 from tenancy.runtime import Platform

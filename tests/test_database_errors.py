@@ -13,7 +13,7 @@ import httpx
 import pytest
 from pymongo.errors import DocumentTooLarge, ExecutionTimeout, OperationFailure
 
-from graphql_api.services.customers import MAX_SEARCH_LENGTH, CustomerService
+from domain.customers import MAX_SEARCH_LENGTH, CustomerService
 from tests.backends import Backend
 from tests.conftest import GraphQLClient, error_codes
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from bson import ObjectId
 
+from domain.collections import BOOKING_SLOTS, BOOKINGS, COUNTERS, CUSTOMERS
 from graphql_api.demo import DEMO_TENANTS, _seed_tenant
 from tenancy.models import Role, Tenant
 from tenancy.runtime import Platform
-from tenancy.tenant_schema import BOOKING_SLOTS, BOOKINGS, COUNTERS, CUSTOMERS
 from tests.conftest import GraphQLClient, error_codes
 
 WEST, TROMB = "west-nipt", "tromb-screening"

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from bson import Decimal128, json_util
 
+from domain.booking_rules import slot_starts
 from graphql_api.auth import TokenService
-from graphql_api.services.booking_rules import slot_starts
 from scripts.legacy import (
     DATABASES,
     STATE_COLLECTION,

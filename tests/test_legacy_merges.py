@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from bson import ObjectId
 
-from graphql_api.services.customers import CustomerFields, CustomerService
+from domain.customers import CustomerFields, CustomerService
 from scripts.legacy import (
     DATABASES,
     ClinicsOptions,

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from bson import ObjectId
 
-from graphql_api.services.bookings import BookingRequest, BookingService
-from graphql_api.services.catalog import CatalogService, ServiceFields
-from graphql_api.services.customers import CustomerFields, CustomerService
+from domain.bookings import BookingRequest, BookingService
+from domain.catalog import CatalogService, ServiceFields
+from domain.collections import LOCATIONS
+from domain.customers import CustomerFields, CustomerService
 from tenancy import service as tenant_service
 from tenancy.models import Tenant
 from tenancy.runtime import Platform
-from tenancy.tenant_schema import LOCATIONS
 from tests.conftest import GraphQLClient
 
 COUNTED = {

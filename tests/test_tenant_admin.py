@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from domain.collections import TENANT_INDEXES
 from tenancy.models import Role
-from tenancy.tenant_schema import TENANT_INDEXES
 from tests.conftest import GraphQLClient, error_codes
 
 CREATE = """

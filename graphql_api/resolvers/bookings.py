@@ -7,11 +7,11 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
+from domain import bookings as svc
+from domain.booking_rules import BookingAction
 from graphql_api.errors import mutation_payload
 from graphql_api.permissions import requires
 from graphql_api.resolvers.common import page_size
-from graphql_api.services import bookings as svc
-from graphql_api.services.booking_rules import BookingAction
 from graphql_api.types.booking import (
     Booking,
     BookingConnection,

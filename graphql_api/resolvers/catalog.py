@@ -5,9 +5,9 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
+from domain.catalog import CatalogService, ServiceFields
 from graphql_api.errors import mutation_payload
 from graphql_api.permissions import requires
-from graphql_api.services.catalog import CatalogService, ServiceFields
 from graphql_api.types.catalog import CreateServiceInput, Location, Service, ServicePayload
 
 

@@ -7,10 +7,10 @@ from dataclasses import asdict
 import strawberry
 from strawberry.types import Info
 
+from domain import customers as svc
 from graphql_api.errors import mutation_payload
 from graphql_api.permissions import requires
 from graphql_api.resolvers.common import page_size
-from graphql_api.services import customers as svc
 from graphql_api.types.customer import (
     CreateCustomerInput,
     Customer,

@@ -12,8 +12,8 @@ import strawberry
 from pymongo import DESCENDING
 from strawberry.types import Info
 
+from domain.pagination import fetch_page
 from graphql_api.errors import mutation_payload
-from graphql_api.pagination import fetch_page
 from graphql_api.permissions import requires
 from graphql_api.resolvers.common import page_size
 from graphql_api.types.common import UserError

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import strawberry
 from strawberry.types import Info
 
+from domain import booking_rules
+from domain import bookings as svc
 from graphql_api.permissions import requires
-from graphql_api.services import booking_rules
-from graphql_api.services import bookings as svc
 from graphql_api.types.catalog import Location, Service
 from graphql_api.types.common import Connection, Money, UserError
 from graphql_api.types.customer import Customer

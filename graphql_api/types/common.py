@@ -7,7 +7,7 @@ from typing import Generic, TypeVar
 
 import strawberry
 
-from graphql_api.pagination import Page
+from domain.pagination import Page
 from tenancy.errors import AppError, ErrorCode
 from tenancy.validation import currency_exponent
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from graphql_api.services import customers as svc
+from domain import customers as svc
 from graphql_api.types.common import Connection, UserError
 
 CustomerStatus = strawberry.enum(svc.CustomerStatus, name="CustomerStatus")

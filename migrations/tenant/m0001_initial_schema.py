@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from tenancy.tenant_schema import ensure_tenant_schema
+from domain.collections import ensure_tenant_schema
 
 DESCRIPTION = "tenant collections and indexes (customers, bookings, services, ...)"
 

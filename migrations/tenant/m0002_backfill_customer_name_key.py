@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from tenancy.tenant_schema import COUNTERS, CUSTOMERS
+from domain.collections import COUNTERS, CUSTOMERS
 
 DESCRIPTION = "backfill customers.name_key; recount the customers counter"
 

@@ -43,13 +43,21 @@ from zoneinfo import ZoneInfo
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from graphql_api.services.booking_rules import (
+from domain.booking_rules import (
     OPEN_STATUSES,
     BookingStatus,
     discount_minor,
     slot_starts,
 )
-from graphql_api.services.customers import CustomerStatus
+from domain.collections import (
+    BOOKING_SLOTS,
+    BOOKINGS,
+    CUSTOMERS,
+    LOCATIONS,
+    REFERRAL_CODES,
+    SERVICES,
+)
+from domain.customers import CustomerStatus
 from scripts.legacy.common import ImportOptions, carry, update_counters
 from scripts.legacy.convert import (
     ConversionError,
@@ -83,14 +91,6 @@ from tenancy.models import Tenant, utcnow
 from tenancy.naming import slugify
 from tenancy.platform import email_key
 from tenancy.runtime import Platform
-from tenancy.tenant_schema import (
-    BOOKING_SLOTS,
-    BOOKINGS,
-    CUSTOMERS,
-    LOCATIONS,
-    REFERRAL_CODES,
-    SERVICES,
-)
 from tenancy.validation import check_email, currency_exponent
 
 SOURCE_NAME = "legacy-clinics"

@@ -10,13 +10,13 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from graphql_api.services.customers import COUNTER as CUSTOMER_COUNTER
-from graphql_api.services.customers import CustomerStatus
+from domain.collections import BOOKINGS, COUNTERS, CUSTOMERS
+from domain.customers import COUNTER as CUSTOMER_COUNTER
+from domain.customers import CustomerStatus
 from scripts.legacy.convert import confirmation_parts, optional_utc
 from tenancy import quota
 from tenancy.models import PlanLimits
 from tenancy.settings import DEFAULT_CLUSTER
-from tenancy.tenant_schema import BOOKINGS, COUNTERS, CUSTOMERS
 
 CONFIRMATION_COUNTER = "confirmation_number"  # BookingService._next_confirmation_number
 

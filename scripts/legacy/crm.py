@@ -34,6 +34,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from domain.collections import CUSTOMERS
 from scripts.legacy.common import ImportOptions, update_counters
 from scripts.legacy.convert import (
     ConversionError,
@@ -62,7 +63,6 @@ from tenancy.errors import AppError
 from tenancy.models import Tenant, utcnow
 from tenancy.platform import PLANS, email_key
 from tenancy.runtime import Platform
-from tenancy.tenant_schema import CUSTOMERS
 from tenancy.validation import check_currency, check_email, currency_exponent
 
 SOURCE_NAME = "legacy-crm"

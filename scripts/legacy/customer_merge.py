@@ -42,6 +42,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from domain.collections import CUSTOMERS
 from scripts.legacy.convert import ConversionError, oldest_first, snake_fields, text_or_none
 from scripts.legacy.engine import (
     ERROR_PREFIX,
@@ -53,7 +54,6 @@ from scripts.legacy.engine import (
 )
 from scripts.legacy.report import Merge
 from scripts.legacy.sources import Source
-from tenancy.tenant_schema import CUSTOMERS
 
 LOOKUP_CHUNK = 500  # email keys per owner lookup query
 OLDEST_RULE = "the oldest record (created_at, then lowest _id) is kept, the others merged into it"

@@ -26,9 +26,9 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from domain.collections import BOOKINGS
 from scripts.legacy.convert import derived_id
 from scripts.legacy.report import Merge
-from tenancy.tenant_schema import BOOKINGS
 
 PATIENT_RULE = (
     "the patient of the oldest booking (created_at, then lowest _id) names the customer; "

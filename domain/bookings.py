@@ -21,8 +21,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from graphql_api.pagination import Page, fetch_page
-from graphql_api.services.booking_rules import (
+from domain.booking_rules import (
     OPEN_STATUSES,
     RELEASING_STATUSES,
     SLOT_MINUTES,
@@ -32,14 +31,15 @@ from graphql_api.services.booking_rules import (
     discount_minor,
     slot_starts,
 )
-from graphql_api.services.catalog import CatalogService
-from graphql_api.services.customers import COUNTER as CUSTOMERS_COUNTER
-from graphql_api.services.customers import CustomerFields, CustomerService
-from graphql_api.services.ids import parse_id
+from domain.catalog import CatalogService
+from domain.collections import ACTIVITY_LOG, BOOKING_SLOTS, BOOKINGS, COUNTERS
+from domain.customers import COUNTER as CUSTOMERS_COUNTER
+from domain.customers import CustomerFields, CustomerService
+from domain.ids import parse_id
+from domain.pagination import Page, fetch_page
 from tenancy import quota
 from tenancy.errors import AppError, ErrorCode, not_found, validation_error
 from tenancy.models import Tenant, utcnow
-from tenancy.tenant_schema import ACTIVITY_LOG, BOOKING_SLOTS, BOOKINGS, COUNTERS
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
 _CONFIRMATION_ATTEMPTS = 5

@@ -10,11 +10,11 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from graphql_api.services.ids import parse_id
+from domain.collections import LOCATIONS, REFERRAL_CODES, SERVICES
+from domain.ids import parse_id
 from tenancy.errors import AppError, ErrorCode, validation_error
 from tenancy.models import utcnow
 from tenancy.naming import slugify
-from tenancy.tenant_schema import LOCATIONS, REFERRAL_CODES, SERVICES
 from tenancy.validation import check_currency
 
 MAX_DURATION_MINUTES = 24 * 60

@@ -18,13 +18,13 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from graphql_api.pagination import Page, fetch_page
-from graphql_api.services.ids import parse_id
+from domain.collections import CUSTOMERS
+from domain.ids import parse_id
+from domain.pagination import Page, fetch_page
 from tenancy import quota
 from tenancy.errors import AppError, ErrorCode, not_found, validation_error
 from tenancy.models import Tenant, utcnow
 from tenancy.platform import email_key
-from tenancy.tenant_schema import CUSTOMERS
 from tenancy.validation import check_email
 
 COUNTER = "customers"
