@@ -19,7 +19,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from domain.booking_rules import (
     OPEN_STATUSES,
@@ -32,11 +32,13 @@ from domain.booking_rules import (
     slot_starts,
 )
 from domain.catalog import CatalogService
-from domain.collections import ACTIVITY_LOG, BOOKING_SLOTS, BOOKINGS, COUNTERS
+from domain.collections import ACTIVITY_LOG, BOOKINGS, COUNTERS
 from domain.customers import COUNTER as CUSTOMERS_COUNTER
 from domain.customers import CustomerFields, CustomerService
+from domain.documents import ActivityEntry, BookingDocument, StatusChange
 from domain.ids import parse_id
 from domain.pagination import Page, fetch_page
+from domain.slots import claim_slots, location_resource, release_slots
 from tenancy import quota
 from tenancy.errors import AppError, ErrorCode, not_found, validation_error
 from tenancy.models import Tenant, utcnow
@@ -278,32 +280,30 @@ class BookingService:
         discount = discount_minor(price, discount_bp)
         now = utcnow()
         duration = int(service["duration_minutes"])
-        doc: dict[str, Any] = {
-            "_id": ObjectId(),
-            "status": BookingStatus.PENDING.value,
-            "customer_id": customer["_id"],
-            "service_id": service["_id"],
-            "location_id": location["_id"] if location else None,
-            "starts_at": starts_at,
-            "ends_at": starts_at + timedelta(minutes=duration),
-            "duration_minutes": duration,
-            "timezone": self.tenant.settings.timezone,
-            "currency": service["currency"],
-            "price_minor": price,
-            "discount_minor": discount,
-            "final_price_minor": price - discount,
-            "referral_code": referral,
-            "discount_basis_points": discount_bp,
-            "payment_status": "pending",
-            "notes": request.notes,
-            "status_history": [{"status": "pending", "at": now, "by": self.actor}],
-            "request_hash": fingerprint,
-            "created_by": self.actor,
-            "created_at": now,
-            "updated_at": now,
-        }
-        if key is not None:
-            doc["idempotency_key"] = key
+        doc = BookingDocument(
+            customer_id=customer["_id"],
+            service_id=service["_id"],
+            location_id=location["_id"] if location else None,
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(minutes=duration),
+            duration_minutes=duration,
+            timezone=self.tenant.settings.timezone,
+            currency=service["currency"],
+            price_minor=price,
+            discount_minor=discount,
+            final_price_minor=price - discount,
+            referral_code=referral,
+            discount_basis_points=discount_bp,
+            notes=request.notes,
+            status_history=[
+                StatusChange(status=BookingStatus.PENDING.value, at=now, by=self.actor)
+            ],
+            request_hash=fingerprint,
+            idempotency_key=key,
+            created_by=self.actor,
+            created_at=now,
+            updated_at=now,
+        ).to_mongo()
         inserted = await self._insert_with_confirmation_number(doc)
         if inserted is not None:
             return inserted
@@ -407,44 +407,17 @@ class BookingService:
 
     # -- slots -----------------------------------------------------------
 
-    async def _claim(self, booking_id: ObjectId, location_id: Any, cells: list[datetime]) -> None:
-        """Claim slot cells for a booking; all or nothing.
+    async def _claim(
+        self, booking_id: ObjectId, location_id: Any, cells: list[datetime]
+    ) -> list[datetime]:
+        """Claim slot cells at a location (``domain.slots``); returns the cells inserted.
 
         Raises:
             AppError(SLOT_TAKEN) when another booking holds any of the cells.
         """
-        if location_id is None or not cells:
-            return
-        resource = f"location:{location_id}"
-        docs = [{"resource": resource, "slot": c, "booking_id": booking_id} for c in cells]
-        try:
-            await self.db[BOOKING_SLOTS].insert_many(docs, ordered=True)
-        except (BulkWriteError, DuplicateKeyError) as exc:
-            # Undo only the cells this call inserted (the first ``nInserted`` of an ordered
-            # insert): a cell held under the same booking id may belong to a concurrent
-            # reschedule of this booking, and deleting it would let another booking in.
-            bulk = isinstance(exc, BulkWriteError)
-            inserted = exc.details.get("nInserted", len(cells)) if bulk else len(cells)
-            if inserted:
-                mine = {"$in": cells[:inserted]}
-                await self.db[BOOKING_SLOTS].delete_many(
-                    {"booking_id": booking_id, "resource": resource, "slot": mine}
-                )
-            raise AppError(
-                ErrorCode.SLOT_TAKEN,
-                "that time is already booked at this location; choose another time",
-                ["input", "startsAt"],
-            ) from None
-
-    async def _release(
-        self, booking_id: ObjectId, location_id: Any = None, cells: list[datetime] | None = None
-    ) -> None:
-        """Free a booking's cells: all of them, or ``cells`` at ``location_id``."""
-        query: dict[str, Any] = {"booking_id": booking_id}
-        if cells is not None:
-            query["resource"] = f"location:{location_id}"
-            query["slot"] = {"$in": cells}
-        await self.db[BOOKING_SLOTS].delete_many(query)
+        if location_id is None:
+            return []
+        return await claim_slots(self.db, booking_id, location_resource(location_id), cells)
 
     # -- transitions -----------------------------------------------------
 
@@ -464,7 +437,7 @@ class BookingService:
         changes: dict[str, Any] = {"status": target.value, "updated_at": now}
         if action == BookingAction.CANCEL:
             changes["cancel_reason"] = reason.strip() if reason else None
-        entry = {"status": target.value, "at": now, "by": self.actor, "reason": reason}
+        entry = StatusChange(status=target.value, at=now, by=self.actor, reason=reason).model_dump()
         doc = await self.bookings.find_one_and_update(
             {"_id": parse_id(booking_id), "status": {"$in": [s.value for s in allowed]}},
             {"$set": changes, "$push": {"status_history": entry}},
@@ -480,7 +453,7 @@ class BookingService:
                 f"allowed from: {', '.join(sorted(s.value for s in allowed))}",
             )
         if target in RELEASING_STATUSES:
-            await self._release(doc["_id"])
+            await release_slots(self.db, doc["_id"])
         await self._log(f"booking.{action.value}", doc["_id"], reason)
         return doc
 
@@ -519,7 +492,7 @@ class BookingService:
         new_cells = set(slot_starts(starts_at, duration)) if new_location else set()
         same_resource = new_location == doc.get("location_id")
         to_claim = sorted(new_cells - old_cells if same_resource else new_cells)
-        await self._claim(doc["_id"], new_location, to_claim)
+        claimed = await self._claim(doc["_id"], new_location, to_claim)
         now = utcnow()
         updated = await self.bookings.find_one_and_update(
             {  # unchanged since read: time, place and openness (two reschedules race here)
@@ -536,40 +509,25 @@ class BookingService:
                     "updated_at": now,
                 },
                 "$push": {
-                    "status_history": {
-                        "status": doc["status"],
-                        "at": now,
-                        "by": self.actor,
-                        "reason": "rescheduled",
-                    }
+                    "status_history": StatusChange(
+                        status=doc["status"], at=now, by=self.actor, reason="rescheduled"
+                    ).model_dump()
                 },
             },
             return_document=ReturnDocument.AFTER,
         )
         if updated is None:
-            await self._release(doc["_id"], new_location, to_claim)
+            await release_slots(self.db, doc["_id"], location_resource(new_location), claimed)
             raise AppError(
                 ErrorCode.INVALID_TRANSITION, "the booking changed meanwhile; reload and retry"
             )
         stale = sorted(old_cells - new_cells) if same_resource else sorted(old_cells)
         if stale:
-            await self.db[BOOKING_SLOTS].delete_many(
-                {
-                    "booking_id": doc["_id"],
-                    "resource": f"location:{doc['location_id']}",
-                    "slot": {"$in": stale},
-                }
-            )
+            resource = location_resource(doc["location_id"])
+            await release_slots(self.db, doc["_id"], resource, stale)
         await self._log("booking.rescheduled", doc["_id"])
         return updated
 
     async def _log(self, action: str, booking_id: ObjectId, reason: str | None = None) -> None:
-        await self.db[ACTIVITY_LOG].insert_one(
-            {
-                "at": utcnow(),
-                "actor": self.actor,
-                "action": action,
-                "booking_id": booking_id,
-                "reason": reason,
-            }
-        )
+        entry = ActivityEntry(actor=self.actor, action=action, booking_id=booking_id, reason=reason)
+        await self.db[ACTIVITY_LOG].insert_one(entry.to_mongo())

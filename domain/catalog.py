@@ -5,15 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bson import ObjectId
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from domain.collections import LOCATIONS, REFERRAL_CODES, SERVICES
+from domain.documents import LocationDocument, ReferralCodeDocument, ServiceDocument
 from domain.ids import parse_id
 from tenancy.errors import AppError, ErrorCode, validation_error
-from tenancy.models import utcnow
 from tenancy.naming import slugify
 from tenancy.validation import check_currency
 
@@ -64,22 +63,47 @@ class CatalogService:
         code = slugify(fields.code or name)
         if not code:
             raise validation_error(["input", "code"], "code must contain letters or digits")
-        doc = {
-            "_id": ObjectId(),
-            "code": code,
-            "name": name,
-            "description": fields.description,
-            "duration_minutes": fields.duration_minutes,
-            "price_minor": fields.price_minor,
-            "currency": check_currency(fields.currency),
-            "active": fields.active,
-            "created_at": utcnow(),
-        }
+        doc = ServiceDocument(
+            code=code,
+            name=name,
+            description=fields.description,
+            duration_minutes=fields.duration_minutes,
+            price_minor=fields.price_minor,
+            currency=check_currency(fields.currency),
+            active=fields.active,
+        ).to_mongo()
         try:
             await self.db[SERVICES].insert_one(doc)
         except DuplicateKeyError:
             raise AppError(
                 ErrorCode.ALREADY_EXISTS, f"a service with code {code!r} exists", ["input", "code"]
+            ) from None
+        return doc
+
+    async def create_location(self, name: str, city: str | None, district: str | None) -> dict:
+        """Add a location (a bookable place)."""
+        doc = LocationDocument(name=name.strip(), city=city, district=district).to_mongo()
+        await self.db[LOCATIONS].insert_one(doc)
+        return doc
+
+    async def create_referral_code(
+        self, code: str, discount_basis_points: int, doctor_name: str | None = None
+    ) -> dict[str, Any]:
+        """Add a referral/discount code (``discount_basis_points`` 1000 = 10 %).
+
+        Raises:
+            AppError(ALREADY_EXISTS) when the code exists.
+        """
+        doc = ReferralCodeDocument(
+            code=code.strip().upper(),
+            doctor_name=doctor_name,
+            discount_basis_points=discount_basis_points,
+        ).to_mongo()
+        try:
+            await self.db[REFERRAL_CODES].insert_one(doc)
+        except DuplicateKeyError:
+            raise AppError(
+                ErrorCode.ALREADY_EXISTS, f"referral code {doc['code']!r} exists", ["input", "code"]
             ) from None
         return doc
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from domain.collections import CUSTOMERS
+from domain.documents import CustomerDocument
 from domain.ids import parse_id
 from domain.pagination import Page, fetch_page
 from tenancy import quota
@@ -155,21 +155,8 @@ class CustomerService:
                 f"the {self.tenant.subscription.plan_key} plan allows {limit} customers; "
                 "upgrade the plan or delete customers first",
             )
-        now = utcnow()
-        doc = {
-            "_id": ObjectId(),
-            "email": None,
-            "phone": None,
-            "company": None,
-            "notes": None,
-            "tags": [],
-            "status": CustomerStatus.ACTIVE.value,
-            **doc,
-            "created_at": now,
-            "updated_at": now,
-        }
-        if doc.get("email_key") is None:
-            doc.pop("email_key", None)
+        fields_set = {k: v for k, v in doc.items() if k not in ("name_key", "email_key")}
+        doc = CustomerDocument(**fields_set).to_mongo()
         try:
             await self.collection.insert_one(doc)
         except DuplicateKeyError:

@@ -17,12 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bson import ObjectId
-
 from domain.booking_rules import BookingAction
 from domain.bookings import BookingRequest, BookingService
 from domain.catalog import CatalogService, ServiceFields
-from domain.collections import LOCATIONS, REFERRAL_CODES
 from domain.customers import CustomerFields, CustomerService
 from tenancy import service as tenant_service
 from tenancy.errors import AppError
@@ -236,23 +233,11 @@ async def _seed_tenant(platform: Platform, demo: DemoTenant) -> None:
         for code, name, minutes, price in demo.services
     ]
     locations = [
-        {"_id": ObjectId(), "name": f"{city} {district}", "city": city, "district": district}
+        await catalog.create_location(f"{city} {district}", city, district)
         for city, district in demo.locations
     ]
-    await db[LOCATIONS].insert_many(locations)
-    if demo.referral_codes:
-        await db[REFERRAL_CODES].insert_many(
-            [
-                {
-                    "_id": ObjectId(),
-                    "code": code,
-                    "doctor_name": doctor,
-                    "discount_basis_points": pct * 100,
-                    "active": True,
-                }
-                for code, doctor, pct in demo.referral_codes
-            ]
-        )
+    for code, doctor, percent in demo.referral_codes:
+        await catalog.create_referral_code(code, percent * 100, doctor)
     customers = CustomerService(db, tenant)
     people = [
         await customers.create(CustomerFields(name=n, email=e, phone=p, tags=["demo"]))

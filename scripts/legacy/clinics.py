@@ -41,7 +41,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from domain.booking_rules import (
     OPEN_STATUSES,
@@ -50,7 +49,6 @@ from domain.booking_rules import (
     slot_starts,
 )
 from domain.collections import (
-    BOOKING_SLOTS,
     BOOKINGS,
     CUSTOMERS,
     LOCATIONS,
@@ -58,6 +56,13 @@ from domain.collections import (
     SERVICES,
 )
 from domain.customers import CustomerStatus
+from domain.documents import (
+    BookingDocument,
+    CustomerDocument,
+    LocationDocument,
+    ReferralCodeDocument,
+)
+from domain.slots import SlotTaken, claim_slots, location_resource
 from scripts.legacy.common import ImportOptions, carry, update_counters
 from scripts.legacy.convert import (
     ConversionError,
@@ -346,14 +351,14 @@ def location_from_legacy(doc: dict[str, Any]) -> dict[str, Any]:
     name = text_or_none(doc.get("name")) or " ".join(p for p in (city, district) if p)
     if not name:
         raise Skip("location has no name, city or district")
-    return {
+    return LocationDocument(
         **carry(doc, {"name", "city", "district"}),
-        "_id": doc["_id"],
-        "name": name,
-        "city": city,
-        "district": district,
-        "legacy_source": legacy_source("locations"),
-    }
+        _id=doc["_id"],
+        name=name,
+        city=city,
+        district=district,
+        legacy_source=legacy_source("locations"),
+    ).to_mongo()
 
 
 def referral_code_from_legacy(doc: dict[str, Any]) -> dict[str, Any]:
@@ -365,15 +370,15 @@ def referral_code_from_legacy(doc: dict[str, Any]) -> dict[str, Any]:
     code = text_or_none(doc.get("code"))
     if code is None:
         raise Skip("referral code has no code")
-    return {
-        **carry(doc, {"code", "discount_percent", "is_active"}),
-        "_id": doc["_id"],
-        "code": code.upper(),
-        "doctor_name": text_or_none(doc.get("doctor_name")),
-        "discount_basis_points": to_basis_points(doc.get("discount_percent"), "discount_percent"),
-        "active": bool(doc.get("is_active", True)),
-        "legacy_source": legacy_source("referral_codes"),
-    }
+    return ReferralCodeDocument(
+        **carry(doc, {"code", "discount_percent", "is_active", "doctor_name"}),
+        _id=doc["_id"],
+        code=code.upper(),
+        doctor_name=text_or_none(doc.get("doctor_name")),
+        discount_basis_points=to_basis_points(doc.get("discount_percent"), "discount_percent"),
+        active=bool(doc.get("is_active", True)),
+        legacy_source=legacy_source("referral_codes"),
+    ).to_mongo()
 
 
 def provider_from_legacy(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -540,40 +545,44 @@ def booking_from_legacy(
             "without a location"
         )
         location_id = None
-    booking = {
+    booking = BookingDocument(
         **carry(doc, _BOOKING_FIELDS_USED),
-        "_id": doc["_id"],
-        "status": status,
-        "customer_id": customer_id,
-        "service_id": service["_id"],
-        "location_id": location_id,
-        "starts_at": starts_at,
-        "ends_at": end_of(starts_at, duration),
-        "duration_minutes": duration,
-        "timezone": timezone,
-        "currency": currency,
-        "price_minor": price,
-        "discount_minor": discount,
-        "final_price_minor": final,
-        "referral_code": code,
-        "discount_basis_points": points,
-        "payment_status": text_or_none(doc.get("payment_status")) or "pending",
-        "notes": text_or_none(doc.get("notes")),
-        "confirmation_number": confirmation,
-        "status_history": history_from_legacy(status, legacy_status, created_at, updated_at, actor),
-        "created_by": actor,
-        "created_at": created_at,
-        "updated_at": updated_at,
-        "booked_at": optional_utc(doc.get("booking_date"), "booking_date"),
-        "legacy_status": legacy_status,
-        "legacy_referral_code_id": doc.get("referral_code_id"),
-        "legacy_patient": {
-            "name": text_or_none(doc.get("patient_name")),
-            "email": text_or_none(doc.get("patient_email")),
-            "phone": text_or_none(doc.get("patient_phone")),
+        **{
+            "_id": doc["_id"],
+            "status": status,
+            "customer_id": customer_id,
+            "service_id": service["_id"],
+            "location_id": location_id,
+            "starts_at": starts_at,
+            "ends_at": end_of(starts_at, duration),
+            "duration_minutes": duration,
+            "timezone": timezone,
+            "currency": currency,
+            "price_minor": price,
+            "discount_minor": discount,
+            "final_price_minor": final,
+            "referral_code": code,
+            "discount_basis_points": points,
+            "payment_status": text_or_none(doc.get("payment_status")) or "pending",
+            "notes": text_or_none(doc.get("notes")),
+            "confirmation_number": confirmation,
+            "status_history": history_from_legacy(
+                status, legacy_status, created_at, updated_at, actor
+            ),
+            "created_by": actor,
+            "created_at": created_at,
+            "updated_at": updated_at,
+            "booked_at": optional_utc(doc.get("booking_date"), "booking_date"),
+            "legacy_status": legacy_status,
+            "legacy_referral_code_id": doc.get("referral_code_id"),
+            "legacy_patient": {
+                "name": text_or_none(doc.get("patient_name")),
+                "email": text_or_none(doc.get("patient_email")),
+                "phone": text_or_none(doc.get("patient_phone")),
+            },
+            "legacy_source": legacy_source("bookings"),
         },
-        "legacy_source": legacy_source("bookings"),
-    }
+    ).to_mongo()
     if legacy_status is None:
         del booking["legacy_status"]
     return booking
@@ -589,20 +598,14 @@ def patient_customer(
     latest booking of that patient).
     """
     name = (text_or_none(doc.get("patient_name")) or email or "Unnamed patient")[:200]
-    customer: dict[str, Any] = {
-        "name": name,
-        "name_key": name.casefold(),
-        "email": email,
-        "phone": text_or_none(doc.get("patient_phone")),
-        "company": None,
-        "tags": [],
-        "notes": None,
-        "status": CustomerStatus.ACTIVE.value,
-        "legacy_source": legacy_source("bookings"),
-    }
-    if email:
-        customer["email_key"] = email_key(email)
-    return customer
+    customer = CustomerDocument(
+        name=name,
+        email=email,
+        phone=text_or_none(doc.get("patient_phone")),
+        status=CustomerStatus.ACTIVE.value,
+        legacy_source=legacy_source("bookings"),
+    )
+    return customer.to_mongo(exclude={"_id", "created_at", "updated_at"})
 
 
 def booking_money_problems(source: dict[str, Any], target: dict[str, Any]) -> list[str]:
@@ -1212,38 +1215,20 @@ class ClinicsImport:
         self, db: AsyncDatabase, booking: dict[str, Any], entry: CollectionReport
     ) -> None:
         cells = slot_starts(booking["starts_at"], int(booking["duration_minutes"]))
-        resource = f"location:{booking['location_id']}"
-        cursor = db[BOOKING_SLOTS].find({"resource": resource, "slot": {"$in": cells}})
-        holders = await cursor.to_list(None)
-        others = sorted(
-            {str(h["booking_id"]) for h in holders if h["booking_id"] != booking["_id"]}
-        )
-        if not others:
-            held = {h["slot"] for h in holders}
-            missing = [c for c in cells if c not in held]
-            try:
-                if missing:
-                    await db[BOOKING_SLOTS].insert_many(
-                        [
-                            {"resource": resource, "slot": c, "booking_id": booking["_id"]}
-                            for c in missing
-                        ],
-                        ordered=True,
-                    )
-                self.slots_claimed += 1
-                return
-            except (BulkWriteError, DuplicateKeyError):
-                await db[BOOKING_SLOTS].delete_many(
-                    {"booking_id": booking["_id"], "resource": resource, "slot": {"$in": missing}}
-                )
-                others = ["(another booking, concurrently)"]
-        self.slot_conflicts += 1
-        entry.warn(
-            booking["_id"],
-            f"double booking in the legacy data: {resource} at "
-            f"{booking['starts_at']:%Y-%m-%d %H:%M}Z "
-            f"is held by booking {', '.join(others)}; imported without a slot claim",
-        )
+        resource = location_resource(booking["location_id"])
+        try:
+            await claim_slots(db, booking["_id"], resource, cells)
+        except SlotTaken as taken:
+            self.slot_conflicts += 1
+            entry.warn(
+                booking["_id"],
+                f"double booking in the legacy data: {resource} at "
+                f"{booking['starts_at']:%Y-%m-%d %H:%M}Z "
+                f"is held by booking {', '.join(str(h) for h in taken.holders)}; "
+                "imported without a slot claim",
+            )
+            return
+        self.slots_claimed += 1
 
     # -- after the import ----------------------------------------------------
 

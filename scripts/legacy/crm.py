@@ -35,6 +35,7 @@ from decimal import Decimal
 from typing import Any
 
 from domain.collections import CUSTOMERS
+from domain.documents import CustomerDocument
 from scripts.legacy.common import ImportOptions, update_counters
 from scripts.legacy.convert import (
     ConversionError,
@@ -61,7 +62,7 @@ from scripts.legacy.sources import Source, require_sources
 from scripts.legacy.tenants import TenantSpec, ensure_tenant
 from tenancy.errors import AppError
 from tenancy.models import Tenant, utcnow
-from tenancy.platform import PLANS, email_key
+from tenancy.platform import PLANS
 from tenancy.runtime import Platform
 from tenancy.validation import check_currency, check_email, currency_exponent
 
@@ -308,7 +309,6 @@ def customer_from_legacy(doc: dict[str, Any], warn: Any = None) -> dict[str, Any
         "_id": doc["_id"],
         "legacy_id": text_or_none(doc.get("id")),
         "name": name,
-        "name_key": name.casefold(),
         "email": email,
         "phone": text_or_none(doc.get("phone")),
         "company": text_or_none(doc.get("companyTitle")),
@@ -327,13 +327,11 @@ def customer_from_legacy(doc: dict[str, Any], warn: Any = None) -> dict[str, Any
         customer["created_at"] = customer.get("customer_since") or utcnow()
     if customer["updated_at"] is None:
         customer["updated_at"] = customer["created_at"]
-    if email:
-        customer["email_key"] = email_key(email)
-    elif raw_email:
+    if not email and raw_email:
         customer["legacy_email"] = raw_email
     if status != legacy_status:
         customer["legacy_status"] = legacy_status
-    return customer
+    return CustomerDocument(**customer).to_mongo()
 
 
 def product_from_legacy(doc: dict[str, Any]) -> dict[str, Any]:

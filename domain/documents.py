@@ -1,0 +1,188 @@
+"""Typed documents of the tenant collections: the one definition of what is stored.
+
+Every write of a customer, service, location, referral code, booking,
+booking slot or activity entry builds one of these models and stores
+``to_mongo()``: the API's services, the legacy importers and the migrations
+alike. Reads return plain dicts (validation on every read would only cost).
+
+Rules encoded here (seeds, MongoDB facts):
+
+- money is integer minor units plus an ISO 4217 currency code, never a float;
+- datetimes are UTC (timezone-aware);
+- ``name_key`` / ``email_key`` are the case-folded lookup keys (the unique
+  ``email_unique`` index is partial on a string ``email_key``, so a customer
+  without an email stores none);
+- importers may carry extra legacy fields (``legacy_*``, snake_case copies of
+  old fields): the models allow extra fields and keep them as they are.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.booking_rules import BookingStatus
+from tenancy.models import utcnow
+from tenancy.platform import email_key
+
+
+class TenantDocument(BaseModel):
+    """Base of the tenant documents: ObjectId-friendly, extra (legacy) fields kept."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="allow")
+
+    def to_mongo(self, exclude: set[str] | None = None) -> dict[str, Any]:
+        """The document as stored: ``_id`` first, BSON types as they are.
+
+        ``exclude`` leaves fields out (an importer that sets them with ``$min``).
+        """
+        doc = self.model_dump(by_alias=True, exclude=exclude)
+        return {"_id": doc.pop("_id"), **doc} if "_id" in doc else doc
+
+
+def name_key(name: str) -> str:
+    """The case-folded sort and search key of a customer name."""
+    return name.casefold()
+
+
+class CustomerDocument(TenantDocument):
+    """A ``customers`` document. ``email_key`` is set exactly when ``email`` is."""
+
+    id: Any = Field(default_factory=ObjectId, alias="_id")
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    company: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    notes: str | None = None
+    status: str = "active"
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    def to_mongo(self, exclude: set[str] | None = None) -> dict[str, Any]:
+        doc = super().to_mongo(exclude)
+        doc["name_key"] = name_key(self.name)
+        if self.email:
+            doc["email_key"] = email_key(self.email)
+        return doc
+
+
+class ServiceDocument(TenantDocument):
+    """A ``services`` document: something bookable, with its price and duration."""
+
+    id: Any = Field(default_factory=ObjectId, alias="_id")
+    code: str
+    name: str
+    description: str | None = None
+    duration_minutes: int
+    price_minor: int = Field(ge=0)
+    currency: str
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class LocationDocument(TenantDocument):
+    """A ``locations`` document: a place (and resource) bookings are made at."""
+
+    id: Any = Field(default_factory=ObjectId, alias="_id")
+    name: str
+    city: str | None = None
+    district: str | None = None
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class ReferralCodeDocument(TenantDocument):
+    """A ``referral_codes`` document; ``discount_basis_points`` 1000 = 10 %."""
+
+    id: Any = Field(default_factory=ObjectId, alias="_id")
+    code: str
+    doctor_name: str | None = None  # the referring doctor (seed 000)
+    discount_basis_points: int = Field(ge=0, le=10_000)
+    active: bool = True
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class StatusChange(BaseModel):
+    """One entry of a booking's ``status_history``."""
+
+    status: str
+    at: datetime
+    by: str
+    reason: str | None = None
+
+
+class BookingDocument(TenantDocument):
+    """A ``bookings`` document.
+
+    Money: ``price_minor`` - ``discount_minor`` = ``final_price_minor`` for
+    bookings made by the product (imported ones keep their legacy amounts).
+    ``idempotency_key`` is stored only when the request gave one (the unique
+    index is partial on a string key).
+    """
+
+    id: Any = Field(default_factory=ObjectId, alias="_id")
+    status: str = BookingStatus.PENDING.value
+    customer_id: Any
+    service_id: Any
+    location_id: Any = None
+    starts_at: datetime
+    ends_at: datetime
+    duration_minutes: int
+    timezone: str
+    currency: str
+    price_minor: int = Field(ge=0)
+    discount_minor: int = Field(ge=0)
+    final_price_minor: int = Field(ge=0)
+    referral_code: str | None = None
+    discount_basis_points: int = 0
+    payment_status: str = "pending"
+    notes: str | None = None
+    confirmation_number: str | None = None
+    status_history: list[StatusChange] = Field(default_factory=list)
+    created_by: str
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    def to_mongo(self, exclude: set[str] | None = None) -> dict[str, Any]:
+        doc = super().to_mongo(exclude)
+        if doc.get("idempotency_key") is None:
+            doc.pop("idempotency_key", None)
+        return doc
+
+
+class BookingSlotDocument(TenantDocument):
+    """A ``booking_slots`` document: one claimed grid cell of one resource.
+
+    The unique ``(resource, slot)`` index makes a second claim of a cell fail.
+    """
+
+    resource: str
+    slot: datetime
+    booking_id: Any
+
+    def to_mongo(self, exclude: set[str] | None = None) -> dict[str, Any]:
+        return self.model_dump(exclude=exclude)
+
+
+class ActivityEntry(TenantDocument):
+    """An ``activity_log`` document: who did what to which booking, and why."""
+
+    at: datetime = Field(default_factory=utcnow)
+    actor: str
+    action: str
+    booking_id: Any = None
+    reason: str | None = None
+
+    def to_mongo(self, exclude: set[str] | None = None) -> dict[str, Any]:
+        return self.model_dump(exclude=exclude)
