@@ -37,11 +37,11 @@ from domain.customers import COUNTER as CUSTOMERS_COUNTER
 from domain.customers import CustomerFields, CustomerService
 from domain.documents import ActivityEntry, BookingDocument, StatusChange
 from domain.ids import parse_id
-from domain.pagination import Page, fetch_page
 from domain.slots import claim_slots, location_resource, release_slots
 from tenancy import quota
 from tenancy.errors import AppError, ErrorCode, not_found, validation_error
 from tenancy.models import Tenant, utcnow
+from tenancy.pagination import Page, fetch_page
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
 _CONFIRMATION_ATTEMPTS = 5

@@ -20,10 +20,10 @@ from pymongo.errors import DuplicateKeyError
 from domain.collections import CUSTOMERS
 from domain.documents import CustomerDocument
 from domain.ids import parse_id
-from domain.pagination import Page, fetch_page
 from tenancy import quota
 from tenancy.errors import AppError, ErrorCode, not_found, validation_error
 from tenancy.models import Tenant, utcnow
+from tenancy.pagination import Page, fetch_page
 from tenancy.platform import email_key
 from tenancy.validation import check_email
 

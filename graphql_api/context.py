@@ -27,7 +27,7 @@ from starlette.requests import Request
 
 from graphql_api.auth import ANONYMOUS, Principal, TokenService
 from graphql_api.errors import unavailable
-from graphql_api.loaders import Loaders
+from graphql_api.loaders import Loaders, PlatformLoaders
 from graphql_api.rate_limit import LoginRateLimiter, TenantRateLimiter
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import Tenant
@@ -80,6 +80,11 @@ class Context:
                 f"({tenant.maintenance.reason}); retry later",
             )
         return tenant, db
+
+    @cached_property
+    def platform_loaders(self) -> PlatformLoaders:
+        """DataLoaders of this request over the platform database (plans, tenant usage)."""
+        return PlatformLoaders(self.platform)
 
     @cached_property
     def loaders(self) -> Loaders:

@@ -1,7 +1,9 @@
-"""Per-request DataLoaders: one ``$in`` query per batch, whatever the page size.
+"""Per-request DataLoaders: one query per batch, whatever the page size.
 
-Created per request (``Context.loaders``) and bound to the tenant's
-database, so a cached entry never crosses requests or tenants.
+Created per request. ``Loaders`` (``Context.loaders``) is bound to the
+tenant's database, so a cached entry never crosses requests or tenants;
+``PlatformLoaders`` (``Context.platform_loaders``) batch platform reads
+for lists of tenants (super-admin views).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from strawberry.dataloader import DataLoader
 
 from domain.collections import CUSTOMERS, LOCATIONS, SERVICES
+from tenancy.models import Plan, Tenant
+from tenancy.runtime import Platform
+from tenancy.usage import TenantUsage, usage_of
 
 
 def _by_id_loader(
@@ -38,4 +43,22 @@ class Loaders:
         )
         self.location: DataLoader[Any, dict[str, Any] | None] = DataLoader(
             _by_id_loader(db, LOCATIONS)
+        )
+
+
+class PlatformLoaders:
+    """Plans by key and usage by tenant, batched for a page of tenants."""
+
+    def __init__(self, platform: Platform) -> None:
+        async def plans(keys: Sequence[str]) -> list[Plan | None]:
+            found = await platform.store.plans_by_key(list(keys))
+            return [found.get(key) for key in keys]
+
+        async def usage(tenants: Sequence[Tenant]) -> list[TenantUsage]:
+            found = await usage_of(platform, list(tenants))
+            return [found[tenant.id] for tenant in tenants]
+
+        self.plan: DataLoader[str, Plan | None] = DataLoader(plans)
+        self.usage: DataLoader[Tenant, TenantUsage] = DataLoader(
+            usage, cache_key_fn=lambda tenant: tenant.id
         )

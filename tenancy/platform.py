@@ -23,6 +23,7 @@ from pymongo.errors import DuplicateKeyError
 from tenancy.errors import AppError, ErrorCode
 from tenancy.indexes import apply_indexes
 from tenancy.models import Plan, Tenant, User, utcnow
+from tenancy.pagination import Page, fetch_page
 
 TENANTS = "tenants"
 DOMAINS = "tenant_domains"
@@ -78,6 +79,15 @@ class ServerInstance:
     @property
     def label(self) -> str:
         return f"{self.host}:{self.pid}"
+
+
+def _tenant_query(status: str | None, plan_key: str | None) -> dict[str, Any]:
+    query: dict[str, Any] = {}
+    if status:
+        query["status"] = status
+    if plan_key:
+        query["subscription.plan_key"] = plan_key
+    return query
 
 
 def email_key(email: str) -> str:
@@ -238,6 +248,47 @@ class PlatformStore:
                 f"a user with email {user.email} already exists",
                 ["input", "email"],
             ) from exc
+
+    async def tenants_page(
+        self,
+        *,
+        status: str | None = None,
+        plan_key: str | None = None,
+        first: int,
+        after: str | None = None,
+    ) -> Page:
+        """A page of tenant records, newest first (keyset pagination, see ``tenancy.pagination``).
+
+        Raises:
+            AppError(VALIDATION_FAILED) for a forged ``after`` cursor.
+        """
+        return await fetch_page(
+            self.db[TENANTS],
+            _tenant_query(status, plan_key),
+            sort_name="tenants",
+            sort=[("_id", DESCENDING)],
+            first=first,
+            after=after,
+        )
+
+    async def all_tenants(self, *, status: str | None = None) -> list[Tenant]:
+        """Every tenant record (optionally of one status), by slug: for operator listings."""
+        cursor = self.db[TENANTS].find(_tenant_query(status, None)).sort("slug", ASCENDING)
+        return [Tenant.model_validate(doc) async for doc in cursor]
+
+    async def active_users_by_tenant(self, tenant_ids: list[ObjectId]) -> dict[ObjectId, int]:
+        """Active users of each tenant, in one aggregation (a tenant with none is absent)."""
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"tenant_id": {"$in": tenant_ids}, "active": True}},
+            {"$group": {"_id": "$tenant_id", "n": {"$sum": 1}}},
+        ]
+        cursor = await self.db[USERS].aggregate(pipeline)
+        return {row["_id"]: row["n"] async for row in cursor}
+
+    async def plans_by_key(self, keys: list[str]) -> dict[str, Plan]:
+        """Plans (active or not) by key, in one query."""
+        cursor = self.db[PLANS].find({"key": {"$in": keys}})
+        return {doc["key"]: Plan.model_validate(doc) async for doc in cursor}
 
     async def count_users(self, tenant_id: ObjectId) -> int:
         return await self.db[USERS].count_documents({"tenant_id": tenant_id, "active": True})

@@ -37,6 +37,7 @@ from tenancy.naming import (
     tenant_database_name,
     validate_slug,
 )
+from tenancy.pagination import Page
 from tenancy.passwords import MIN_PASSWORD_LENGTH, hash_password
 from tenancy.platform import email_key
 from tenancy.runtime import Platform
@@ -174,6 +175,24 @@ async def provision_tenant(platform: Platform, request: ProvisionRequest, actor:
     await audit(platform, actor, "tenant.provision", slug, {"plan": plan.key, "db": db_name})
     log.info("provisioned tenant %s in %s/%s", slug, location.cluster, db_name)
     return tenant
+
+
+async def list_tenants(
+    platform: Platform,
+    *,
+    status: str | None = None,
+    plan_key: str | None = None,
+    first: int,
+    after: str | None = None,
+) -> Page:
+    """A page of tenants, newest first: GraphQL ``tenants`` and ``tenantctl tenants list``.
+
+    Raises:
+        AppError(VALIDATION_FAILED) for a forged ``after`` cursor.
+    """
+    return await platform.store.tenants_page(
+        status=status, plan_key=plan_key, first=first, after=after
+    )
 
 
 async def get_tenant(platform: Platform, slug: str) -> Tenant:

@@ -252,3 +252,52 @@ async def test_counting_proxy_sees_per_item_queries(
     for doc in docs:
         await db["customers"].find_one({"_id": doc["customer_id"]})
     assert calls == Counter({("bookings", "find"): 1, ("customers", "find_one"): 5})
+
+
+TENANTS_QUERY = """{ tenants(first: 100) { edges { node { slug usage { users customers }
+  subscription { plan { key } } } } } }"""
+
+
+async def test_tenant_list_with_usage_and_plan_is_batched(
+    platform: Platform, gql: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+):
+    """``tenants(first: 100)`` with usage and plan: a constant number of platform
+    queries (page, users, plans) plus one counter read per tenant database."""
+    await tenant_service.create_super_admin(
+        platform,
+        email="root@platform.example.com",
+        name="Root",
+        password="root-pass-123",
+        actor="t",
+    )
+    token = await gql.token(None)
+    counts: dict[int, tuple[int, int]] = {}
+    for size in (3, 8):
+        while len(await platform.store.all_tenants()) < size:
+            n = len(await platform.store.all_tenants())
+            await tenant_service.provision_tenant(
+                platform,
+                tenant_service.ProvisionRequest(
+                    slug=f"shop-{n:02d}",
+                    name=f"Shop {n}",
+                    owner_email=f"owner{n}@shop.example.com",
+                    owner_name="Owner",
+                    owner_password="owner-password-123",
+                ),
+                actor="test",
+            )
+        calls: Counter[tuple[str, str]] = Counter()
+        real = platform.clients.database
+        monkeypatch.setattr(
+            platform.clients, "database", lambda location: CountingDatabase(real(location), calls)
+        )
+        result = await gql(TENANTS_QUERY, token=token)
+        monkeypatch.setattr(platform.clients, "database", real)
+        nodes = [e["node"] for e in result["data"]["tenants"]["edges"]]
+        assert len(nodes) == size and all(n["subscription"]["plan"]["key"] for n in nodes)
+        assert all(n["usage"]["users"] == 1 for n in nodes)  # each owner
+        platform_calls = sum(n for (c, _), n in calls.items() if c != "counters")
+        counter_reads = calls[("counters", "find_one")]
+        counts[size] = (platform_calls, counter_reads)
+    assert counts[3][0] == counts[8][0], counts  # page, users aggregate, plans: not per tenant
+    assert (counts[3][1], counts[8][1]) == (3, 8), counts  # one usage read per tenant database

@@ -9,10 +9,8 @@ from dataclasses import asdict
 from typing import Any
 
 import strawberry
-from pymongo import DESCENDING
 from strawberry.types import Info
 
-from domain.pagination import fetch_page
 from graphql_api.errors import mutation_payload
 from graphql_api.permissions import requires
 from graphql_api.resolvers.common import page_size
@@ -33,7 +31,6 @@ from graphql_api.types.tenant import (
 from tenancy import models, service
 from tenancy.errors import ErrorCode, validation_error
 from tenancy.operations import delete_tenant
-from tenancy.platform import TENANTS
 from tenancy.validation import parse_model
 
 
@@ -58,16 +55,10 @@ class TenantQueries:
         after: str | None = None,
         filter: TenantFilter | None = None,
     ) -> TenantConnection:
-        query: dict[str, Any] = {}
-        if filter and filter.status:
-            query["status"] = str(filter.status)
-        if filter and filter.plan_key:
-            query["subscription.plan_key"] = filter.plan_key
-        page = await fetch_page(
-            info.context.platform.store.db[TENANTS],
-            query,
-            sort_name="tenants",
-            sort=[("_id", DESCENDING)],
+        page = await service.list_tenants(
+            info.context.platform,
+            status=str(filter.status) if filter and filter.status else None,
+            plan_key=filter.plan_key if filter else None,
             first=page_size(info, first),
             after=after,
         )

@@ -7,8 +7,8 @@ from typing import Generic, TypeVar
 
 import strawberry
 
-from domain.pagination import Page
 from tenancy.errors import AppError, ErrorCode
+from tenancy.pagination import Page
 from tenancy.validation import currency_exponent
 
 ErrorCodeEnum = strawberry.enum(ErrorCode, name="ErrorCode", description="Stable error codes.")

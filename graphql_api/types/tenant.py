@@ -8,7 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from graphql_api.types.common import Connection, Money, UserError
-from tenancy import models, quota
+from tenancy import models
 
 TenantStatus = strawberry.enum(models.TenantStatus, name="TenantStatus")
 SubscriptionStatus = strawberry.enum(models.SubscriptionStatus, name="SubscriptionStatus")
@@ -65,7 +65,7 @@ class TenantSubscription:
 
     @strawberry.field
     async def plan(self, info: Info) -> Plan | None:
-        plan = await info.context.platform.store.plan(self.plan_key)
+        plan = await info.context.platform_loaders.plan.load(self.plan_key)
         return Plan.from_model(plan) if plan else None
 
 
@@ -102,10 +102,8 @@ class Tenant:
 
     @strawberry.field(description="Current usage; reads the tenant database.")
     async def usage(self, info: Info) -> Usage:
-        platform = info.context.platform
-        users = await platform.store.count_users(self.record.id)
-        customers = await quota.usage(platform.tenant_database(self.record), "customers")
-        return Usage(users=users, customers=customers)
+        usage = await info.context.platform_loaders.usage.load(self.record)
+        return Usage(users=usage.users, customers=usage.customers)
 
     @classmethod
     def from_model(cls, tenant: models.Tenant) -> Tenant:
