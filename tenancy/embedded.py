@@ -26,8 +26,9 @@ from pathlib import Path
 from filelock import FileLock
 
 from tenancy.clients import ClientRegistry
-from tenancy.copier import non_empty_collections
-from tenancy.dump import MANIFEST_NAME, import_database
+from tenancy.databases.dump_format import MANIFEST_NAME
+from tenancy.databases.specs import non_empty_collections
+from tenancy.dump import import_database
 from tenancy.errors import AppError, ErrorCode
 from tenancy.local_server import LocalServer
 from tenancy.naming import validate_database_name

@@ -18,7 +18,7 @@ from mongomock import filtering
 from pymongo import ASCENDING
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from tenancy.copier import read_index_specs
+from tenancy.databases.indexes import read_index_specs
 from tenancy.indexes import apply_indexes
 from tenancy.tenant_schema import CUSTOMERS, TENANT_INDEXES
 from tests.mock_shims import new_mock_client
