@@ -136,9 +136,9 @@ async def _import_one(
         return
     result = await import_database(db_dir, db, overwrite=True)
     if not result.ok:
-        failed = ", ".join(f"{c.name}: {c.error}" for c in result.failed)
         raise AppError(
             ErrorCode.VERIFICATION_FAILED,
-            f"the old snapshot database {db_dir} did not import ({failed}); it was left as it is",
+            f"the old snapshot database {db_dir} did not import ({result.failure_summary()}); "
+            "it was left as it is",
         )
     upgrade.imported.append(label)

@@ -17,7 +17,7 @@ from tenancy.models import DatabaseLocation, Tenant
 from tenancy.plans import ensure_default_plans
 from tenancy.platform import PlatformStore
 from tenancy.registry import TenantRegistry
-from tenancy.schema_upgrade import SchemaUpgrader, installed_schema_upgrader
+from tenancy.schema_upgrade import LEDGER_COLLECTION, SchemaUpgrader, installed_schema_upgrader
 from tenancy.settings import DEFAULT_CLUSTER, Settings
 
 log = logging.getLogger(__name__)
@@ -75,8 +75,12 @@ class Platform:
         (indexes, default plans, ledger). An existing one only gets its
         indexes ensured: pending migrations are applied by operators
         (``tenantctl migrate up``), never implicitly by a server start.
+
+        Raises:
+            AppError: the upgrader's failure (but MIGRATION_LOCKED: another
+            process is creating the platform database).
         """
-        if await self.store.db["_migrations"].count_documents({}, limit=1):
+        if await self.store.db[LEDGER_COLLECTION].count_documents({}, limit=1):
             await self.store.ensure_indexes()
             await ensure_default_plans(self.store)
             return
@@ -91,4 +95,5 @@ class Platform:
         return self.clients.database(tenant.database)
 
     async def close(self) -> None:
+        """Close every MongoDB client of the platform."""
         await self.clients.close()

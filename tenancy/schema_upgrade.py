@@ -40,6 +40,10 @@ Raises ``AppError`` when the database cannot be brought to the latest version
 
 ENTRY_POINT_GROUP = "tenancy.schema_upgrader"
 
+#: The collection in which an upgrader records what it applied to a database
+#: (its ledger); a platform database that has one is not new.
+LEDGER_COLLECTION = "_migrations"
+
 
 @lru_cache(maxsize=1)
 def installed_schema_upgrader() -> SchemaUpgrader:

@@ -26,7 +26,7 @@ document per collection with its state (``copying``, ``copied``, ``done``,
 ``failed``), the ``_id`` of the last document written (``last_id``,
 ``has_last``) and the number written. It is updated after every batch. It
 lives beside the data it describes (drop the target and the checkpoint goes
-with it), needs nothing from the caller, is never copied (the copier skips it
+with it), needs nothing from the caller, is never copied (the copy skips it
 in every source) and is dropped when a copy finishes with every collection
 verified. A second run with the same target: skips ``done`` collections
 (they are still verified again), resumes a ``copying`` collection after its
