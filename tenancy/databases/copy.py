@@ -111,6 +111,7 @@ class CopyCheckpoint:
                 self.collections[doc["_id"][2:]] = doc
 
     async def start(self, source_name: str, batch_size: int) -> None:
+        """Record (or refresh) the run: which source, with which batch size."""
         now = utcnow()
         await self._coll.update_one(
             {"_id": self.RUN_ID},
@@ -122,6 +123,7 @@ class CopyCheckpoint:
         )
 
     def state(self, name: str) -> dict[str, Any]:
+        """The record of collection ``name`` (empty when it has none)."""
         return self.collections.get(name) or {}
 
     async def save(self, name: str, **fields: Any) -> None:
@@ -132,6 +134,7 @@ class CopyCheckpoint:
         await self._coll.update_one({"_id": self._key(name)}, {"$set": fields}, upsert=True)
 
     async def drop(self) -> None:
+        """Remove the whole record (the copy is finished, or starts over)."""
         await self._coll.drop()
         self.run = None
         self.collections = {}
