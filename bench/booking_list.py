@@ -88,7 +88,7 @@ def _count_round_trips(platform: Any, counter: RoundTrips) -> None:
 async def _in_process_client(page: int, url: str) -> tuple[httpx.AsyncClient, RoundTrips, Any]:
     from graphql_api.app import create_app
     from graphql_api.demo import seed_demo
-    from tenancy.runtime import Platform
+    from migrations.runtime import build_platform
     from tenancy.settings import Settings
 
     settings = Settings(
@@ -99,7 +99,7 @@ async def _in_process_client(page: int, url: str) -> tuple[httpx.AsyncClient, Ro
         rate_limit_enabled=False,  # measure the stack, not the plan limit
         login_rate_limit_enabled=False,
     )
-    platform = Platform.build(settings)
+    platform = build_platform(settings)
     await platform.start()
     await seed_demo(platform)
     await _add_bookings(platform, page)

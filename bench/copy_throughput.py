@@ -1,4 +1,4 @@
-"""Copy throughput and memory of tenancy.copier on the in-process mock.
+"""Copy throughput and memory of tenancy.databases.copy on the in-process mock.
 
 Fills a mock tenant database with small realistic documents (customers,
 bookings, activity log, notification outbox, services, locations; the tenant
@@ -24,7 +24,7 @@ first iterated, so the peak includes one copy of the largest collection,
 which a real server would stream in batches. All documents carry the fields
 of the partial unique indexes (``email_key``, ``idempotency_key``), because
 mongomock cannot build a partial unique index over documents that lack the
-field (see tenancy.copier.build_indexes).
+field (see tenancy.databases.indexes.build_indexes).
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ from bson import Int64, ObjectId
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from domain.collections import TENANT_INDEXES
-from tenancy.copier import copy_database, verify_database
+from tenancy.databases.copy import copy_database
+from tenancy.databases.verify import verify_database
 from tenancy.indexes import apply_indexes
 from tests.mock_shims import new_mock_client
 

@@ -31,13 +31,13 @@ sys.path.insert(0, str(ROOT))
 async def provision(url: str, count: int) -> None:
     from argon2 import PasswordHasher, profiles
 
+    from migrations.runtime import build_platform
     from tenancy import passwords, service
-    from tenancy.runtime import Platform
     from tenancy.settings import Settings
 
     # Provisioning speed is not what is measured: hash owner passwords cheaply.
     passwords._hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
-    platform = Platform.build(Settings(_env_file=None, mongodb_url=url, seed_demo=False))
+    platform = build_platform(Settings(_env_file=None, mongodb_url=url, seed_demo=False))
     await platform.start()
     started = time.perf_counter()
     for n in range(count):

@@ -40,6 +40,7 @@ from graphql_api.http_limits import (
 )
 from graphql_api.rate_limit import LoginRateLimiter, TenantRateLimiter
 from graphql_api.schema import build_schema
+from migrations.runtime import build_platform
 from tenancy.embedded import embedded_database
 from tenancy.errors import ErrorCode
 from tenancy.heartbeat import ServerHeartbeat
@@ -168,7 +169,7 @@ class TenantGraphQL(GraphQL):
 def create_app(settings: Settings | None = None, platform: Platform | None = None) -> Starlette:
     """Build the ASGI app. ``platform`` lets tests and tools inject a wired runtime."""
     settings = settings or (platform.settings if platform else Settings())
-    platform = platform or Platform.build(settings)
+    platform = platform or build_platform(settings)
     view = TenantGraphQL(
         platform, settings, graphql_ide="graphiql" if settings.graphiql_enabled else None
     )

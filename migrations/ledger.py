@@ -42,10 +42,10 @@ from pymongo.errors import DuplicateKeyError
 from migrations.base import Migration
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import utcnow
+from tenancy.schema_upgrade import LEDGER_COLLECTION
 
 log = logging.getLogger(__name__)
 
-LEDGER_COLLECTION = "_migrations"
 LOCK_COLLECTION = "_migration_lock"
 LOCK_ID = "migrate"
 DEFAULT_LOCK_TTL = timedelta(minutes=10)

@@ -1,10 +1,18 @@
-"""How operator commands report: rich tables and progress for people, ``--json`` for machines."""
+"""How operator commands report: rich tables and progress for people, ``--json`` for machines.
+
+Every operator report (:class:`tenancy.reports.Report`: copy, export,
+import, tenant operations, migrations, legacy import) is printed by
+:func:`print_report`, the one printer: ``to_dict()`` as JSON on stdout, or
+its ``tables()`` on stdout and ``footnotes()`` on stderr. Failures before a
+report are printed by :func:`print_error` in the same ``{code, message}``
+shape as a report's errors.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -18,7 +26,9 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
+from rich.table import Table as RichTable
+
+from tenancy.reports import Report, ReportError, Table
 
 console = Console(stderr=True)
 # Reports piped to a file or another program keep whole cells instead of wrapping at 80 columns.
@@ -30,14 +40,16 @@ def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str, ensure_ascii=False))
 
 
-def print_error(code: str, message: str, as_json: bool = False) -> None:
+def print_error(error: ReportError, as_json: bool = False) -> None:
     """A failure as one line ``CODE: message`` on stderr, or with ``as_json`` as
     ``{"error": {"code": ..., "message": ...}}`` on stdout."""
-    message = " ".join(message.splitlines())
+    error = ReportError(error.code, " ".join(error.message.splitlines()))
     if as_json:
-        print_json({"error": {"code": str(code), "message": message}})
+        print_json({"error": error.to_dict()})
     else:
-        console.print(f"[bold red]{code}[/]: {escape(message)}", soft_wrap=True, highlight=False)
+        console.print(
+            f"[bold red]{error.code}[/]: {escape(error.message)}", soft_wrap=True, highlight=False
+        )
 
 
 def print_notice(message: str) -> None:
@@ -45,14 +57,39 @@ def print_notice(message: str) -> None:
     console.print(f"[yellow]{escape(message)}[/]", soft_wrap=True, highlight=False)
 
 
-def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """A report table on stdout."""
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*("" if cell is None else str(cell) for cell in row))
-    stdout.print(table)
+def print_table(table: Table) -> None:
+    """One table on stdout (``None`` cells print empty)."""
+    rendered = RichTable(title=table.title, title_justify="left")
+    for column in table.columns:
+        rendered.add_column(column)
+    for row in table.rows:
+        rendered.add_row(*("" if cell is None else str(cell) for cell in row))
+    stdout.print(rendered)
+
+
+def print_report(report: Report, as_json: bool) -> None:
+    """Print any operator report: ``report.to_dict()`` as JSON with ``as_json``;
+    otherwise its tables on stdout, then its notes (warnings...) on stderr."""
+    if as_json:
+        print_json(report.to_dict())
+        return
+    for table in report.tables():
+        print_table(table)
+    for note in report.footnotes():
+        label, sep, rest = note.partition(": ")
+        if sep and label in ("warning", "orphans"):
+            console.print(f"[yellow]{label}[/]: {escape(rest)}", soft_wrap=True, highlight=False)
+        else:
+            console.print(escape(note), soft_wrap=True, highlight=False)
+
+
+def print_records(table: Table, data: Any, as_json: bool) -> None:
+    """Records that are not a report (tenants, a new user): ``data`` as JSON
+    with ``as_json``, else ``table``."""
+    if as_json:
+        print_json(data)
+    else:
+        print_table(table)
 
 
 class ProgressReporter:

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 from pymongo.errors import ConfigurationError, ConnectionFailure, PyMongoError
 
+from migrations.runtime import build_platform
 from tenancy.clients import ClientRegistry
 from tenancy.embedded import embedded_database
 from tenancy.errors import AppError, ErrorCode, from_database_error
@@ -52,7 +53,7 @@ async def operator_platform(settings: Settings | None = None) -> AsyncIterator[P
     settings = settings or load_settings()
     timeout_ms = round(settings.cli_server_selection_timeout_seconds * 1000)
     clients = ClientRegistry(settings.cluster_urls(), {"serverSelectionTimeoutMS": timeout_ms})
-    platform = Platform.build(settings, clients)
+    platform = build_platform(settings, clients)
     async with AsyncExitStack() as stack:
         stack.push_async_callback(platform.close)
         if settings.is_embedded:

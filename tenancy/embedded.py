@@ -26,8 +26,9 @@ from pathlib import Path
 from filelock import FileLock
 
 from tenancy.clients import ClientRegistry
-from tenancy.copier import non_empty_collections
-from tenancy.dump import MANIFEST_NAME, import_database
+from tenancy.databases.dump_format import MANIFEST_NAME
+from tenancy.databases.specs import non_empty_collections
+from tenancy.dump import import_database
 from tenancy.errors import AppError, ErrorCode
 from tenancy.local_server import LocalServer
 from tenancy.naming import validate_database_name
@@ -135,9 +136,9 @@ async def _import_one(
         return
     result = await import_database(db_dir, db, overwrite=True)
     if not result.ok:
-        failed = ", ".join(f"{c.name}: {c.error}" for c in result.failed)
         raise AppError(
             ErrorCode.VERIFICATION_FAILED,
-            f"the old snapshot database {db_dir} did not import ({failed}); it was left as it is",
+            f"the old snapshot database {db_dir} did not import ({result.failure_summary()}); "
+            "it was left as it is",
         )
     upgrade.imported.append(label)

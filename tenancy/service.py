@@ -14,8 +14,6 @@ from typing import Any
 from pydantic import BaseModel, Field
 from pymongo import ReturnDocument
 
-from migrations.base import MigrationScope
-from migrations.runner import bring_to_latest
 from tenancy import quota
 from tenancy.errors import AppError, ErrorCode, validation_error
 from tenancy.hostnames import check_custom_domain
@@ -134,7 +132,7 @@ async def provision_tenant(platform: Platform, request: ProvisionRequest, actor:
     database = platform.clients.database(location)
     await check_no_case_twin(database)
     # Born at the latest version: every tenant migration applied, with ledger entries.
-    await bring_to_latest(database, MigrationScope.TENANT, actor)
+    await platform.upgrade_schema(database, "tenant", actor)
 
     now = utcnow()
     trial_end = now + timedelta(days=platform.settings.trial_days)

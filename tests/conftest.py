@@ -18,6 +18,7 @@ from argon2 import PasswordHasher, profiles
 from graphql_api.app import create_app
 from graphql_api.auth import TokenService
 from graphql_api.demo import DEMO_PASSWORD, demo_login, seed_demo
+from migrations.runtime import build_platform
 from tenancy import passwords
 from tenancy.models import Role
 from tenancy.runtime import Platform
@@ -80,7 +81,7 @@ def settings(backend: Backend) -> Settings:
 @pytest.fixture
 async def platform(settings: Settings) -> AsyncIterator[Platform]:
     """An empty platform (default plans only) on the test's backend."""
-    platform = Platform.build(settings)
+    platform = build_platform(settings)
     await platform.start()
     yield platform
     await platform.close()

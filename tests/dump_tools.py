@@ -8,9 +8,9 @@ from typing import Any
 
 import bson
 
-from tenancy.bson_files import DECODE_OPTIONS, bson_file_stats
-from tenancy.dump import MANIFEST_NAME
-from tenancy.ejson_io import read_json_file, write_json_file
+from tenancy.databases.bson_files import DECODE_OPTIONS, bson_file_stats
+from tenancy.databases.dump_format import MANIFEST_NAME
+from tenancy.databases.ejson_io import read_json_file, write_json_file
 
 Docs = list[dict[str, Any]]
 
@@ -62,7 +62,7 @@ def recompute_file_checksums(directory: Path, collection: str, *, fix_count: boo
 
 def to_version_1(directory: Path) -> None:
     """Rewrite a format-2 dump as format 1 (relaxed Extended JSON Lines), as older versions did."""
-    from tenancy.ejson_io import document_line, file_stats
+    from tenancy.databases.ejson_io import document_line, file_stats
 
     manifest = read_json_file(directory / MANIFEST_NAME)
     manifest["format_version"] = 1

@@ -305,7 +305,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     async def fake_sleep(seconds: float) -> None:
         calls.append(seconds)
 
-    monkeypatch.setattr("tenancy.operations._sleep", fake_sleep)
+    monkeypatch.setattr("tenancy.operations.maintenance._sleep", fake_sleep)
     monkeypatch.setenv("APP_TENANT_CACHE_TTL_SECONDS", "30")
     return calls
 
@@ -359,6 +359,7 @@ def test_delete_waits_for_a_running_server_and_says_so(invoke, tmp_path: Path, s
         "name": "drain",
         "status": "ok",
         "detail": notice.replace("waiting", "waited"),
+        "error": None,
     }
 
 
@@ -373,7 +374,7 @@ def test_migrate_up_progress_counts_databases(cli, monkeypatch: pytest.MonkeyPat
     def recording_progress(enabled: bool = True):
         yield lambda name, done, total: seen.append((name, done, total))
 
-    monkeypatch.setattr("scripts.cli.progress", recording_progress)
+    monkeypatch.setattr("scripts.commands.migrate.progress", recording_progress)
     code, out = cli("migrate", "up")
     assert code == 0, out
     assert seen == [("databases", 1, None), ("databases", 2, None)]  # platform, acme-dental

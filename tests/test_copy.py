@@ -14,16 +14,13 @@ from pymongo import ASCENDING
 from pymongo.errors import AutoReconnect
 
 from domain.collections import ensure_tenant_schema
-from tenancy.copier import (
-    STATE_COLLECTION,
-    Status,
-    compare_indexes,
-    copy_database,
-    read_index_specs,
-    verify_database,
-)
-from tenancy.ejson_io import canonical_bson
+from tenancy.databases.copy import copy_database
+from tenancy.databases.digests import canonical_bson
+from tenancy.databases.indexes import compare_indexes, read_index_specs
+from tenancy.databases.specs import STATE_COLLECTION
+from tenancy.databases.verify import verify_database
 from tenancy.errors import AppError, ErrorCode
+from tenancy.reports import Status
 from tests.backends import SECOND_CLUSTER, Backend
 
 # ---------------------------------------------------------------- helpers
@@ -266,7 +263,7 @@ async def test_interrupted_copy_resumes_skips_done_collections_without_duplicate
 
     assert not first.ok
     failed = first.collection("sessions")
-    assert failed.status is Status.FAILED and "AutoReconnect" in (failed.error or "")
+    assert failed.status is Status.FAILED and "AutoReconnect" in failed.error.message
     assert first.collection("customers").status is Status.OK  # before sessions
     assert first.collection("types").status is Status.NOT_RUN  # after sessions
     assert [c.name for c in first.failed] == ["sessions", "types"]
@@ -284,7 +281,7 @@ async def test_interrupted_copy_resumes_skips_done_collections_without_duplicate
         assert second.collection(name).checksum_match is True  # verified again
     resumed = second.collection("sessions")
     assert resumed.action == "resume"
-    assert resumed.skipped == 10 and resumed.written == 13
+    assert resumed.resumed == 10 and resumed.written == 13
     assert {name for name, _ in recorder.batches} == {"sessions", "types"}
     assert STATE_COLLECTION not in await plain_target.list_collection_names()
     # No duplicates, nothing missing.
@@ -306,7 +303,7 @@ async def test_resume_after_mixed_type_ids(source: Any, target_client: Any) -> N
     second = await copy_database(source, plain_target, batch_size=4, collections=["mixed_ids"])
     assert second.ok, second.to_dict()
     item = second.collection("mixed_ids")
-    assert item.action == "resume" and item.skipped == 4 and item.written == 19
+    assert item.action == "resume" and item.resumed == 4 and item.written == 19
     assert await docs_by_id(plain_target["mixed_ids"]) == await docs_by_id(source["mixed_ids"])
 
 
@@ -323,9 +320,9 @@ async def test_verification_failure_is_reported_and_recopied_next_run(
     result = await copy_database(source, RecordingDatabase(plain_target, tamper=corrupt))
     assert not result.ok
     bad = result.collection("services")
-    assert bad.status is Status.FAILED and bad.code is ErrorCode.VERIFICATION_FAILED
+    assert bad.status is Status.FAILED and bad.error.code is ErrorCode.VERIFICATION_FAILED
     assert bad.checksum_match is False and bad.source_count == bad.target_count == 5
-    assert "content hash differs" in (bad.error or "")
+    assert "content hash differs" in bad.error.message
     assert [c.name for c in result.failed] == ["services"]
     assert result.collection("customers").status is Status.OK  # the run went on
     assert STATE_COLLECTION in await plain_target.list_collection_names()
@@ -349,10 +346,10 @@ async def test_verify_database_reports_what_differs(source: Any, target_client: 
     assert not result.ok
     failed = {c.name: c for c in result.failed}
     assert set(failed) == {"types", "sessions", "bookings"}
-    assert "content hash differs" in (failed["types"].error or "")
-    assert "count differs: source has 23 documents, target 22" in (failed["sessions"].error or "")
-    assert "index 'customer' is missing" in (failed["bookings"].error or "")
-    assert all(c.code is ErrorCode.VERIFICATION_FAILED for c in failed.values())
+    assert "content hash differs" in failed["types"].error.message
+    assert "count differs: source has 23 documents, target 22" in failed["sessions"].error.message
+    assert "index 'customer' is missing" in failed["bookings"].error.message
+    assert all(c.error.code is ErrorCode.VERIFICATION_FAILED for c in failed.values())
 
 
 async def test_dry_run_writes_nothing(source: Any, target_client: Any) -> None:
@@ -414,7 +411,7 @@ async def test_start_over_instead_of_resuming(source: Any, target_client: Any) -
     again = await copy_database(source, plain_target, resume=False, overwrite=True)
     assert again.ok, again.to_dict()
     assert again.collection("sessions").action == "replace"
-    assert again.collection("sessions").skipped == 0
+    assert again.collection("sessions").resumed == 0
     assert again.collection("customers").action == "replace"
 
 
@@ -543,7 +540,7 @@ async def test_collection_options_and_collation_reach_the_target(
     if isinstance(target, ServerLikeDatabase):
         target.options["customers"] = {}
         drifted = await verify_database(source, target)
-        assert "collection options differ" in (drifted.collection("customers").error or "")
+        assert "collection options differ" in drifted.collection("customers").error.message
 
 
 async def test_options_degrade_cleanly_on_a_server_without_them(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 
 from graphql_api.demo import DEMO_TENANTS, seed_demo
+from migrations.runtime import build_platform
 from tenancy.runtime import Platform
 
 
 async def test_concurrent_workers_seed_once_and_both_wait_for_the_demo(platform: Platform):
-    second = Platform.build(platform.settings)  # another worker process's platform
+    second = build_platform(platform.settings)  # another worker process's platform
     seen_by_loser: list[int] = []
 
     async def loser() -> bool:

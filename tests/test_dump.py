@@ -12,24 +12,16 @@ import bson
 import pytest
 from bson import Binary, Decimal128, Int64, ObjectId
 
-from tenancy.bson_files import bson_file_stats
-from tenancy.copier import (
-    Status,
-    compare_indexes,
-    copy_database,
-    read_index_specs,
-    verify_database,
-)
-from tenancy.dump import MANIFEST_NAME, check_dump, export_database, import_database
-from tenancy.ejson_io import (
-    ContentDigest,
-    canonical_bson,
-    dumps_ejson,
-    file_stats,
-    loads_ejson,
-    read_json_file,
-)
+from tenancy.databases.bson_files import bson_file_stats
+from tenancy.databases.copy import copy_database
+from tenancy.databases.digests import ContentDigest, canonical_bson
+from tenancy.databases.dump_format import MANIFEST_NAME, check_dump
+from tenancy.databases.ejson_io import dumps_ejson, file_stats, loads_ejson, read_json_file
+from tenancy.databases.indexes import compare_indexes, read_index_specs
+from tenancy.databases.verify import verify_database
+from tenancy.dump import export_database, import_database
 from tenancy.errors import AppError, ErrorCode
+from tenancy.reports import Status
 from tests.backends import SECOND_CLUSTER, Backend
 from tests.dump_tools import (
     edit_manifest,
@@ -278,8 +270,8 @@ async def test_change_after_the_check_is_caught_by_verification(
     assert not result.ok
     assert [c.name for c in result.failed] == ["types"]
     failed = result.collection("types")
-    assert failed.code is ErrorCode.VERIFICATION_FAILED and failed.checksum_match is False
-    assert "content hash differs" in (failed.error or "")
+    assert failed.error.code is ErrorCode.VERIFICATION_FAILED and failed.checksum_match is False
+    assert "content hash differs" in failed.error.message
 
 
 def _truncate_last_document(directory: Path, collection: str) -> None:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tenancy.copier import STATE_COLLECTION, copy_database
+from tenancy.databases.copy import copy_database
+from tenancy.databases.specs import STATE_COLLECTION
 from tenancy.dump import export_database
 from tenancy.operations import restore_tenant
 from tests.backends import Backend
@@ -69,8 +70,8 @@ async def test_ctrl_c_stops_a_copy_promptly_and_the_same_command_resumes(backend
     output, _ = await asyncio.to_thread(rerun.communicate, timeout=300)
     assert rerun.returncode == 0, output
     items = next(c for c in json.loads(output)["collections"] if c["name"] == "items")
-    assert items["action"] == "resume" and items["skipped"] > 0
-    assert items["skipped"] + items["written"] == DOCUMENTS
+    assert items["action"] == "resume" and items["resumed"] > 0
+    assert items["resumed"] + items["written"] == DOCUMENTS
     assert await target["items"].count_documents({}) == DOCUMENTS
 
     third = tenantctl(backend.url(), *command)
@@ -86,7 +87,7 @@ async def test_a_finished_copy_run_again_is_already_done(backend: Backend):
     assert (await copy_database(source, target)).ok
     again = await copy_database(source, target)
     assert again.ok and [c.action for c in again.collections] == ["already-copied"]
-    assert again.documents_written == 0
+    assert again.written == 0
     await target["things"].insert_one({"_id": "extra"})  # no longer a copy: refused
     with pytest.raises(Exception, match="not a copy of the source"):
         await copy_database(source, target)

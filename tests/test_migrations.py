@@ -20,21 +20,18 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from migrations.base import Migration, MigrationScope, compute_checksum
-from migrations.ledger import LEDGER_COLLECTION, LOCK_COLLECTION, MigrationLock
-from migrations.registry import MigrationRegistry, default_registry
-from migrations.runner import (
-    MigrationState,
-    Outcome,
-    ProgressEvent,
+from migrations.database import (
     bring_to_latest,
-    database_status,
-    migrate_all,
     migrate_database,
     repair_checksums,
-    resolve_targets,
     rollback_database,
-    status_all,
 )
+from migrations.fleet import migrate_all, resolve_targets, status_all
+from migrations.ledger import LEDGER_COLLECTION, LOCK_COLLECTION, MigrationLock
+from migrations.progress import ProgressEvent
+from migrations.registry import MigrationRegistry, default_registry
+from migrations.reports import MigrationState, Outcome
+from migrations.status import database_status
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import DatabaseLocation, utcnow
 from tenancy.runtime import Platform
@@ -271,7 +268,7 @@ async def test_up_to_a_given_version_then_the_rest(platform: Platform) -> None:
     rest = await migrate_database(db, "tenant", actor=ACTOR, registry=STEPS)
     assert rest.applied == ["0003_c"]
     bad = await migrate_database(db, "tenant", actor=ACTOR, registry=STEPS, to="0009_nope")
-    assert bad.outcome == Outcome.FAILED and bad.error_code == ErrorCode.VALIDATION_FAILED
+    assert bad.outcome == Outcome.FAILED and bad.error.code == ErrorCode.VALIDATION_FAILED
 
 
 async def test_backfill_migration_sets_name_key_and_recounts(platform: Platform) -> None:
@@ -321,7 +318,7 @@ async def test_changed_checksum_is_reported_and_not_rerun(platform: Platform) ->
 
     result = await migrate_database(db, "tenant", actor=ACTOR, registry=STEPS)
     assert result.outcome == Outcome.FAILED
-    assert result.error_code == ErrorCode.CHECKSUM_MISMATCH and "0001_a" in (result.error or "")
+    assert result.error.code == ErrorCode.CHECKSUM_MISMATCH and "0001_a" in result.error.message
     assert result.applied == [] and CALLS == []  # neither re-run nor anything else run
 
     # after review, an operator accepts the new checksum; then the rest runs
@@ -340,7 +337,7 @@ async def test_ledger_entries_unknown_to_the_code_are_refused(platform: Platform
     status = await database_status(db, "tenant", registry=STEPS)
     assert status.unknown == ["0099_future"] and status.current == "0099_future"
     result = await migrate_database(db, "tenant", actor=ACTOR, registry=STEPS)
-    assert result.error_code == ErrorCode.MIGRATION_UNKNOWN and CALLS == []
+    assert result.error.code == ErrorCode.MIGRATION_UNKNOWN and CALLS == []
 
 
 async def test_a_failure_in_the_middle_stops_that_database(platform: Platform) -> None:
@@ -348,9 +345,9 @@ async def test_a_failure_in_the_middle_stops_that_database(platform: Platform) -
     await db["flags"].insert_one({"_id": "fail-t2"})
     result = await migrate_database(db, "tenant", actor=ACTOR, registry=STEPS)
     assert result.outcome == Outcome.FAILED and not result.ok
-    assert result.error_code == ErrorCode.MIGRATION_FAILED
+    assert result.error.code == ErrorCode.MIGRATION_FAILED
     assert result.failed_migration == "0002_b"
-    assert "boom in the middle" in (result.error or "")
+    assert "boom in the middle" in result.error.message
     assert result.applied == ["0001_a"]
     assert [d["_id"] for d in await ledger_docs(db)] == ["0001_a"]
     assert [c for _, c in CALLS] == ["t1", "t2"]  # 0003 never started
@@ -376,7 +373,7 @@ async def test_rollback_runs_down_and_refuses_irreversible_steps(platform: Platf
     assert [d["_id"] for d in await ledger_docs(db)] == ["0001_a", "0002_b"]
 
     refused = await rollback_database(db, "tenant", actor=ACTOR, registry=STEPS, to="0001_a")
-    assert refused.error_code == ErrorCode.MIGRATION_IRREVERSIBLE
+    assert refused.error.code == ErrorCode.MIGRATION_IRREVERSIBLE
     assert refused.applied == []
     assert [d["_id"] for d in await ledger_docs(db)] == ["0001_a", "0002_b"]
     assert [c for _, c in CALLS] == ["t3-down"]
@@ -434,7 +431,7 @@ async def test_migrate_all_platform_first_and_stop_on_first_error(platform: Plat
     assert results["platform"].outcome == Outcome.APPLIED
     assert results["alpha"].outcome == Outcome.APPLIED
     assert results["bravo"].outcome == Outcome.FAILED
-    assert results["bravo"].error_code == ErrorCode.MIGRATION_FAILED
+    assert results["bravo"].error.code == ErrorCode.MIGRATION_FAILED
     assert results["charlie"].outcome == Outcome.SKIPPED
     assert not report.ok
     assert report.counts()["failed"] == 1 and report.counts()["skipped"] == 1
@@ -524,7 +521,7 @@ async def test_deleted_tenants_are_left_out_and_maintenance_is_skipped(
     report = await migrate_all(platform, actor=ACTOR, registry=STEPS)
     results = by_target(report.results)
     assert results["bravo"].outcome == Outcome.SKIPPED
-    assert results["bravo"].error_code == ErrorCode.TENANT_MAINTENANCE
+    assert results["bravo"].error.code == ErrorCode.TENANT_MAINTENANCE
     assert results["charlie"].outcome == Outcome.APPLIED
     assert report.ok
 
@@ -579,7 +576,7 @@ async def test_a_locked_database_is_reported_not_migrated(platform: Platform) ->
     await MigrationLock(db, "someone-else").acquire()
     result = await migrate_database(db, "tenant", actor=ACTOR, registry=STEPS)
     assert result.outcome == Outcome.FAILED
-    assert result.error_code == ErrorCode.MIGRATION_LOCKED
+    assert result.error.code == ErrorCode.MIGRATION_LOCKED
     assert CALLS == [] and await ledger_docs(db) == []
     assert (await database_status(db, "tenant", registry=STEPS)).locked_by == "someone-else"
 
@@ -593,7 +590,7 @@ async def test_two_concurrent_runners_never_double_apply(platform: Platform) -> 
     outcomes = sorted([first.outcome, second.outcome])
     assert outcomes == [Outcome.APPLIED, Outcome.FAILED]
     loser = first if first.outcome == Outcome.FAILED else second
-    assert loser.error_code == ErrorCode.MIGRATION_LOCKED
+    assert loser.error.code == ErrorCode.MIGRATION_LOCKED
     assert [(db.name, "slow")] == CALLS
     assert [d["_id"] for d in await ledger_docs(db)] == ["0001_slow"]
 
@@ -605,7 +602,7 @@ async def test_two_concurrent_runners_never_double_apply(platform: Platform) -> 
     )
     assert sum(r.outcome == Outcome.APPLIED for r in results) == 1
     other = next(r for r in results if r.outcome != Outcome.APPLIED)
-    assert other.outcome == Outcome.UNCHANGED or other.error_code == ErrorCode.MIGRATION_LOCKED
+    assert other.outcome == Outcome.UNCHANGED or other.error.code == ErrorCode.MIGRATION_LOCKED
     assert len(await ledger_docs(real_db)) == 2
 
 

@@ -19,7 +19,7 @@ from pymongo import ASCENDING
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from domain.collections import CUSTOMERS, TENANT_INDEXES
-from tenancy.copier import read_index_specs
+from tenancy.databases.indexes import read_index_specs
 from tenancy.indexes import apply_indexes
 from tests.mock_shims import new_mock_client
 

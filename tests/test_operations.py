@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from graphql_api.demo import seed_demo
-from tenancy import copier
+from migrations.runtime import build_platform
+from tenancy.databases.copy import copy_database
+from tenancy.databases.verify import verify_database
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import utcnow
 from tenancy.operations import delete_tenant, drop_old_database, move_tenant
@@ -26,7 +28,7 @@ async def two_clusters(settings, backend: Backend):
             "tenant_cache_ttl_seconds": 0,
         }
     )
-    platform = Platform.build(settings)
+    platform = build_platform(settings)
     await platform.start()
     await seed_demo(platform)
     yield platform
@@ -84,7 +86,7 @@ async def test_failed_move_rolls_back(two_clusters: Platform, monkeypatch):
     async def broken_copy(*args, **kwargs):
         raise ConnectionError("target cluster went away")
 
-    monkeypatch.setattr("tenancy.operations.copy_database", broken_copy)
+    monkeypatch.setattr("tenancy.operations.relocation.copy_database", broken_copy)
     report = await move_tenant(
         two_clusters, "west-nipt", to_cluster="eu-2", actor="t", drain_seconds=0
     )
@@ -96,16 +98,16 @@ async def test_failed_move_rolls_back(two_clusters: Platform, monkeypatch):
 
 
 async def test_move_whose_verification_fails_rolls_back(two_clusters: Platform, monkeypatch):
-    real = copier.copy_database
+    real = copy_database
 
     async def tampering_copy(source, target, **kwargs):
         result = await real(source, target, verify=False, **kwargs)
         await target["customers"].update_one({}, {"$set": {"name": "tampered"}})
-        check = await copier.verify_database(source, target)
+        check = await verify_database(source, target)
         result.collections = check.collections
         return result
 
-    monkeypatch.setattr("tenancy.operations.copy_database", tampering_copy)
+    monkeypatch.setattr("tenancy.operations.relocation.copy_database", tampering_copy)
     report = await move_tenant(
         two_clusters, "west-nipt", to_cluster="eu-2", actor="t", drain_seconds=0
     )
@@ -201,7 +203,7 @@ async def test_delete_stops_when_the_backup_fails(
     async def failing_export(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("tenancy.operations.export_database", failing_export)
+    monkeypatch.setattr("tenancy.operations.deletion.export_database", failing_export)
     report = await delete_tenant(
         two_clusters, "quattro-stand", backup_dir=tmp_path, actor="t", drain_seconds=0
     )
@@ -243,7 +245,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     async def fake_sleep(seconds: float) -> None:
         calls.append(seconds)
 
-    monkeypatch.setattr("tenancy.operations._sleep", fake_sleep)
+    monkeypatch.setattr("tenancy.operations.maintenance._sleep", fake_sleep)
     return calls
 
 
@@ -343,7 +345,7 @@ async def test_an_interrupted_wait_leaves_maintenance(
     async def interrupted(seconds: float) -> None:
         raise RuntimeError("operator pressed Ctrl-C")
 
-    monkeypatch.setattr("tenancy.operations._sleep", interrupted)
+    monkeypatch.setattr("tenancy.operations.maintenance._sleep", interrupted)
     await another_server(cached)
     with pytest.raises(RuntimeError):
         await delete_tenant(cached, "quattro-stand", backup_dir=tmp_path, actor="t")

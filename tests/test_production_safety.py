@@ -9,9 +9,9 @@ import pytest
 
 from graphql_api.app import create_app
 from graphql_api.demo import DEMO_PASSWORD, demo_login, disable_demo_logins
+from migrations.runtime import build_platform
 from tenancy import service
 from tenancy.models import Role
-from tenancy.runtime import Platform
 from tenancy.settings import Settings
 from tests.conftest import error_codes
 
@@ -102,7 +102,7 @@ async def test_demo_logins_are_deactivated_when_production_starts(demo):
         {"_id": staff.id}, {"$set": {"password_hash": await hash_password("a-private-one")}}
     )
     settings = demo.settings.model_copy(update={"environment": "production"})
-    served = Platform.build(settings)  # the server's own platform (its lifespan closes it)
+    served = build_platform(settings)  # the server's own platform (its lifespan closes it)
     app = create_app(settings=settings, platform=served)
     async with app.router.lifespan_context(app):
         gql_body = {

@@ -10,12 +10,13 @@ import pytest
 from pymongo.errors import AutoReconnect
 
 from graphql_api.app import create_app
-from tenancy import dump
-from tenancy.dump import MANIFEST_NAME, export_database
-from tenancy.ejson_io import read_json_file
+from tenancy import dump, service
+from tenancy.databases.dump_format import MANIFEST_NAME, check_dump
+from tenancy.databases.ejson_io import read_json_file
+from tenancy.dump import export_database
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import Tenant
-from tenancy.operations import RESTORE_MARKER, restore_tenant, service
+from tenancy.operations.relocation import RESTORE_MARKER, restore_tenant
 from tenancy.runtime import Platform
 from tests.backends import SYSTEM_DATABASES
 from tests.conftest import GraphQLClient
@@ -113,7 +114,7 @@ async def test_tampered_export_is_refused_before_anything_changes(
     demo: Platform, exported: Path, overwrite: bool
 ) -> None:
     tamper_consistently(exported)
-    dump.check_dump(exported, content=False)  # sizes and file hashes were made to match
+    check_dump(exported, content=False)  # sizes and file hashes were made to match
     before = await snapshot(demo)
     with pytest.raises(AppError) as refused:
         await restore_tenant(demo, SLUG, exported, overwrite=overwrite, actor="t")
@@ -140,7 +141,7 @@ async def test_failure_midway_leaves_the_tenant_as_it_was_and_a_rerun_resumes(
         return await real_import(*args, **{**kwargs, "on_progress": explode})
 
     before = await snapshot(demo)
-    monkeypatch.setattr("tenancy.operations.import_database", failing_import)
+    monkeypatch.setattr("tenancy.operations.relocation.import_database", failing_import)
     report = await restore_tenant(demo, SLUG, exported, overwrite=True, actor="t")
     assert not report.ok
     failed = next(s for s in report.steps if s.status == "failed")
@@ -157,7 +158,7 @@ async def test_failure_midway_leaves_the_tenant_as_it_was_and_a_rerun_resumes(
     assert after["databases"]["t_west-nipt"] == before["databases"]["t_west-nipt"]
     assert RESTORE_MARKER in after["databases"]["t_west-nipt_r1"]  # the partial staging
 
-    monkeypatch.setattr("tenancy.operations.import_database", real_import)
+    monkeypatch.setattr("tenancy.operations.relocation.import_database", real_import)
     again = await restore_tenant(demo, SLUG, exported, overwrite=True, actor="t")
     assert again.ok, again.to_dict()
     assert "leftover of an earlier failed restore" in again.steps[2].detail

@@ -288,9 +288,11 @@ async def test_tenant_list_with_usage_and_plan_is_batched(
             )
         calls: Counter[tuple[str, str]] = Counter()
         real = platform.clients.database
-        monkeypatch.setattr(
-            platform.clients, "database", lambda location: CountingDatabase(real(location), calls)
-        )
+
+        def counting(location: Any, real: Any = real, calls: Any = calls) -> Any:
+            return CountingDatabase(real(location), calls)
+
+        monkeypatch.setattr(platform.clients, "database", counting)
         result = await gql(TENANTS_QUERY, token=token)
         monkeypatch.setattr(platform.clients, "database", real)
         nodes = [e["node"] for e in result["data"]["tenants"]["edges"]]

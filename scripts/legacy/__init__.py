@@ -14,7 +14,7 @@ missing files, unreadable lines, fields of the wrong type raise
 merged with the list of merges, skipped with reasons and ids, validation).
 Runs are idempotent and resumable. Typical use from an operator command::
 
-    platform = Platform.build(get_settings()); await platform.start()
+    platform = build_platform(get_settings()); await platform.start()
     sources = directory_sources("../shared/data/legacy-clinics", DATABASES["legacy-clinics"])
     report = await import_legacy(platform, "legacy-clinics", sources)
     print(json.dumps(report.to_dict(), default=str))

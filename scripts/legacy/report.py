@@ -12,6 +12,11 @@ case; each such fold is listed in ``merges``: which source ids went into
 which target), ``resumed`` records an interrupted earlier run had already
 written (skipped by the resume). A re-run of a finished import reports
 ``written == updated == 0``.
+
+The report speaks the shared vocabulary of :mod:`tenancy.reports`: every
+collection and tenant has a ``status`` (``ok`` / ``failed``), errors are
+``{code, message}``, and :class:`ImportReport` is a
+:class:`tenancy.reports.Report` (``ok``, ``to_dict``, ``tables``, ``notes``).
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from tenancy.errors import ErrorCode
+from tenancy.reports import ReportError, Status, Table, error_dict, first_error
 
 MAX_IDS_IN_DICT = 200
 
@@ -189,6 +197,11 @@ class CollectionReport:
         complete = self.accounted == self.source_count
         return complete and (self.validation is None or self.validation.ok)
 
+    @property
+    def status(self) -> Status:
+        """``ok`` or ``failed`` (see :attr:`ok`)."""
+        return Status.OK if self.ok else Status.FAILED
+
     def to_dict(self, limit: int | None = MAX_IDS_IN_DICT) -> dict[str, Any]:
         """JSON-ready form (``--json``); id lists are cut at ``limit`` per reason."""
         return {
@@ -213,6 +226,7 @@ class CollectionReport:
             "notes": list(self.notes),
             "validation": self.validation.to_dict(limit) if self.validation else None,
             "ok": self.ok,
+            "status": str(self.status),
         }
 
 
@@ -229,6 +243,7 @@ class TenantOutcome:
         owner_password: set only when this run generated the password; shown
             once, stored nowhere else.
         message: why a tenant was refused or failed.
+        code: the error code of that reason.
     """
 
     slug: str
@@ -239,21 +254,41 @@ class TenantOutcome:
     owner_password: str | None = None
     database: str | None = None
     message: str | None = None
+    code: ErrorCode | None = None
+
+    def fail(self, code: ErrorCode, message: str, action: str = "failed") -> None:
+        """The tenant cannot be imported into (``failed`` or ``refused``), and why."""
+        self.action, self.code, self.message = action, code, message
 
     @property
     def usable(self) -> bool:
         return self.action in ("provisioned", "reused", "adopted")
+
+    @property
+    def status(self) -> Status:
+        """``ok`` when the import can write into the tenant, else ``failed``."""
+        return Status.OK if self.usable else Status.FAILED
+
+    @property
+    def error(self) -> ReportError | None:
+        """Why the tenant was refused or failed, as ``{code, message}``."""
+        if self.usable:
+            return None
+        return ReportError(
+            self.code or ErrorCode.VALIDATION_FAILED, self.message or f"tenant {self.action}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "slug": self.slug,
             "legacy_id": self.legacy_id,
             "action": self.action,
+            "status": str(self.status),
             "name": self.name,
             "owner_email": self.owner_email,
             "owner_password": self.owner_password,
             "database": self.database,
-            "message": self.message,
+            "error": error_dict(self.error),
         }
 
 
@@ -312,6 +347,32 @@ class ImportReport:
         tenants_ok = all(t.usable for t in self.tenants)
         return tenants_ok and all(c.ok for c in self.collections) and not self.imported_nothing
 
+    @property
+    def status(self) -> Status:
+        """``ok`` or ``failed`` (see :attr:`ok`)."""
+        return Status.OK if self.ok else Status.FAILED
+
+    @property
+    def error(self) -> ReportError | None:
+        """The first reason the run is not ok: a tenant's error, collections
+        not accounted for or not validated (VERIFICATION_FAILED), or nothing
+        imported (VALIDATION_FAILED)."""
+        tenant_error = first_error([t.error for t in self.tenants])
+        if tenant_error is not None:
+            return tenant_error
+        broken = [c.source for c in self.collections if not c.ok]
+        if broken:
+            return ReportError(
+                ErrorCode.VERIFICATION_FAILED,
+                f"not every record is accounted for, or the written data did not validate: "
+                f"{', '.join(broken)}",
+            )
+        if self.imported_nothing:
+            return ReportError(
+                ErrorCode.VALIDATION_FAILED, "every record was skipped; nothing was imported"
+            )
+        return None
+
     def to_dict(self, limit: int | None = MAX_IDS_IN_DICT) -> dict[str, Any]:
         """JSON-ready form. Contains generated owner passwords: print once, do not log."""
         return {
@@ -319,6 +380,8 @@ class ImportReport:
             "started_at": self.started_at.isoformat(),
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "ok": self.ok,
+            "status": str(self.status),
+            "error": error_dict(self.error),
             "imported_nothing": self.imported_nothing,
             "written": self.written,
             "tenants": [t.to_dict() for t in self.tenants],
@@ -327,3 +390,76 @@ class ImportReport:
             "counters": self.counters,
             "notes": list(self.notes),
         }
+
+    def tables(self) -> list[Table]:
+        """The tenants it created or reused, then one row per source collection."""
+        tenants = Table(
+            f"import {self.source}: tenants",
+            ["slug", "legacy id", "action", "database", "owner", "generated password", "error"],
+            [
+                [
+                    t.slug,
+                    t.legacy_id,
+                    t.action,
+                    t.database,
+                    t.owner_email,
+                    t.owner_password or "",
+                    f"{t.error.code}: {t.error.message}" if t.error else "",
+                ]
+                for t in self.tenants
+            ],
+        )
+        collections = Table(
+            f"import {self.source}: {self.status}",
+            [
+                "source",
+                "target",
+                "status",
+                "count",
+                "written",
+                "updated",
+                "present",
+                "merged",
+                "resumed",
+                "skipped",
+                "validated",
+            ],
+            [
+                [
+                    c.source,
+                    c.target,
+                    c.status,
+                    c.source_count,
+                    c.written,
+                    c.updated,
+                    c.already_present,
+                    c.merged,
+                    c.resumed,
+                    len(c.skipped),
+                    "-" if c.validation is None else ("ok" if c.validation.ok else "FAILED"),
+                ]
+                for c in self.collections
+            ],
+        )
+        return [tenants, collections]
+
+    def footnotes(self) -> list[str]:
+        """Skipped records per reason, merges, and documents naming no tenant."""
+        lines = []
+        for c in self.collections:
+            for reason in sorted({i.reason for i in c.skipped}):
+                ids = [i.id for i in c.skipped if i.reason == reason]
+                lines.append(f"skipped {len(ids)} of {c.source}: {reason}")
+        for c in self.collections:
+            for merge in c.merges:
+                kept = f"kept {merge.kept}" if merge.kept else "an existing document"
+                lines.append(
+                    f"merged {len(merge.merged)} of {c.source} into {merge.target} ({kept}): "
+                    f"{', '.join(merge.merged)}; {merge.reason}"
+                )
+        for legacy_id, ids in self.orphans.items():
+            more = f" ... ({len(ids)} in all)" if len(ids) > 20 else ""
+            lines.append(
+                f"orphans: tenant_id {legacy_id!r} names no tenant: {', '.join(ids[:20])}{more}"
+            )
+        return lines

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from scripts.legacy.report import TenantOutcome
 from tenancy import service as tenant_service
-from tenancy.errors import AppError
+from tenancy.errors import AppError, ErrorCode
 from tenancy.models import Tenant, TenantStatus
 from tenancy.naming import validate_slug
 from tenancy.runtime import Platform
@@ -91,8 +91,9 @@ async def ensure_tenant(
     try:
         validate_slug(spec.slug)
     except AppError as exc:
-        outcome.message = (
-            f"slug {spec.slug!r} derived from {spec.legacy_id!r} is unusable: {exc.message}"
+        outcome.fail(
+            exc.code,
+            f"slug {spec.slug!r} derived from {spec.legacy_id!r} is unusable: {exc.message}",
         )
         return outcome, None
     existing = await platform.store.tenant_by_slug(spec.slug)
@@ -143,7 +144,7 @@ async def ensure_tenant(
                 {"reason": "imported legacy tenant (existing customer)"},
             )
     except AppError as exc:
-        outcome.message = f"{exc.code}: {exc.message}"
+        outcome.fail(exc.code, exc.message)
         return outcome, None
     outcome.action = "provisioned"
     outcome.database = tenant.database.name
@@ -165,8 +166,9 @@ async def _existing(
     owner = await platform.store.user_by_id(tenant.owner_user_id) if tenant.owner_user_id else None
     outcome.owner_email = owner.email if owner else None
     if tenant.status == TenantStatus.DELETED:
-        outcome.action = "refused"
-        outcome.message = f"tenant {spec.slug!r} exists and is deleted"
+        outcome.fail(
+            ErrorCode.INVALID_TRANSITION, f"tenant {spec.slug!r} exists and is deleted", "refused"
+        )
         return outcome, None
     if tenant.legacy_id == spec.legacy_id:
         outcome.action = "reused"
@@ -183,15 +185,15 @@ async def _existing(
                 platform, actor, "tenant.adopt_legacy", spec.slug, {"legacy_id": spec.legacy_id}
             )
         return outcome, tenant
-    outcome.action = "refused"
     if tenant.legacy_id is None:
-        outcome.message = (
+        reason = (
             f"tenant {spec.slug!r} already exists and was not created by this import; "
             "import into it only with adopt_existing (--adopt-existing)"
         )
     else:
-        outcome.message = (
+        reason = (
             f"tenant {spec.slug!r} already holds legacy tenant {tenant.legacy_id!r}, "
             f"not {spec.legacy_id!r}"
         )
+    outcome.fail(ErrorCode.ALREADY_EXISTS, reason, "refused")
     return outcome, None

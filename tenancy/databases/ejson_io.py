@@ -1,4 +1,4 @@
-"""Extended JSON Lines files and content checksums, shared by export, import and copy.
+"""Extended JSON: JSON Lines data files (format version 1 dumps), manifests, file checksums.
 
 File format (one file per collection): JSON Lines, one document per line, in
 MongoDB *relaxed* Extended JSON v2 (``bson.json_util`` with
@@ -12,24 +12,7 @@ canonical form ``{"$numberLong": "5"}`` instead, which is valid relaxed
 Extended JSON and which ``mongoimport`` and ``json_util`` read back as a
 64-bit integer.
 
-Content hash (used to verify copies, imports and exports; see
-:class:`ContentDigest`): order-independent over the documents of a
-collection, exact within each document.
-
-- Canonical form of a document: ``bson.encode(doc)`` with
-  ``CodecOptions(uuid_representation=STANDARD)``. ``bson.encode`` writes the
-  top-level ``_id`` first (as a MongoDB server stores it); every other field,
-  at every depth, keeps its stored order, because MongoDB compares embedded
-  documents field-order-sensitively (``{a: 1, b: 2}`` does not match
-  ``{b: 2, a: 1}``), so a reordering is a real change. BSON types are kept
-  exactly: int32, int64, double and Decimal128 of equal value hash
-  differently; datetimes hash as their UTC milliseconds.
-- Per document: SHA-256 of the canonical bytes, read as a 256-bit big-endian
-  integer.
-- Per collection: the sum of those integers modulo 2**256 (64 hex digits),
-  plus the document count. A sum (unlike XOR) does not cancel when a
-  document appears twice, and it can be accumulated batch by batch in any
-  order.
+The content hash of documents is defined in :mod:`tenancy.databases.digests`.
 """
 
 from __future__ import annotations
@@ -45,8 +28,6 @@ from typing import Any, BinaryIO, TypeVar
 
 import bson
 from bson import Int64
-from bson.binary import UuidRepresentation
-from bson.codec_options import CodecOptions
 from bson.json_util import RELAXED_JSON_OPTIONS, JSONOptions
 
 T = TypeVar("T")
@@ -56,13 +37,6 @@ WRITE_JSON_OPTIONS: JSONOptions = RELAXED_JSON_OPTIONS
 #: Options used to read Extended JSON: relaxed, datetimes timezone-aware UTC.
 READ_JSON_OPTIONS: JSONOptions = RELAXED_JSON_OPTIONS.with_options(tz_aware=True, tzinfo=UTC)
 
-HASH_MODULUS = 2**256
-#: Human-readable definition of the content hash, recorded in manifests.
-CONTENT_HASH_ALGORITHM = (
-    "sum mod 2**256 of sha256(bson.encode(document)); top-level _id first, "
-    "all other fields in stored order, BSON types exact"
-)
-_CANONICAL_CODEC = CodecOptions(uuid_representation=UuidRepresentation.STANDARD)
 _READ_CHUNK = 1 << 20
 
 
@@ -213,62 +187,6 @@ def write_json_file(path: Path, value: Any) -> None:
 def read_json_file(path: Path) -> Any:
     """Parse an Extended JSON file written by :func:`write_json_file`."""
     return loads_ejson(path.read_bytes())
-
-
-# ---------------------------------------------------------------- content hash
-
-
-def canonical_bson(doc: Mapping[str, Any]) -> bytes:
-    """The canonical bytes of a document (see the module docstring)."""
-    return bson.encode(doc, codec_options=_CANONICAL_CODEC)
-
-
-def document_hash(doc: Mapping[str, Any]) -> int:
-    """SHA-256 of the canonical BSON of ``doc``, as an integer in [0, 2**256)."""
-    return int.from_bytes(hashlib.sha256(canonical_bson(doc)).digest(), "big")
-
-
-class ContentDigest:
-    """Order-independent digest of a set of documents: count plus hash sum.
-
-    ``add``/``add_many`` in any order and in any batches; two digests are equal
-    when they saw the same documents (as canonical BSON) the same number of
-    times. ``hexdigest`` is 64 hex digits.
-    """
-
-    __slots__ = ("_sum", "count")
-
-    def __init__(self, count: int = 0, hexdigest: str | None = None) -> None:
-        self.count = count
-        self._sum = int(hexdigest, 16) if hexdigest else 0
-
-    def add(self, doc: Mapping[str, Any]) -> None:
-        self._sum = (self._sum + document_hash(doc)) % HASH_MODULUS
-        self.count += 1
-
-    def add_many(self, docs: Iterable[Mapping[str, Any]]) -> None:
-        total = self._sum
-        n = 0
-        for doc in docs:
-            total += document_hash(doc)
-            n += 1
-        self._sum = total % HASH_MODULUS
-        self.count += n
-
-    @property
-    def hexdigest(self) -> str:
-        return f"{self._sum:064x}"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ContentDigest):
-            return NotImplemented
-        return self.count == other.count and self._sum == other._sum
-
-    def __hash__(self) -> int:
-        return hash((self.count, self._sum))
-
-    def __repr__(self) -> str:
-        return f"ContentDigest(count={self.count}, hexdigest={self.hexdigest!r})"
 
 
 def stable_json(value: Any) -> str:

@@ -1,7 +1,4 @@
-"""Operator operations on one tenant: move its database, restore it from an
-export, drop an old database, delete the tenant.
-
-All are safe by default:
+"""Move a tenant's database, or restore it from an export, with one switch of its record.
 
 - **move**: maintenance (API serves reads, refuses writes) -> wait for
   other processes' registry caches to see it -> copy (resumable) -> verify ->
@@ -11,7 +8,7 @@ All are safe by default:
   deleted. The old database is kept and listed in ``previous_databases``.
 - **restore** (``tenantctl import``): the export is checked completely
   before anything changes (every document against the manifest's counts and
-  content hashes, index definitions: :func:`tenancy.dump.check_dump`) ->
+  content hashes, index definitions: ``check_dump``) ->
   maintenance -> wait for caches -> import into a fresh *staging* database on
   the tenant's cluster -> verify it (counts, content hashes, indexes) ->
   switch the tenant record to it in the same conditional write as a move.
@@ -19,162 +16,32 @@ All are safe by default:
   database``. On any failure the tenant stays on its old database, untouched,
   and the staging database is kept and reported; running the restore again
   reuses it.
-- **drop old database**: only a database the tenant was moved away from,
-  never the current one, and only after a verified backup export.
-- **delete**: maintenance -> backup export (refuses to go on if it fails) ->
-  the record is marked ``deleted`` (kept for audit; users deactivated,
-  domains released) -> the database is dropped. A run that stopped after
-  marking can be run again to finish.
-
-Waiting for caches: every API server process caches tenant records for
-``tenant_cache_ttl_seconds``. After entering maintenance an operation waits
-that long, but only when other running servers are registered in the
-platform database (tenancy.heartbeat); it names them through ``on_notice``.
-``drain_seconds`` sets the wait explicitly.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import tempfile
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from tenancy import service
-from tenancy.copier import OperationResult, ProgressCallback, copy_database, non_empty_collections
-from tenancy.dump import check_dump, export_database, holds_dump, import_database
+from tenancy.databases.batches import ProgressCallback
+from tenancy.databases.copy import copy_database
+from tenancy.databases.dump_format import check_dump
+from tenancy.databases.specs import non_empty_collections
+from tenancy.dump import holds_dump, import_database
 from tenancy.errors import AppError, ErrorCode, validation_error
-from tenancy.models import DatabaseLocation, PreviousDatabase, Tenant, TenantStatus, utcnow
+from tenancy.models import DatabaseLocation, PreviousDatabase, Tenant, utcnow
 from tenancy.naming import database_key, tenant_database_name, validate_database_name
-from tenancy.platform import TENANTS, USERS, ServerInstance
+from tenancy.operations.maintenance import NoticeCallback, enter_maintenance
+from tenancy.operations.report import OperationReport, where
+from tenancy.platform import TENANTS
+from tenancy.reports import ReportError, Status
 from tenancy.runtime import Platform
-
-log = logging.getLogger(__name__)
-
-#: ``on_notice(message)``: what an operation is about to wait for, as it happens.
-NoticeCallback = Callable[[str], None]
-
-#: The wait for caches (tests replace it to observe waits without waiting).
-_sleep = asyncio.sleep
 
 #: Collection that marks a staging database as a restore's work in progress.
 RESTORE_MARKER = "_restore_state"
 #: Staging databases are named ``<prefix><slug>_r<n>``, n from 1 to this.
 MAX_STAGING_DATABASES = 99
-
-
-@dataclass
-class Step:
-    name: str
-    status: str  # "ok", "failed", "skipped"
-    detail: str = ""
-
-
-@dataclass
-class OperationReport:
-    """What an operation did, step by step; ``data`` holds copy/import/backup
-    results, ``info`` facts for machines (e.g. ``old_database``)."""
-
-    operation: str
-    tenant: str
-    steps: list[Step] = field(default_factory=list)
-    data: dict[str, OperationResult] = field(default_factory=dict)
-    info: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return all(step.status != "failed" for step in self.steps)
-
-    def step(self, name: str, status: str = "ok", detail: str = "") -> None:
-        self.steps.append(Step(name, status, detail))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "operation": self.operation,
-            "tenant": self.tenant,
-            "ok": self.ok,
-            "steps": [vars(s) for s in self.steps],
-            "info": dict(self.info),
-            **{key: value.to_dict() for key, value in self.data.items()},
-        }
-
-
-def backup_path(backup_dir: Path, tenant: Tenant, label: str) -> Path:
-    """``<backup_dir>/<slug>-<label>-<UTC timestamp>``."""
-    return backup_dir / f"{tenant.slug}-{label}-{utcnow():%Y%m%dT%H%M%SZ}"
-
-
-def _where(location: DatabaseLocation) -> str:
-    return f"{location.cluster}/{location.name}"
-
-
-def _describe_servers(servers: list[ServerInstance]) -> str:
-    labels = ", ".join(s.label for s in servers[:5])
-    more = f" and {len(servers) - 5} more" if len(servers) > 5 else ""
-    noun = "server" if len(servers) == 1 else "servers"
-    return f"{len(servers)} running {noun} ({labels}{more})"
-
-
-async def _enter_maintenance(
-    platform: Platform,
-    slug: str,
-    reason: str,
-    actor: str,
-    report: OperationReport,
-    drain_seconds: float | None,
-    on_notice: NoticeCallback | None,
-) -> None:
-    """Enter maintenance, then wait until other servers' caches have seen it.
-
-    Waits ``drain_seconds`` when given; otherwise ``tenant_cache_ttl_seconds``
-    when other server instances are running (none: no wait). The wait is
-    announced through ``on_notice`` and recorded as a ``drain`` step. If the
-    wait fails or is interrupted, maintenance is left again.
-
-    Raises:
-        AppError: as :func:`tenancy.service.enter_maintenance` (nothing changed).
-    """
-    await service.enter_maintenance(platform, slug, reason, actor)
-    report.step("enter maintenance", detail="API serves reads, refuses writes")
-    try:
-        await _drain(platform, slug, report, drain_seconds, on_notice)
-    except BaseException:
-        await service.leave_maintenance(platform, slug, actor)
-        report.step("rollback", detail="left maintenance; nothing else was changed")
-        raise
-
-
-async def _drain(
-    platform: Platform,
-    slug: str,
-    report: OperationReport,
-    drain_seconds: float | None,
-    on_notice: NoticeCallback | None,
-) -> None:
-    if drain_seconds is not None:
-        wait = drain_seconds
-        message = (
-            f"waiting {wait:g} s (as asked) for other processes to drop cached tenant {slug!r}"
-        )
-    else:
-        wait = platform.settings.tenant_cache_ttl_seconds
-        others = await platform.store.live_instances() if wait > 0 else []
-        if not others:
-            report.steps[-1].detail += "; no other server is running, so no wait for caches"
-            return
-        message = (
-            f"waiting {wait:g} s for {_describe_servers(others)} to drop cached tenant {slug!r}"
-        )
-    if wait <= 0:
-        return
-    log.info(message)
-    if on_notice:
-        on_notice(message)
-    await _sleep(wait)
-    report.step("drain", detail=message.replace("waiting", "waited", 1))
 
 
 async def _switch_record(
@@ -202,15 +69,16 @@ async def _switch_record(
         },
     )
     if switched.modified_count != 1:
-        report.step("switch record", "failed", "the tenant record changed meanwhile")
+        changed = "the tenant record changed meanwhile; nothing was switched"
+        report.step("switch record", Status.FAILED, changed, ReportError(ErrorCode.LOCKED, changed))
         return False
     platform.registry.invalidate(tenant.slug)
     report.step(
         "switch record",
-        detail=f"now on {_where(target)}; the old database {_where(source)} is kept "
+        detail=f"now on {where(target)}; the old database {where(source)} is kept "
         "(tenants drop-old-database removes it after a backup)",
     )
-    report.info.update(database=_where(target), old_database=_where(source))
+    report.info.update(database=where(target), old_database=where(source))
     report.step("leave maintenance")
     return True
 
@@ -238,7 +106,7 @@ async def _relocate(
     Returns:
         True when the tenant now lives in the location ``fill`` returned.
     """
-    await _enter_maintenance(platform, tenant.slug, reason, actor, report, drain_seconds, on_notice)
+    await enter_maintenance(platform, tenant.slug, reason, actor, report, drain_seconds, on_notice)
     switched = False
     try:
         target = await fill()
@@ -248,7 +116,7 @@ async def _relocate(
     finally:
         if not switched:
             await service.leave_maintenance(platform, tenant.slug, actor)
-            report.step("rollback", detail=f"tenant stays on {_where(tenant.database)}")
+            report.step("rollback", detail=f"tenant stays on {where(tenant.database)}")
 
 
 async def move_tenant(
@@ -311,24 +179,26 @@ async def move_tenant(
                 on_progress=on_progress,
             )
         except Exception as exc:  # any driver or refusal error: report it, roll back
+            error = ReportError.from_exception(exc, ErrorCode.DATABASE_UNAVAILABLE)
             report.step(
                 "copy and verify",
-                "failed",
-                f"{type(exc).__name__}: {exc}; the target {_where(target)} was "
+                Status.FAILED,
+                f"{error.message}; the target {where(target)} was "
                 "kept as it is (run move again to resume it, or drop it)",
+                error,
             )
             return None
         report.data["copy"] = result
         if not result.ok:
-            failed = ", ".join(f"{c.name} ({c.error})" for c in result.failed)
             report.step(
                 "copy and verify",
-                "failed",
-                f"{failed}; the partial target {_where(target)} was kept "
+                Status.FAILED,
+                f"{result.failure_summary()}; the partial target {where(target)} was kept "
                 "(run move again to resume it, or drop it)",
+                result.error or ReportError(ErrorCode.VERIFICATION_FAILED, "the copy stopped"),
             )
             return None
-        report.step("copy and verify", detail=f"{result.documents_written} documents")
+        report.step("copy and verify", detail=f"{result.written} documents")
         return target
 
     moved = await _relocate(
@@ -336,7 +206,7 @@ async def move_tenant(
         tenant,
         report,
         fill,
-        reason=f"moving to {_where(target)}",
+        reason=f"moving to {where(target)}",
         actor=actor,
         drain_seconds=drain_seconds,
         on_notice=on_notice,
@@ -471,7 +341,7 @@ async def restore_tenant(
         if occupied and not overwrite:
             raise AppError(
                 ErrorCode.TARGET_NOT_EMPTY,
-                f"the database of tenant {slug!r} ({_where(tenant.database)}) is not empty "
+                f"the database of tenant {slug!r} ({where(tenant.database)}) is not empty "
                 f"({', '.join(occupied)} hold documents); pass --overwrite to replace it "
                 "(the current database is kept)",
             )
@@ -480,7 +350,7 @@ async def restore_tenant(
         await current.drop_collection(RESTORE_MARKER)  # left if a run died after the switch
         report.step(
             "already restored",
-            detail=f"{_where(tenant.database)} holds exactly this export; nothing to do",
+            detail=f"{where(tenant.database)} holds exactly this export; nothing to do",
         )
         return report
     await refuse_if_occupied()
@@ -491,13 +361,15 @@ async def restore_tenant(
             await refuse_if_occupied()  # again, now that writes are refused
             staging, reused = await staging_database(platform, tenant)
         except AppError as exc:
-            report.step("staging database", "failed", exc.message)
+            report.step(
+                "staging database", Status.FAILED, exc.message, ReportError(exc.code, exc.message)
+            )
             return None
         chosen.append(staging)
-        report.info["staging_database"] = _where(staging)
+        report.info["staging_database"] = where(staging)
         report.step(
             "staging database",
-            detail=_where(staging)
+            detail=where(staging)
             + (" (the leftover of an earlier failed restore, emptied)" if reused else ""),
         )
         staging_db = platform.clients.database(staging)
@@ -509,27 +381,28 @@ async def restore_tenant(
                 root, staging_db, overwrite=True, batch_size=batch_size, on_progress=on_progress
             )
         except Exception as exc:  # any driver, disk or refusal error: report it, roll back
-            reason = exc.message if isinstance(exc, AppError) else f"{type(exc).__name__}: {exc}"
+            error = ReportError.from_exception(exc, ErrorCode.DATABASE_UNAVAILABLE)
             report.step(
                 "import and verify",
-                "failed",
-                f"{reason}; the staging database {_where(staging)} was kept "
+                Status.FAILED,
+                f"{error.message}; the staging database {where(staging)} was kept "
                 "(run the restore again to reuse it)",
+                error,
             )
             return None
         report.data["import"] = result
         if not result.ok:
-            failed = ", ".join(f"{c.name} ({c.error})" for c in result.failed)
             report.step(
                 "import and verify",
-                "failed",
-                f"{failed}; the staging database {_where(staging)} was kept "
+                Status.FAILED,
+                f"{result.failure_summary()}; the staging database {where(staging)} was kept "
                 "(run the restore again to reuse it)",
+                result.error or ReportError(ErrorCode.VERIFICATION_FAILED, "the import stopped"),
             )
             return None
         report.step(
             "import and verify",
-            detail=f"{result.documents_written} documents; counts, content hashes and "
+            detail=f"{result.written} documents; counts, content hashes and "
             "indexes match the export",
         )
         return staging
@@ -558,159 +431,4 @@ async def restore_tenant(
                 "overwrite": overwrite,
             },
         )
-    return report
-
-
-def check_backup_dir(backup_dir: Path) -> None:
-    """Create ``backup_dir`` if needed and prove it takes files (a probe file is
-    created and removed), so an operation fails before it changes anything.
-
-    Raises:
-        AppError(BACKUP_FAILED) naming the directory and the system's reason.
-    """
-    try:
-        backup_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=backup_dir, prefix=".probe-"):
-            pass
-    except OSError as exc:
-        reason = (
-            "it is not a directory"
-            if backup_dir.exists() and not backup_dir.is_dir()
-            else exc.strerror or str(exc)
-        )
-        raise AppError(
-            ErrorCode.BACKUP_FAILED,
-            f"backup directory {backup_dir} cannot be written ({reason}); nothing was changed",
-        ) from exc
-
-
-async def _backup(
-    platform: Platform,
-    tenant: Tenant,
-    location: DatabaseLocation,
-    backup_dir: Path,
-    label: str,
-    report: OperationReport,
-    on_progress: ProgressCallback | None,
-) -> bool:
-    path = backup_path(backup_dir, tenant, label)
-    try:
-        result = await export_database(
-            platform.clients.database(location), path, on_progress=on_progress
-        )
-    except Exception as exc:  # any failure: nothing is dropped without a backup
-        report.step("backup", "failed", f"{path}: {type(exc).__name__}: {exc}")
-        return False
-    report.data["backup"] = result
-    if not result.ok:
-        report.step("backup", "failed", f"{path}: export incomplete")
-        return False
-    report.step("backup", detail=f"{result.documents_written} documents in {path}")
-    return True
-
-
-async def drop_old_database(
-    platform: Platform,
-    slug: str,
-    *,
-    cluster: str,
-    name: str,
-    backup_dir: Path,
-    actor: str,
-    on_progress: ProgressCallback | None = None,
-) -> OperationReport:
-    """Drop a database the tenant was moved away from, after backing it up.
-
-    Raises:
-        AppError: TENANT_NOT_FOUND; VALIDATION_FAILED when the database is the
-        tenant's current one or not one it was moved away from; BACKUP_FAILED
-        when ``backup_dir`` cannot be written (nothing dropped).
-    """
-    report = OperationReport("drop-old-database", slug)
-    tenant = await service.get_tenant(platform, slug)
-    location = DatabaseLocation(cluster=cluster, name=name)
-    if database_key(cluster, name) == tenant.database_key:
-        raise validation_error("database", "this is the tenant's current database")
-    if not any((p.cluster, p.name) == (cluster, name) for p in tenant.previous_databases):
-        raise validation_error(
-            "database", f"{cluster}/{name} is not a database tenant {slug!r} was moved away from"
-        )
-    if await platform.store.db[TENANTS].count_documents(
-        {"database_key": database_key(cluster, name)}
-    ):
-        raise validation_error("database", "another tenant uses this database")
-    check_backup_dir(backup_dir)
-    if not await _backup(platform, tenant, location, backup_dir, "old", report, on_progress):
-        return report
-    await platform.clients.client(cluster).drop_database(name)
-    await platform.store.db[TENANTS].update_one(
-        {"_id": tenant.id}, {"$pull": {"previous_databases": {"cluster": cluster, "name": name}}}
-    )
-    report.step("drop", detail=f"{cluster}/{name} dropped")
-    await service.audit(platform, actor, "tenant.drop_old_database", slug, location.model_dump())
-    return report
-
-
-async def delete_tenant(
-    platform: Platform,
-    slug: str,
-    *,
-    backup_dir: Path,
-    actor: str,
-    drain_seconds: float | None = None,
-    on_progress: ProgressCallback | None = None,
-    on_notice: NoticeCallback | None = None,
-) -> OperationReport:
-    """Delete a tenant: backup, mark deleted (record kept for audit), drop its database.
-
-    Args:
-        slug: the tenant.
-        backup_dir: where the backup export is written (checked first).
-        actor: who runs it (audit log).
-        drain_seconds: as for :func:`move_tenant`.
-        on_progress: ``(label, done, total)`` of the backup export.
-        on_notice: told what the operation waits for, before it waits.
-    Raises:
-        AppError: TENANT_NOT_FOUND, LOCKED (in maintenance by another
-        operation), BACKUP_FAILED (``backup_dir`` cannot be written; nothing
-        was changed).
-    """
-    report = OperationReport("delete", slug)
-    tenant = await service.get_tenant(platform, slug)
-    if tenant.status != TenantStatus.DELETED:
-        check_backup_dir(backup_dir)
-        await _enter_maintenance(
-            platform, slug, "being deleted", actor, report, drain_seconds, on_notice
-        )
-        if not await _backup(
-            platform, tenant, tenant.database, backup_dir, "deleted", report, on_progress
-        ):
-            await service.leave_maintenance(platform, slug, actor)
-            report.step("stopped", "skipped", "nothing was deleted because the backup failed")
-            return report
-        await platform.store.update_tenant(
-            tenant.id,
-            {
-                "status": TenantStatus.DELETED.value,
-                "status_reason": "deleted by an operator",
-                "deleted_at": utcnow(),
-                "maintenance": None,
-                "domains": [],
-            },
-        )
-        await platform.store.release_domains(slug, tenant.domains)
-        await platform.store.db[USERS].update_many(
-            {"tenant_id": tenant.id}, {"$set": {"active": False}}
-        )
-        platform.registry.invalidate(slug)
-        report.step(
-            "mark deleted", detail="record kept for audit; users deactivated, domains released"
-        )
-    else:
-        report.step("mark deleted", "skipped", "already deleted; finishing the drop")
-    await platform.clients.client(tenant.database.cluster).drop_database(tenant.database.name)
-    report.step("drop database", detail=f"{tenant.database.cluster}/{tenant.database.name}")
-    await service.audit(
-        platform, actor, "tenant.delete", slug, {"database": tenant.database.model_dump()}
-    )
     return report

@@ -6,7 +6,7 @@ starts with its own int32 length), the format ``mongodump`` writes and
 a document whose own field is named ``$date`` or ``$regex`` (a stored
 query filter, say) is never read back as a date or a regular expression,
 and every BSON type (Int64, Decimal128, binary subtypes, timestamps)
-survives exactly. Dumps of format version 2 (``tenancy.dump``) use it.
+survives exactly. Dumps of format version 2 (:mod:`tenancy.databases.dump_format`) use it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import bson
 from bson.codec_options import CodecOptions
 from bson.errors import BSONError
 
-from tenancy.ejson_io import FileStats
+from tenancy.databases.ejson_io import FileStats
 
 #: Decoded like our MongoDB clients decode (timezone-aware UTC datetimes).
 DECODE_OPTIONS: CodecOptions = CodecOptions(tz_aware=True, tzinfo=UTC)
