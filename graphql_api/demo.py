@@ -176,7 +176,7 @@ async def seed_demo(platform: Platform) -> bool:
     Several processes may start at once (``--workers 2``): one claim decides
     which of them seeds; the others leave it alone.
     """
-    if await platform.store.db["tenants"].count_documents({}, limit=1):
+    if await platform.store.has_tenants():
         return False
     store = platform.store
     if not await store.claim_once(DEMO_SEED_CLAIM, f"pid {os.getpid()}"):

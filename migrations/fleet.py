@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from migrations.base import MigrationScope
@@ -30,7 +29,6 @@ from migrations.reports import DatabaseResult, DatabaseStatus, Outcome, RunRepor
 from migrations.status import PLATFORM_LABEL, database_status
 from tenancy.errors import AppError, ErrorCode, validation_error
 from tenancy.models import Tenant, TenantStatus
-from tenancy.platform import TENANTS
 from tenancy.reports import ReportError
 
 if TYPE_CHECKING:
@@ -95,12 +93,7 @@ async def resolve_targets(
     if include_platform:
         targets.append(MigrationTarget(MigrationScope.PLATFORM, PLATFORM_LABEL, platform.store.db))
     if tenants is None:
-        cursor = (
-            platform.store.db[TENANTS]
-            .find({"status": {"$ne": TenantStatus.DELETED.value}})
-            .sort("slug", ASCENDING)
-        )
-        records = [Tenant.model_validate(doc) async for doc in cursor]
+        records = await platform.store.tenants_to_migrate()
     else:
         records = []
         for slug in dict.fromkeys(tenants):

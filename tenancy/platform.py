@@ -20,14 +20,25 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from tenancy import quota
 from tenancy.errors import AppError, ErrorCode
 from tenancy.indexes import apply_indexes
-from tenancy.models import Plan, Tenant, User, utcnow
+from tenancy.models import (
+    DatabaseLocation,
+    Maintenance,
+    Plan,
+    PreviousDatabase,
+    Tenant,
+    User,
+    utcnow,
+)
+from tenancy.naming import database_key
 from tenancy.pagination import Page, fetch_page
 
 TENANTS = "tenants"
 DOMAINS = "tenant_domains"
 USERS = "users"
+AUDIT_LOG = "audit_log"
 ONE_TIME_CLAIMS = "one_time_claims"
 PLANS = "plans"
 #: One document per running API server process (see ``PlatformStore.register_instance``).
@@ -201,6 +212,101 @@ class PlatformStore:
             raise AppError(ErrorCode.NOT_FOUND, f"tenant {tenant_id} was not found")
         return Tenant.model_validate(doc)
 
+    async def has_tenants(self) -> bool:
+        """True once any tenant record exists (deleted ones included)."""
+        return bool(await self.db[TENANTS].count_documents({}, limit=1))
+
+    async def tenant_by_database(
+        self, location: DatabaseLocation, *, include_previous: bool = False
+    ) -> Tenant | None:
+        """The tenant whose record names ``location`` (case-folded) as its database,
+        or, with ``include_previous``, as one it was moved away from."""
+        query: dict[str, Any] = {"database_key": database_key(location.cluster, location.name)}
+        if include_previous:
+            previous = {"$elemMatch": {"cluster": location.cluster, "name": location.name}}
+            query = {"$or": [query, {"previous_databases": previous}]}
+        doc = await self.db[TENANTS].find_one(query)
+        return Tenant.model_validate(doc) if doc else None
+
+    async def switch_database(self, tenant: Tenant, target: DatabaseLocation) -> bool:
+        """Point ``tenant`` at ``target`` and end its maintenance, in one conditional write.
+
+        Only when the record still names the database it named in ``tenant``
+        (nobody switched it meanwhile); the old database joins
+        ``previous_databases``. Returns whether the record was switched.
+        """
+        source = tenant.database
+        result = await self.db[TENANTS].update_one(
+            {"_id": tenant.id, "database_key": tenant.database_key},
+            {
+                "$set": {
+                    "database": target.model_dump(),
+                    "database_key": database_key(target.cluster, target.name),
+                    "maintenance": None,
+                    "updated_at": utcnow(),
+                },
+                "$push": {
+                    "previous_databases": PreviousDatabase(
+                        cluster=source.cluster, name=source.name
+                    ).model_dump()
+                },
+                "$inc": {"version": 1},
+            },
+        )
+        return result.modified_count == 1
+
+    async def forget_previous_database(
+        self, tenant_id: ObjectId, location: DatabaseLocation
+    ) -> None:
+        """Remove ``location`` from a tenant's ``previous_databases`` (it was dropped)."""
+        await self.db[TENANTS].update_one(
+            {"_id": tenant_id},
+            {"$pull": {"previous_databases": location.model_dump()}},
+        )
+
+    async def enter_maintenance(
+        self, tenant_id: ObjectId, maintenance: Maintenance
+    ) -> Tenant | None:
+        """Set ``maintenance`` unless it is set already (one conditional write).
+
+        Returns the updated record, or ``None`` when another operation holds it.
+        """
+        doc = await self.db[TENANTS].find_one_and_update(
+            {"_id": tenant_id, "maintenance": None},
+            {
+                "$set": {"maintenance": maintenance.model_dump(), "updated_at": utcnow()},
+                "$inc": {"version": 1},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return Tenant.model_validate(doc) if doc else None
+
+    async def delete_tenant_record(self, tenant_id: ObjectId) -> None:
+        """Remove a record outright: only to undo a provisioning that failed half-way."""
+        await self.db[TENANTS].delete_one({"_id": tenant_id})
+
+    async def tenants_to_migrate(self) -> list[Tenant]:
+        """Every tenant whose database is kept (all but deleted ones), by slug."""
+        cursor = self.db[TENANTS].find({"status": {"$ne": "deleted"}}).sort("slug", ASCENDING)
+        return [Tenant.model_validate(doc) async for doc in cursor]
+
+    # -- audit log -------------------------------------------------------
+
+    async def append_audit(
+        self, actor: str, action: str, tenant: str | None, details: dict[str, Any]
+    ) -> None:
+        """Append one entry to the platform audit log (UTC time, who, what, which tenant)."""
+        await self.db[AUDIT_LOG].insert_one(
+            {"at": utcnow(), "actor": actor, "action": action, "tenant": tenant, "details": details}
+        )
+
+    async def has_audit_entry(self, action: str, tenant: str, actor: str) -> bool:
+        """True when ``actor`` once did ``action`` to ``tenant`` (an importer's provisioning)."""
+        entry = await self.db[AUDIT_LOG].find_one(
+            {"action": action, "tenant": tenant, "actor": actor}, {"_id": 1}
+        )
+        return entry is not None
+
     async def tenant_counts(self, field: str) -> dict[str, int]:
         """Number of tenants per value of ``field`` (``status``, ``subscription.plan_key``)."""
         cursor = await self.db[TENANTS].aggregate(
@@ -327,6 +433,23 @@ class PlatformStore:
                 return True
             await asyncio.sleep(0.2)
         return False
+
+    async def reserve_user_seat(self, tenant_id: ObjectId, limit: int | None) -> bool:
+        """Take one of a tenant's ``max_users`` seats (atomic counter, ``tenancy.quota``).
+
+        Returns False when the plan's limit is reached.
+        """
+        counter = f"users:{tenant_id}"
+        await quota.ensure_counter(self.db, counter, await self.count_users(tenant_id))
+        return await quota.reserve(self.db, counter, limit)
+
+    async def release_user_seat(self, tenant_id: ObjectId) -> None:
+        """Give a seat back (a user deactivated, or a create that failed)."""
+        await quota.release(self.db, f"users:{tenant_id}")
+
+    async def deactivate_tenant_users(self, tenant_id: ObjectId) -> None:
+        """Deactivate every user of a tenant (a deleted tenant keeps its records)."""
+        await self.db[USERS].update_many({"tenant_id": tenant_id}, {"$set": {"active": False}})
 
     async def set_user_active(self, user_id: ObjectId, active: bool) -> bool:
         """Activate or deactivate a user; True when this call changed it (conditional write)."""

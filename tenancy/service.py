@@ -12,9 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
-from pymongo import ReturnDocument
 
-from tenancy import quota
 from tenancy.errors import AppError, ErrorCode, validation_error
 from tenancy.hostnames import check_custom_domain
 from tenancy.models import (
@@ -43,8 +41,6 @@ from tenancy.settings import DEFAULT_CLUSTER
 from tenancy.validation import check_currency, check_email, check_timezone
 
 log = logging.getLogger(__name__)
-
-AUDIT_LOG = "audit_log"
 
 
 class ProvisionRequest(BaseModel):
@@ -80,9 +76,7 @@ async def audit(
     platform: Platform, actor: str, action: str, tenant: str | None, details: dict[str, Any]
 ) -> None:
     """Append one entry to the platform audit log."""
-    await platform.store.db[AUDIT_LOG].insert_one(
-        {"at": utcnow(), "actor": actor, "action": action, "tenant": tenant, "details": details}
-    )
+    await platform.store.append_audit(actor, action, tenant, details)
 
 
 def _check_domains(domains: list[str], base_domain: str) -> list[str]:
@@ -167,7 +161,7 @@ async def provision_tenant(platform: Platform, request: ProvisionRequest, actor:
         await platform.store.insert_user(owner)
     except Exception:
         await platform.store.release_domains(slug, domains)
-        await platform.store.db["tenants"].delete_one({"_id": tenant.id})
+        await platform.store.delete_tenant_record(tenant.id)
         raise
     platform.registry.invalidate(slug)
     await audit(platform, actor, "tenant.provision", slug, {"plan": plan.key, "db": db_name})
@@ -241,35 +235,48 @@ async def update_tenant(platform: Platform, slug: str, update: TenantUpdate, act
 
 
 async def set_tenant_status(
-    platform: Platform, slug: str, status: TenantStatus, reason: str | None, actor: str
+    platform: Platform,
+    slug: str,
+    status: TenantStatus,
+    reason: str | None,
+    actor: str,
+    *,
+    end_trial: bool = False,
 ) -> Tenant:
-    """Suspend, reactivate or cancel a tenant.
+    """Suspend, reactivate, activate or cancel a tenant (``suspendTenant``,
+    ``reactivateTenant``, ``tenantctl tenants ...`` and the legacy importer).
 
     Allowed: served (trial/active/past_due) -> suspended or cancelled;
-    suspended -> active/trial (reactivation). Deleted tenants never change.
+    suspended -> active/trial (reactivation: a trial stays a trial). With
+    ``end_trial``, activation also ends a trial: trial -> active with an
+    active subscription (an existing customer imported from a legacy
+    system). Deleted tenants never change.
 
     Raises:
         AppError: TENANT_NOT_FOUND, INVALID_TRANSITION.
     """
     tenant = await get_tenant(platform, slug)
     current = TenantStatus(tenant.status)
-    if status in (TenantStatus.SUSPENDED, TenantStatus.CANCELLED):
+    activating = status in (TenantStatus.ACTIVE, TenantStatus.TRIAL)
+    if not activating:
         allowed = tenant.is_served or (
             status == TenantStatus.CANCELLED and current == TenantStatus.SUSPENDED
         )
     else:
-        allowed = current == TenantStatus.SUSPENDED
+        allowed = current == TenantStatus.SUSPENDED or (end_trial and current == TenantStatus.TRIAL)
     if not allowed:
         raise AppError(
             ErrorCode.INVALID_TRANSITION,
             f"tenant {slug!r} is {current}; it cannot become {status}",
         )
-    if status in (TenantStatus.ACTIVE, TenantStatus.TRIAL):
+    changes: dict[str, Any] = {"status_reason": reason}
+    if activating:
         trialing = tenant.subscription.status == SubscriptionStatus.TRIALING
-        status = TenantStatus.TRIAL if trialing else TenantStatus.ACTIVE
-    updated = await platform.store.update_tenant(
-        tenant.id, {"status": str(status), "status_reason": reason}
-    )
+        status = TenantStatus.TRIAL if trialing and not end_trial else TenantStatus.ACTIVE
+        if end_trial:
+            changes["subscription.status"] = SubscriptionStatus.ACTIVE.value
+    changes["status"] = str(status)
+    updated = await platform.store.update_tenant(tenant.id, changes)
     platform.registry.invalidate(slug)
     await audit(platform, actor, f"tenant.{status}", slug, {"reason": reason, "from": str(current)})
     return updated
@@ -300,10 +307,7 @@ async def create_user(
     email = check_email(email, ["input", "email"])
     _check_password(password, ["input", "password"])
     limit = tenant.limits.max_users
-    counter = f"users:{tenant.id}"
-    db = platform.store.db
-    await quota.ensure_counter(db, counter, await platform.store.count_users(tenant.id))
-    if not await quota.reserve(db, counter, limit):
+    if not await platform.store.reserve_user_seat(tenant.id, limit):
         raise AppError(
             ErrorCode.PLAN_LIMIT_EXCEEDED,
             f"the {tenant.subscription.plan_key} plan allows {limit} users; "
@@ -320,7 +324,7 @@ async def create_user(
     try:
         await platform.store.insert_user(user)
     except BaseException:
-        await quota.release(db, counter)
+        await platform.store.release_user_seat(tenant.id)
         raise
     await audit(platform, actor, "user.create", tenant.slug, {"email": email, "role": str(role)})
     return user
@@ -336,7 +340,7 @@ async def deactivate_user(platform: Platform, user: User, reason: str, actor: st
     if not await platform.store.set_user_active(user.id, False):
         return False
     if user.tenant_id is not None:
-        await quota.release(platform.store.db, f"users:{user.tenant_id}")
+        await platform.store.release_user_seat(user.tenant_id)
     await audit(platform, actor, "user.deactivate", None, {"email": user.email, "reason": reason})
     return True
 
@@ -375,18 +379,8 @@ async def enter_maintenance(platform: Platform, slug: str, reason: str, actor: s
     tenant = await get_tenant(platform, slug)
     if tenant.status == TenantStatus.DELETED:
         raise AppError(ErrorCode.INVALID_TRANSITION, f"tenant {slug!r} is deleted")
-    doc = await platform.store.db["tenants"].find_one_and_update(
-        {"_id": tenant.id, "maintenance": None},
-        {
-            "$set": {
-                "maintenance": Maintenance(reason=reason).model_dump(),
-                "updated_at": utcnow(),
-            },
-            "$inc": {"version": 1},
-        },
-        return_document=ReturnDocument.AFTER,
-    )
-    if doc is None:
+    updated = await platform.store.enter_maintenance(tenant.id, Maintenance(reason=reason))
+    if updated is None:
         current = await get_tenant(platform, slug)
         held = current.maintenance.reason if current.maintenance else "unknown"
         raise AppError(
@@ -395,7 +389,7 @@ async def enter_maintenance(platform: Platform, slug: str, reason: str, actor: s
         )
     platform.registry.invalidate(slug)
     await audit(platform, actor, "tenant.maintenance.enter", slug, {"reason": reason})
-    return Tenant.model_validate(doc)
+    return updated
 
 
 async def leave_maintenance(platform: Platform, slug: str, actor: str) -> Tenant:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from domain.collections import TENANT_INDEXES
+from tenancy.errors import AppError, ErrorCode
 from tenancy.models import Role
 from tests.conftest import GraphQLClient, error_codes
 
@@ -283,3 +286,33 @@ async def test_delete_tenant_mutation(demo, gql: GraphQLClient, tmp_path):
     assert len(list(tmp_path.iterdir())) == 1  # the backup export
     gone = await gql("{ services { name } }", tenant="quattro-stand")
     assert error_codes(gone) == ["TENANT_INACTIVE"]
+
+
+async def test_activation_that_ends_a_trial_is_the_reactivation_service(demo):
+    """The legacy importer activates an existing customer's tenant through the same
+    service as reactivateTenant; only with end_trial does a trial become active."""
+    from tenancy import service
+    from tenancy.models import SubscriptionStatus, TenantStatus
+
+    tenant = await service.provision_tenant(
+        demo,
+        service.ProvisionRequest(
+            slug="imported-clinic",
+            name="Imported",
+            owner_email="o@imported.example",
+            owner_name="O",
+            owner_password="owner-pass-123",
+        ),
+        actor="t",
+    )
+    assert tenant.status == TenantStatus.TRIAL
+    with pytest.raises(AppError) as refused:  # plain reactivation needs a suspended tenant
+        await service.set_tenant_status(demo, tenant.slug, TenantStatus.ACTIVE, None, "t")
+    assert refused.value.code == ErrorCode.INVALID_TRANSITION
+    active = await service.set_tenant_status(
+        demo, tenant.slug, TenantStatus.ACTIVE, "existing customer", "t", end_trial=True
+    )
+    assert active.status == TenantStatus.ACTIVE
+    assert active.subscription.status == SubscriptionStatus.ACTIVE
+    entry = await demo.store.has_audit_entry("tenant.active", tenant.slug, "t")
+    assert entry

@@ -22,7 +22,6 @@ from scripts.output import print_notice, print_records
 from tenancy import service
 from tenancy.models import Tenant, TenantStatus
 from tenancy.operations import delete_tenant, drop_old_database, move_tenant
-from tenancy.platform import TENANTS
 from tenancy.reports import Table
 from tenancy.runtime import Platform
 
@@ -61,9 +60,16 @@ def tenants_list(
     """
 
     async def action(platform: Platform) -> list[Tenant]:
-        query = {"status": status.value} if status else {}
-        cursor = platform.store.db[TENANTS].find(query).sort("slug", 1)
-        return [Tenant.model_validate(doc) async for doc in cursor]
+        found: list[Tenant] = []
+        after = None
+        while True:  # the same service as GraphQL ``tenants``, page by page
+            page = await service.list_tenants(
+                platform, status=status.value if status else None, first=500, after=after
+            )
+            found += [Tenant.model_validate(doc) for doc in page.docs]
+            if not page.has_next_page:
+                return sorted(found, key=lambda tenant: tenant.slug)
+            after = page.cursors[-1]
 
     tenants = run(action, as_json)
     data = [t.model_dump(mode="json") for t in tenants]

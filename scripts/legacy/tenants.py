@@ -131,17 +131,13 @@ async def ensure_tenant(
                 platform, spec.slug, TenantStatus.SUSPENDED, "inactive in the legacy system", actor
             )
         elif activate:
-            tenant = await platform.store.update_tenant(
-                tenant.id,
-                {"status": TenantStatus.ACTIVE.value, "subscription.status": "active"},
-            )
-            platform.registry.invalidate(spec.slug)
-            await tenant_service.audit(
+            tenant = await tenant_service.set_tenant_status(
                 platform,
-                actor,
-                "tenant.activate",
                 spec.slug,
-                {"reason": "imported legacy tenant (existing customer)"},
+                TenantStatus.ACTIVE,
+                "imported legacy tenant (existing customer)",
+                actor,
+                end_trial=True,
             )
     except AppError as exc:
         outcome.fail(exc.code, exc.message)
@@ -173,8 +169,8 @@ async def _existing(
     if tenant.legacy_id == spec.legacy_id:
         outcome.action = "reused"
         return outcome, tenant
-    ours = tenant.legacy_id is None and await platform.store.db[tenant_service.AUDIT_LOG].find_one(
-        {"action": "tenant.provision", "tenant": spec.slug, "actor": actor}
+    ours = tenant.legacy_id is None and await platform.store.has_audit_entry(
+        "tenant.provision", spec.slug, actor
     )
     if ours or (adopt_existing and tenant.legacy_id is None):
         tenant = await platform.store.update_tenant(tenant.id, {"legacy_id": spec.legacy_id})

@@ -21,7 +21,6 @@ from tenancy.models import DatabaseLocation, Tenant, TenantStatus, utcnow
 from tenancy.naming import database_key
 from tenancy.operations.maintenance import NoticeCallback, enter_maintenance
 from tenancy.operations.report import OperationReport
-from tenancy.platform import TENANTS, USERS
 from tenancy.reports import ReportError, Status
 from tenancy.runtime import Platform
 
@@ -107,17 +106,13 @@ async def drop_old_database(
         raise validation_error(
             "database", f"{cluster}/{name} is not a database tenant {slug!r} was moved away from"
         )
-    if await platform.store.db[TENANTS].count_documents(
-        {"database_key": database_key(cluster, name)}
-    ):
+    if await platform.store.tenant_by_database(location) is not None:
         raise validation_error("database", "another tenant uses this database")
     check_backup_dir(backup_dir)
     if not await _backup(platform, tenant, location, backup_dir, "old", report, on_progress):
         return report
     await platform.clients.client(cluster).drop_database(name)
-    await platform.store.db[TENANTS].update_one(
-        {"_id": tenant.id}, {"$pull": {"previous_databases": {"cluster": cluster, "name": name}}}
-    )
+    await platform.store.forget_previous_database(tenant.id, location)
     report.step("drop", detail=f"{cluster}/{name} dropped")
     await service.audit(platform, actor, "tenant.drop_old_database", slug, location.model_dump())
     return report
@@ -171,9 +166,7 @@ async def delete_tenant(
             },
         )
         await platform.store.release_domains(slug, tenant.domains)
-        await platform.store.db[USERS].update_many(
-            {"tenant_id": tenant.id}, {"$set": {"active": False}}
-        )
+        await platform.store.deactivate_tenant_users(tenant.id)
         platform.registry.invalidate(slug)
         report.step(
             "mark deleted", detail="record kept for audit; users deactivated, domains released"

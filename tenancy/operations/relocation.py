@@ -30,11 +30,10 @@ from tenancy.databases.dump_format import check_dump
 from tenancy.databases.specs import non_empty_collections
 from tenancy.dump import holds_dump, import_database
 from tenancy.errors import AppError, ErrorCode, validation_error
-from tenancy.models import DatabaseLocation, PreviousDatabase, Tenant, utcnow
-from tenancy.naming import database_key, tenant_database_name, validate_database_name
+from tenancy.models import DatabaseLocation, Tenant, utcnow
+from tenancy.naming import tenant_database_name, validate_database_name
 from tenancy.operations.maintenance import NoticeCallback, enter_maintenance
 from tenancy.operations.report import OperationReport, where
-from tenancy.platform import TENANTS
 from tenancy.reports import ReportError, Status
 from tenancy.runtime import Platform
 
@@ -51,24 +50,8 @@ async def _switch_record(
     conditional write (only if the record still names the database it named
     when the operation started); the old database joins ``previous_databases``."""
     source = tenant.database
-    switched = await platform.store.db[TENANTS].update_one(
-        {"_id": tenant.id, "database_key": tenant.database_key},
-        {
-            "$set": {
-                "database": target.model_dump(),
-                "database_key": database_key(target.cluster, target.name),
-                "maintenance": None,
-                "updated_at": utcnow(),
-            },
-            "$push": {
-                "previous_databases": PreviousDatabase(
-                    cluster=source.cluster, name=source.name
-                ).model_dump()
-            },
-            "$inc": {"version": 1},
-        },
-    )
-    if switched.modified_count != 1:
+    switched = await platform.store.switch_database(tenant, target)
+    if not switched:
         changed = "the tenant record changed meanwhile; nothing was switched"
         report.step("switch record", Status.FAILED, changed, ReportError(ErrorCode.LOCKED, changed))
         return False
@@ -161,12 +144,11 @@ async def move_tenant(
     )
     if (target.cluster, target.name) == (source.cluster, source.name):
         raise validation_error("to", "the target is the tenant's current database")
-    target_key = database_key(target.cluster, target.name)
-    holder = await platform.store.db[TENANTS].find_one({"database_key": target_key}, {"slug": 1})
+    holder = await platform.store.tenant_by_database(target)
     if holder is not None:
         raise AppError(
             ErrorCode.ALREADY_EXISTS,
-            f"{target.cluster}/{target.name} belongs to tenant {holder['slug']!r}",
+            f"{target.cluster}/{target.name} belongs to tenant {holder.slug!r}",
         )
     target_db = platform.clients.database(target)  # raises NOT_FOUND for an unknown cluster
 
@@ -224,19 +206,7 @@ async def move_tenant(
 
 async def _database_in_use(platform: Platform, location: DatabaseLocation) -> bool:
     """True when a tenant record names ``location`` as its database or a previous one."""
-    held = await platform.store.db[TENANTS].find_one(
-        {
-            "$or": [
-                {"database_key": database_key(location.cluster, location.name)},
-                {
-                    "previous_databases": {
-                        "$elemMatch": {"cluster": location.cluster, "name": location.name}
-                    }
-                },
-            ]
-        },
-        {"_id": 1},
-    )
+    held = await platform.store.tenant_by_database(location, include_previous=True)
     return held is not None
 
 
