@@ -9,22 +9,27 @@ is needed (the brief: correctness must not depend on transactions).
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
+from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from domain.booking_requests import (
+    SORTS,
+    BookingFilter,
+    BookingRequest,
+    BookingSort,
+    CreateResult,
+    InlineCustomer,
+    appointment_time,
+    utc_time,
+)
 from domain.booking_rules import (
     OPEN_STATUSES,
     RELEASING_STATUSES,
-    SLOT_MINUTES,
     TRANSITIONS,
     BookingAction,
     BookingStatus,
@@ -54,101 +59,6 @@ _DONE = {
     BookingAction.CANCEL: "cancelled",
     BookingAction.NO_SHOW: "marked no-show",
 }
-
-
-class BookingSort(StrEnum):
-    STARTS_AT_DESC = "starts_desc"
-    STARTS_AT_ASC = "starts_asc"
-    CREATED_AT_DESC = "created_desc"
-
-
-SORTS: dict[BookingSort, list[tuple[str, int]]] = {
-    BookingSort.STARTS_AT_DESC: [("starts_at", DESCENDING), ("_id", DESCENDING)],
-    BookingSort.STARTS_AT_ASC: [("starts_at", ASCENDING), ("_id", ASCENDING)],
-    BookingSort.CREATED_AT_DESC: [("created_at", DESCENDING), ("_id", DESCENDING)],
-}
-
-
-@dataclass
-class InlineCustomer:
-    name: str
-    email: str
-    phone: str | None = None
-
-
-@dataclass
-class BookingRequest:
-    """Input of ``createBooking``. ``starts_at`` must carry a UTC offset."""
-
-    service_id: str
-    starts_at: datetime
-    customer_id: str | None = None
-    customer: InlineCustomer | None = None
-    location_id: str | None = None
-    referral_code: str | None = None
-    notes: str | None = None
-    idempotency_key: str | None = None
-
-    def fingerprint(self) -> str:
-        """Hash of the request's meaning, to tell a replay from a reused key."""
-        body = {
-            "service": self.service_id,
-            "starts": self.starts_at.astimezone(UTC).isoformat(),
-            "customer": self.customer_id,
-            "inline": (self.customer.email.strip().lower() if self.customer else None),
-            "location": self.location_id,
-            "referral": (self.referral_code or "").strip().upper() or None,
-        }
-        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-
-
-@dataclass
-class BookingFilter:
-    statuses: list[BookingStatus] | None = None
-    starts_from: datetime | None = None
-    starts_before: datetime | None = None
-    customer_id: str | None = None
-    service_id: str | None = None
-
-
-@dataclass
-class CreateResult:
-    booking: dict[str, Any]
-    replayed: bool
-
-
-MIN_YEAR, MAX_YEAR = 1970, 2200
-
-
-def _aware(value: datetime, path: list[str]) -> datetime:
-    """``value`` in UTC; VALIDATION_FAILED on ``path`` without a UTC offset or out of range."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise validation_error(
-            path, "time must be ISO 8601 with a UTC offset, e.g. 2026-03-01T10:30:00+03:00"
-        )
-    try:
-        utc = value.astimezone(UTC)
-    except OverflowError:
-        utc = None
-    if utc is None or not MIN_YEAR <= utc.year <= MAX_YEAR:
-        raise validation_error(path, f"time must be between the years {MIN_YEAR} and {MAX_YEAR}")
-    return utc
-
-
-def _require_aware(value: datetime, field: str) -> datetime:
-    """An appointment time: with a UTC offset, on the ``SLOT_MINUTES`` grid, converted to UTC.
-
-    Starts on the grid make the slot cells exact: back-to-back bookings
-    (10:00-10:30, then 10:30) never share a cell.
-    """
-    _aware(value, ["input", field])
-    utc = value.astimezone(UTC)
-    if utc.second or utc.microsecond or utc.minute % SLOT_MINUTES:
-        raise validation_error(
-            ["input", field],
-            f"appointments start on a {SLOT_MINUTES}-minute boundary (e.g. 10:00, 10:05)",
-        )
-    return utc
 
 
 class BookingService:
@@ -183,9 +93,9 @@ class BookingService:
             # Bounds are compared exactly: truncating them to the minute would move them.
             window: dict[str, Any] = {}
             if flt.starts_from:
-                window["$gte"] = _aware(flt.starts_from, ["filter", "startsFrom"])
+                window["$gte"] = utc_time(flt.starts_from, ["filter", "startsFrom"])
             if flt.starts_before:
-                window["$lt"] = _aware(flt.starts_before, ["filter", "startsBefore"])
+                window["$lt"] = utc_time(flt.starts_before, ["filter", "startsBefore"])
             query["starts_at"] = window
         if flt.customer_id:
             query["customer_id"] = parse_id(flt.customer_id)
@@ -205,7 +115,7 @@ class BookingService:
             SLOT_TAKEN, IDEMPOTENCY_KEY_REUSED, PLAN_LIMIT_EXCEEDED (new inline customer),
             FORBIDDEN (``customerId`` from a caller without customer access).
         """
-        starts_at = _require_aware(request.starts_at, "startsAt")
+        starts_at = appointment_time(request.starts_at, "startsAt")
         if request.customer_id is not None and not allow_customer_id:
             # Before the replay: an idempotency key must not reveal a staff booking.
             raise AppError(
@@ -469,7 +379,7 @@ class BookingService:
             AppError: NOT_FOUND, INVALID_TRANSITION (closed booking), SLOT_TAKEN,
             VALIDATION_FAILED, or a conflict if the booking changed meanwhile.
         """
-        starts_at = _require_aware(starts_at, "startsAt")
+        starts_at = appointment_time(starts_at, "startsAt")
         doc = await self.get(booking_id)
         if doc is None:
             raise not_found("booking", booking_id)
@@ -531,3 +441,13 @@ class BookingService:
     async def _log(self, action: str, booking_id: ObjectId, reason: str | None = None) -> None:
         entry = ActivityEntry(actor=self.actor, action=action, booking_id=booking_id, reason=reason)
         await self.db[ACTIVITY_LOG].insert_one(entry.to_mongo())
+
+
+__all__ = [  # the service with the request types its callers pass
+    "BookingFilter",
+    "BookingRequest",
+    "BookingService",
+    "BookingSort",
+    "CreateResult",
+    "InlineCustomer",
+]
