@@ -1,7 +1,10 @@
-"""Platform database access: tenants, domains, users, plans and running servers.
+"""Platform database access: tenants, domains, users, plans, audit log and running servers.
 
-The platform database (``Settings.platform_db``) knows the tenants. This
-module is its only reader and writer for those collections.
+Over 500 lines as one job: this is the platform database's one door. The
+platform database (``Settings.platform_db``) knows the tenants; this module is
+the only reader and writer of its collections (tenants, tenant_domains,
+users, plans, audit_log, counters of user seats, server_instances,
+one_time_claims). Every other module asks ``PlatformStore``.
 """
 
 from __future__ import annotations
