@@ -151,9 +151,11 @@ def test_status_lookups_both_ways():
     assert len(refusal_statuses) == len(set(refusal_statuses)), "one code per bare status"
 
 
-def test_the_graphql_enum_lists_every_code_in_order():
+def test_the_graphql_enum_lists_every_code_in_order_with_its_description():
     enum = served_schema._schema.type_map["ErrorCode"]
     assert list(enum.values) == [code.value for code in ErrorCode]
+    for code in ErrorCode:
+        assert enum.values[code.value].description == code.info.description
 
 
 def test_readme_error_table_is_generated_from_the_declaration():
