@@ -751,7 +751,7 @@ def _migration_invalid(op: Operator) -> Result:
         registry.default_registry.cache_clear()
 
 
-def _migration_irreversible(op: Operator) -> Result | ErrorCode:
+def _migration_irreversible(op: Operator) -> ErrorCode | None:
     # Not reachable through tenantctl: it has no rollback command. The
     # runner's rollback refuses to pass a migration without a down step.
     from migrations.runner import rollback_database
@@ -766,10 +766,10 @@ def _migration_irreversible(op: Operator) -> Result | ErrorCode:
             await client.close()
         return result.error_code
 
-    return asyncio.run(rollback()) or ErrorCode.INTERNAL_ERROR
+    return asyncio.run(rollback())
 
 
-OPERATOR_PRODUCERS: dict[ErrorCode, Callable[[Operator], Result | ErrorCode]] = {
+OPERATOR_PRODUCERS: dict[ErrorCode, Callable[[Operator], Result | ErrorCode | None]] = {
     ErrorCode.TARGET_NOT_EMPTY: _target_not_empty,
     ErrorCode.MANIFEST_INVALID: _manifest_invalid,
     ErrorCode.VERIFICATION_FAILED: _verification_failed,
@@ -785,7 +785,7 @@ OPERATOR_PRODUCERS: dict[ErrorCode, Callable[[Operator], Result | ErrorCode]] = 
 @pytest.mark.parametrize("code", list(OPERATOR_PRODUCERS), ids=str)
 def test_each_operator_code_is_reported_by_tenantctl(operator: Operator, code: ErrorCode):
     outcome = OPERATOR_PRODUCERS[code](operator)
-    if isinstance(outcome, ErrorCode):  # the runner's API (see the producer)
+    if outcome is None or isinstance(outcome, ErrorCode):  # the runner's API (the producer)
         assert outcome is code
     elif code is ErrorCode.VERIFICATION_FAILED:
         # A copy reports per collection; its JSON report carries the code.
