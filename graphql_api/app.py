@@ -30,7 +30,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from graphql_api.auth import TokenService
 from graphql_api.context import Context, build_context
-from graphql_api.errors import format_error
+from graphql_api.errors import format_error, unexpected_request_failure
 from graphql_api.http_limits import (
     GRAPHQL_RESPONSE_MEDIA,
     BodySizeLimitMiddleware,
@@ -42,7 +42,7 @@ from graphql_api.rate_limit import LoginRateLimiter, TenantRateLimiter
 from graphql_api.schema import build_schema
 from migrations.runtime import build_platform
 from tenancy.embedded import embedded_database
-from tenancy.errors import ErrorCode
+from tenancy.errors import ErrorCode, http_status_of
 from tenancy.heartbeat import ServerHeartbeat
 from tenancy.runtime import Platform
 from tenancy.settings import Settings
@@ -53,15 +53,6 @@ PUBLIC_URL_ENV = "GRAPHQL_API_PUBLIC_URL"  # set by `python -m graphql_api` for 
 
 # Chosen in process_result, applied in create_response (same request task).
 _response_shape: ContextVar[_ResponseShape | None] = ContextVar("response_shape", default=None)
-_STATUS_BY_CODE = {
-    ErrorCode.UNAUTHENTICATED: 401,
-    ErrorCode.FORBIDDEN: 403,
-    ErrorCode.TENANT_INACTIVE: 403,
-    ErrorCode.TENANT_NOT_FOUND: 404,
-    ErrorCode.RATE_LIMITED: 429,
-    ErrorCode.DATABASE_UNAVAILABLE: 503,
-    ErrorCode.INTERNAL_ERROR: 500,
-}
 
 
 @dataclass
@@ -74,9 +65,9 @@ class _ResponseShape:
 
 
 def _request_error_status(errors: list[Any]) -> int:
-    """HTTP status of a request that failed before execution (400 unless a code says more)."""
-    code = (errors[0].extensions or {}).get("code")
-    return _STATUS_BY_CODE.get(code, 400)  # type: ignore[call-overload]
+    """HTTP status of a request that failed before execution: its first error's code's
+    declared status (``tenancy.errors``), 400 when the code declares none."""
+    return http_status_of((errors[0].extensions or {}).get("code"))
 
 
 def _retry_after(errors: list[Any]) -> int | None:
@@ -110,9 +101,18 @@ class TenantGraphQL(GraphQL):
         )
 
     async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
-        context = await build_context(
-            self.platform, self.tokens, request, self.rate_limiter, self.login_limiter
-        )
+        """``build_context``; an exception escaping it (a bug, the rate limit's storage
+        down) becomes the request's coded failure, answered by ``RequestGuard``
+        like any other, never a plain-text 500."""
+        try:
+            context = await build_context(
+                self.platform, self.tokens, request, self.rate_limiter, self.login_limiter
+            )
+        except Exception as exc:
+            failure = unexpected_request_failure(exc)
+            context = Context(
+                platform=self.platform, tokens=self.tokens, request=request, failure=failure
+            )
         context.response = response
         return context
 

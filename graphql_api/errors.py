@@ -1,4 +1,6 @@
-"""How failures reach GraphQL clients.
+"""How failures reach GraphQL clients: the one place that formats them.
+
+Codes, their levels and HTTP statuses are declared in ``tenancy.errors``.
 
 - ``RequestGuard`` answers a request whose tenant or token failed to
   resolve with that error, before any resolver runs.
@@ -8,7 +10,10 @@
   variables the schema refuses; anything unexpected is logged with its
   traceback (``Schema.process_errors``) and reaches the client only as
   ``INTERNAL_ERROR``.
-- ``mutation_payload`` turns expected mutation failures into ``userErrors``.
+- ``error_body`` is the body of a request refused before GraphQL runs
+  (HTTP-level refusals), made by ``format_error`` as well.
+- ``mutation_payload`` turns expected mutation failures into ``userErrors``:
+  every code but the request-level ones.
 """
 
 from __future__ import annotations
@@ -23,30 +28,27 @@ from pymongo.errors import ConnectionFailure
 from strawberry.extensions import SchemaExtension
 
 from graphql_api.types.common import UserError
-from tenancy.errors import AppError, ErrorCode, from_database_error
+from tenancy.errors import AppError, ErrorCode, Level, from_database_error
 
 log = logging.getLogger("graphql_api.errors")
 
-# Failures of the request itself: GraphQL errors, never userErrors.
-REQUEST_LEVEL_CODES = frozenset(
-    {
-        ErrorCode.TENANT_REQUIRED,
-        ErrorCode.TENANT_NOT_FOUND,
-        ErrorCode.TENANT_INACTIVE,
-        ErrorCode.TENANT_MAINTENANCE,
-        ErrorCode.UNAUTHENTICATED,
-        ErrorCode.FORBIDDEN,
-        ErrorCode.RATE_LIMITED,
-        ErrorCode.DATABASE_UNAVAILABLE,
-        ErrorCode.INTERNAL_ERROR,
-    }
-)
+#: Failures of the request itself: GraphQL errors, never userErrors.
+REQUEST_LEVEL_CODES = frozenset(code for code in ErrorCode if code.info.level is Level.REQUEST)
+
+#: What clients read of an unexpected failure (the traceback goes to the log).
+INTERNAL_MESSAGE = "Internal server error; it has been logged"
 
 P = TypeVar("P")
 
 
 async def mutation_payload(payload: Callable[..., P], action: Callable[[], Awaitable[P]]) -> P:
-    """Run a mutation; expected failures become ``payload(user_errors=[...])``."""
+    """Run a mutation; expected failures become ``payload(user_errors=[...])``.
+
+    An ``AppError`` (or a database failure that ``from_database_error`` codes)
+    of any level but ``request`` becomes one ``UserError``; request-level
+    codes and uncoded exceptions are raised on (a GraphQL error at the
+    mutation's path; uncoded ones reach clients as ``INTERNAL_ERROR``).
+    """
     try:
         return await action()
     except AppError as error:
@@ -94,7 +96,7 @@ def format_error(error: GraphQLError) -> GraphQLError:
         )
     else:
         extensions = {"code": str(ErrorCode.INTERNAL_ERROR)}
-        message = "Internal server error; it has been logged"
+        message = INTERNAL_MESSAGE
     return GraphQLError(
         message,
         nodes=error.nodes,
@@ -105,12 +107,35 @@ def format_error(error: GraphQLError) -> GraphQLError:
     )
 
 
+def error_body(code: ErrorCode, message: str, **details: Any) -> dict[str, Any]:
+    """A GraphQL response body with one request-level error and no ``data``.
+
+    For requests refused before GraphQL runs; the error is made by
+    :func:`format_error` like every other (``details`` go to ``extensions``).
+    """
+    error = GraphQLError(message, original_error=AppError(code, message, details=details))
+    return {"errors": [format_error(error).formatted]}
+
+
 def is_unexpected(error: GraphQLError) -> bool:
     """True for errors that are bugs, not client mistakes or coded database refusals."""
     original = error.original_error
     if error.path is None or isinstance(original, AppError):
         return False
     return original is None or from_database_error(original) is None
+
+
+def unexpected_request_failure(exc: Exception) -> AppError:
+    """The coded error for an exception that escaped the handling of a request
+    outside any resolver (a bug, or a dependency such as the rate limit's
+    storage failing): its database code if it has one, else ``INTERNAL_ERROR``
+    (logged here with the traceback)."""
+    coded = from_database_error(exc)
+    if coded is not None:
+        log.warning("request refused by the database: %s: %s", type(exc).__name__, exc)
+        return coded
+    log.error("unexpected failure before execution", exc_info=exc)
+    return AppError(ErrorCode.INTERNAL_ERROR, INTERNAL_MESSAGE)
 
 
 def unavailable(exc: ConnectionFailure) -> AppError:

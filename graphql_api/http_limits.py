@@ -17,18 +17,10 @@ from cross_web import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tenancy.errors import ErrorCode
+from graphql_api.errors import error_body
+from tenancy.errors import ErrorCode, code_for_http_status, http_status_of
 
 GRAPHQL_RESPONSE_MEDIA = "application/graphql-response+json"
-_CODE_BY_STATUS = {
-    404: ErrorCode.NOT_FOUND,
-    413: ErrorCode.PAYLOAD_TOO_LARGE,
-}
-
-
-def error_body(code: ErrorCode, message: str, **details: Any) -> dict[str, Any]:
-    """A GraphQL response body with one request-level error and no ``data``."""
-    return {"errors": [{"message": message, "extensions": {"code": str(code), **details}}]}
 
 
 def request_error_response(
@@ -40,18 +32,19 @@ def request_error_response(
         accept: the request's ``Accept`` header (chooses the media type).
         status: HTTP status (400 for malformed requests, 405, 413...).
         message: what was wrong, for a person.
-        code: the error code (default: by status, ``BAD_REQUEST`` for 400).
+        code: the error code (default: the one ``tenancy.errors`` declares for
+            a refusal with this status, :func:`~tenancy.errors.code_for_http_status`).
     """
-    code = code or _CODE_BY_STATUS.get(status, ErrorCode.BAD_REQUEST)
+    code = code or code_for_http_status(status)
     media = GRAPHQL_RESPONSE_MEDIA if GRAPHQL_RESPONSE_MEDIA in accept else "application/json"
     return JSONResponse(error_body(code, message), status_code=status, media_type=media)
 
 
 class RequestError(HTTPException):
-    """An HTTP-level refusal with its own error code (default: by status)."""
+    """An HTTP-level refusal with its own error code, answered with the code's HTTP status."""
 
-    def __init__(self, status: int, reason: str, code: ErrorCode) -> None:
-        super().__init__(status, reason)
+    def __init__(self, code: ErrorCode, reason: str) -> None:
+        super().__init__(http_status_of(code), reason)
         self.code = code
 
 
@@ -59,7 +52,7 @@ def json_depth(value: Any) -> int:
     """Nesting depth of decoded JSON (a scalar is 0, ``[]`` and ``{}`` are 1); iterative.
 
     Raises:
-        RequestError(400, VALIDATION_FAILED) when a string (a key or a value)
+        RequestError(VALIDATION_FAILED) (400) when a string (a key or a value)
         holds a lone UTF-16 surrogate (``"\\ud800"`` is valid JSON but not
         Unicode: MongoDB could not store it).
     """
@@ -85,10 +78,9 @@ def _check_unicode(text: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise RequestError(
-            400,
+            ErrorCode.VALIDATION_FAILED,
             "request holds text with an unpaired UTF-16 surrogate (such as \\ud800), "
             "which is not valid Unicode",
-            ErrorCode.VALIDATION_FAILED,
         ) from None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from typing import Generic, TypeVar
 
@@ -12,6 +13,12 @@ from tenancy.pagination import Page
 from tenancy.validation import currency_exponent
 
 ErrorCodeEnum = strawberry.enum(ErrorCode, name="ErrorCode", description="Stable error codes.")
+# Each value is described by its code's declared line (tenancy/errors.py).
+_definition = ErrorCodeEnum.__strawberry_definition__  # type: ignore[attr-defined]
+_definition.values = [
+    dataclasses.replace(value, description=ErrorCode(value.value).info.description)
+    for value in _definition.values
+]
 
 T = TypeVar("T")
 
