@@ -45,13 +45,14 @@ from pymongo.errors import DocumentTooLarge
 from typer.testing import CliRunner
 
 import tenancy.clients as clients_module
+from domain.customers import CustomerService
 from graphql_api.app import create_app
 from graphql_api.demo import DEMO_PASSWORD, DEMO_TENANTS, SUPER_ADMIN_EMAIL, _seed_tenant
 from graphql_api.errors import REQUEST_LEVEL_CODES, error_body, format_error, mutation_payload
 from graphql_api.rate_limit import TenantRateLimiter
 from graphql_api.schema import schema as served_schema
-from graphql_api.services.customers import CustomerService
 from graphql_api.types.common import UserError
+from migrations.runtime import build_platform
 from scripts.cli import app as cli_app
 from tenancy import service as tenant_service
 from tenancy.clients import ClientRegistry
@@ -334,7 +335,7 @@ async def _database_unavailable(w: World) -> httpx.Response:
     w.monkeypatch.setattr(clients_module, "open_client", REAL_OPEN_CLIENT)
     settings = w.platform.settings.model_copy(update={"mongodb_url": "mongodb://127.0.0.1:9/"})
     clients = ClientRegistry(settings.cluster_urls(), {"serverSelectionTimeoutMS": 100})
-    down = Platform.build(settings, clients)
+    down = build_platform(settings, clients)
     try:
         async with _http(create_app(settings=settings, platform=down)) as http:
             return await w.post(SERVICES, http=http)
@@ -754,7 +755,7 @@ def _migration_invalid(op: Operator) -> Result:
 def _migration_irreversible(op: Operator) -> ErrorCode | None:
     # Not reachable through tenantctl: it has no rollback command. The
     # runner's rollback refuses to pass a migration without a down step.
-    from migrations.runner import rollback_database
+    from migrations.database import rollback_database
 
     assert op.provision().exit_code == 0
 
@@ -764,7 +765,7 @@ def _migration_irreversible(op: Operator) -> ErrorCode | None:
             result = await rollback_database(client[ACME_DB], "tenant", actor="test", steps=2)
         finally:
             await client.close()
-        return result.error_code
+        return result.error.code if result.error else None
 
     return asyncio.run(rollback())
 
@@ -792,7 +793,7 @@ def test_each_operator_code_is_reported_by_tenantctl(operator: Operator, code: E
         # (The text report's table shows the message only: see the report.)
         assert outcome.exit_code == 1, outcome.output
         report = json.loads(outcome.stdout)
-        assert [c["code"] for c in report["collections"]] == [code]
+        assert [c["error"]["code"] for c in report["collections"]] == [code]
     else:
         one_coded_line(outcome, code)
 
