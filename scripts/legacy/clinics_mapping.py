@@ -1,3 +1,4 @@
+# Over 500 lines: one job, the pure legacy -> product mapping of every omega_shared collection.
 """Pure mapping of ``legacy-clinics`` documents into product documents: no I/O.
 
 Each function takes one legacy ``omega_shared`` document (a tenant record,
@@ -23,6 +24,7 @@ from domain.documents import (
     CustomerDocument,
     LocationDocument,
     ReferralCodeDocument,
+    ServiceDocument,
 )
 from scripts.legacy.clinics_spec import DATABASE, ClinicsOptions
 from scripts.legacy.common import carry
@@ -167,19 +169,21 @@ def service_from_test(
     price = to_minor(doc.get("price"), currency, "price")
     if price < 0:
         raise Skip(f"price {doc.get('price')} is negative")
-    return {
-        **carry(doc, {"slug", "name", "price", "is_active", "description", "created_at"}),
-        "_id": doc["_id"],
-        "code": code,
-        "name": name[:200],
-        "description": text_or_none(doc.get("description")),
-        "duration_minutes": duration_minutes,
-        "price_minor": price,
-        "currency": currency,
-        "active": bool(doc.get("is_active", True)),
-        "created_at": optional_utc(doc.get("created_at"), "created_at") or now,
-        "legacy_source": legacy_source("tests"),
-    }
+    return ServiceDocument(
+        **{
+            **carry(doc, {"slug", "name", "price", "is_active", "description", "created_at"}),
+            "_id": doc["_id"],
+            "code": code,
+            "name": name[:200],
+            "description": text_or_none(doc.get("description")),
+            "duration_minutes": duration_minutes,
+            "price_minor": price,
+            "currency": currency,
+            "active": bool(doc.get("is_active", True)),
+            "created_at": optional_utc(doc.get("created_at"), "created_at") or now,
+            "legacy_source": legacy_source("tests"),
+        }
+    ).to_mongo()
 
 
 def location_from_legacy(doc: dict[str, Any]) -> dict[str, Any]:
@@ -251,16 +255,16 @@ def provider_from_legacy(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str,
     }
     referral = None
     if code:
-        referral = {
-            "_id": doc["_id"],
-            "code": code.upper(),
-            "doctor_name": name,
-            "discount_basis_points": points,
-            "active": bool(doc.get("is_active", True)),
-            "healthcare_provider_id": doc["_id"],
-            "created_at": optional_utc(doc.get("created_at"), "created_at"),
-            "legacy_source": legacy_source("healthcare_providers"),
-        }
+        referral = ReferralCodeDocument(
+            _id=doc["_id"],
+            code=code.upper(),
+            doctor_name=name,
+            discount_basis_points=points,
+            active=bool(doc.get("is_active", True)),
+            healthcare_provider_id=doc["_id"],
+            created_at=optional_utc(doc.get("created_at"), "created_at"),
+            legacy_source=legacy_source("healthcare_providers"),
+        ).to_mongo()
     return provider, referral
 
 
