@@ -33,14 +33,14 @@ from scripts.legacy import (
     import_legacy_clinics,
     import_legacy_crm,
 )
-from scripts.legacy.clinics import booking_from_legacy, map_booking_status
+from scripts.legacy.clinics_mapping import booking_from_legacy, map_booking_status
 from scripts.legacy.convert import (
     ConversionError,
     appointment_to_utc,
     to_basis_points,
     to_minor,
 )
-from scripts.legacy.crm import customer_from_legacy, plan_from_package
+from scripts.legacy.crm_mapping import customer_from_legacy, plan_from_package
 from tenancy import service as tenant_service
 from tenancy.runtime import Platform
 from tests.backends import SECOND_CLUSTER, Backend

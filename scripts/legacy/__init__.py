@@ -24,10 +24,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from scripts.legacy.checkpoints import STATE_COLLECTION
 from scripts.legacy.clinics import ClinicsOptions, import_legacy_clinics
 from scripts.legacy.common import ImportOptions
 from scripts.legacy.crm import CrmOptions, import_legacy_crm
-from scripts.legacy.engine import STATE_COLLECTION
 from scripts.legacy.report import (
     CollectionReport,
     ImportReport,

@@ -44,7 +44,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from domain.collections import CUSTOMERS
 from scripts.legacy.convert import ConversionError, oldest_first, snake_fields, text_or_none
-from scripts.legacy.engine import (
+from scripts.legacy.report import Merge
+from scripts.legacy.sources import Source
+from scripts.legacy.writes import (
     ERROR_PREFIX,
     Mapped,
     Skip,
@@ -52,8 +54,6 @@ from scripts.legacy.engine import (
     write_error_reason,
     write_one,
 )
-from scripts.legacy.report import Merge
-from scripts.legacy.sources import Source
 
 LOOKUP_CHUNK = 500  # email keys per owner lookup query
 OLDEST_RULE = "the oldest record (created_at, then lowest _id) is kept, the others merged into it"

@@ -10,9 +10,11 @@ reason of content (an unknown status, a price with fractions of a cent, a
 and reports them with their reason.
 
 The field types are those of the legacy exports (``../shared/data``): what
-each mapper in :mod:`scripts.legacy.crm` and :mod:`scripts.legacy.clinics`
-reads and converts. ``None`` (JSON ``null``) and missing fields are always
-accepted here; the mappers decide what a missing value means.
+each mapper in :mod:`scripts.legacy.crm_mapping` and
+:mod:`scripts.legacy.clinics_mapping` reads and converts (the expected types:
+``EXPECTED`` in :mod:`scripts.legacy.crm` and :mod:`scripts.legacy.clinics_spec`).
+``None`` (JSON ``null``) and missing fields are always accepted here; the
+mappers decide what a missing value means.
 """
 
 from __future__ import annotations
