@@ -59,8 +59,8 @@ class RoundTrips:
         self.count = 0
 
 
-def _count_round_trips(platform: Any, counter: RoundTrips) -> None:
-    real_database = platform.clients.database
+def _count_round_trips(runtime: Any, counter: RoundTrips) -> None:
+    real_database = runtime.clients.database
 
     class Collection:
         def __init__(self, inner: Any) -> None:
@@ -82,13 +82,13 @@ def _count_round_trips(platform: Any, counter: RoundTrips) -> None:
         def __getattr__(self, name: str) -> Any:
             return getattr(self._inner, name)
 
-    platform.clients.database = lambda location: Database(real_database(location))
+    runtime.clients.database = lambda location: Database(real_database(location))
 
 
 async def _in_process_client(page: int, url: str) -> tuple[httpx.AsyncClient, RoundTrips, Any]:
     from graphql_api.app import create_app
     from graphql_api.demo import seed_demo
-    from migrations.runtime import build_platform
+    from migrations.runtime import build_runtime
     from tenancy.settings import Settings
 
     settings = Settings(
@@ -99,26 +99,26 @@ async def _in_process_client(page: int, url: str) -> tuple[httpx.AsyncClient, Ro
         rate_limit_enabled=False,  # measure the stack, not the plan limit
         login_rate_limit_enabled=False,
     )
-    platform = build_platform(settings)
-    await platform.start()
-    await seed_demo(platform)
-    await _add_bookings(platform, page)
+    runtime = build_runtime(settings)
+    await runtime.start()
+    await seed_demo(runtime)
+    await _add_bookings(runtime, page)
     counter = RoundTrips()
-    _count_round_trips(platform, counter)
-    app = create_app(platform=platform)
+    _count_round_trips(runtime, counter)
+    app = create_app(runtime=runtime)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench")
-    return client, counter, platform
+    return client, counter, runtime
 
 
-async def _add_bookings(platform: Any, total: int) -> None:
+async def _add_bookings(runtime: Any, total: int) -> None:
     """Top west-nipt up to ``total`` bookings so a full page exists."""
     from datetime import UTC, datetime, timedelta
 
     from domain.bookings import BookingRequest, BookingService
     from domain.customers import CustomerFields, CustomerService
 
-    tenant = await platform.store.tenant_by_slug("west-nipt")
-    db = platform.tenant_database(tenant)
+    tenant = await runtime.store.tenant_by_slug("west-nipt")
+    db = runtime.tenant_database(tenant)
     have = await db["bookings"].count_documents({})
     services = await db["services"].find({}).to_list(None)
     customers = CustomerService(db, tenant)

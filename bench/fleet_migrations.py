@@ -31,19 +31,19 @@ sys.path.insert(0, str(ROOT))
 async def provision(url: str, count: int) -> None:
     from argon2 import PasswordHasher, profiles
 
-    from migrations.runtime import build_platform
-    from tenancy import passwords, service
+    from migrations.runtime import build_runtime
+    from tenancy import lifecycle, passwords
     from tenancy.settings import Settings
 
     # Provisioning speed is not what is measured: hash owner passwords cheaply.
     passwords._hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
-    platform = build_platform(Settings(_env_file=None, mongodb_url=url, seed_demo=False))
-    await platform.start()
+    runtime = build_runtime(Settings(_env_file=None, mongodb_url=url, seed_demo=False))
+    await runtime.start()
     started = time.perf_counter()
     for n in range(count):
-        await service.provision_tenant(
-            platform,
-            service.ProvisionRequest(
+        await lifecycle.provision_tenant(
+            runtime,
+            lifecycle.ProvisionRequest(
                 slug=f"bench-{n:05d}",
                 name=f"Bench {n}",
                 owner_email=f"owner{n}@bench.example",
@@ -54,7 +54,7 @@ async def provision(url: str, count: int) -> None:
         )
         if (n + 1) % 100 == 0:
             print(f"  provisioned {n + 1}/{count} ({time.perf_counter() - started:.0f} s)")
-    await platform.close()
+    await runtime.close()
 
 
 def timed(directory: Path, *args: str) -> float:

@@ -40,11 +40,11 @@ from graphql_api.http_limits import (
 )
 from graphql_api.rate_limit import LoginRateLimiter, TenantRateLimiter
 from graphql_api.schema import build_schema
-from migrations.runtime import build_platform
+from migrations.runtime import build_runtime
 from tenancy.embedded import embedded_database
 from tenancy.errors import ErrorCode, http_status_of
 from tenancy.heartbeat import ServerHeartbeat
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 from tenancy.settings import Settings
 
 log = logging.getLogger("graphql_api")
@@ -82,9 +82,9 @@ def _retry_after(errors: list[Any]) -> int | None:
 class TenantGraphQL(GraphQL):
     """Strawberry's ASGI view with our per-request context and request limits."""
 
-    def __init__(self, platform: Platform, settings: Settings, **kwargs: Any) -> None:
+    def __init__(self, runtime: Runtime, settings: Settings, **kwargs: Any) -> None:
         super().__init__(build_schema(settings), **kwargs)
-        self.platform = platform
+        self.runtime = runtime
         self.tokens = TokenService(settings)
         self.max_json_depth = settings.max_json_depth
         self.rate_limiter = (
@@ -106,12 +106,12 @@ class TenantGraphQL(GraphQL):
         like any other, never a plain-text 500."""
         try:
             context = await build_context(
-                self.platform, self.tokens, request, self.rate_limiter, self.login_limiter
+                self.runtime, self.tokens, request, self.rate_limiter, self.login_limiter
             )
         except Exception as exc:
             failure = unexpected_request_failure(exc)
             context = Context(
-                platform=self.platform, tokens=self.tokens, request=request, failure=failure
+                runtime=self.runtime, tokens=self.tokens, request=request, failure=failure
             )
         context.response = response
         return context
@@ -166,12 +166,12 @@ class TenantGraphQL(GraphQL):
         return response
 
 
-def create_app(settings: Settings | None = None, platform: Platform | None = None) -> Starlette:
-    """Build the ASGI app. ``platform`` lets tests and tools inject a wired runtime."""
-    settings = settings or (platform.settings if platform else Settings())
-    platform = platform or build_platform(settings)
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Starlette:
+    """Build the ASGI app. ``runtime`` lets tests and tools inject a wired runtime."""
+    settings = settings or (runtime.settings if runtime else Settings())
+    runtime = runtime or build_runtime(settings)
     view = TenantGraphQL(
-        platform, settings, graphql_ide="graphiql" if settings.graphiql_enabled else None
+        runtime, settings, graphql_ide="graphiql" if settings.graphiql_enabled else None
     )
 
     @contextlib.asynccontextmanager
@@ -181,28 +181,28 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             embedded_url = None
             if settings.is_embedded:
                 embedded_url = await stack.enter_async_context(
-                    embedded_database(settings.embedded_dir, platform.clients)
+                    embedded_database(settings.embedded_dir, runtime.clients)
                 )
-            stack.push_async_callback(platform.close)
-            await platform.start()
+            stack.push_async_callback(runtime.close)
+            await runtime.start()
             # Lets operators' move/delete know this process caches tenant records.
-            heartbeat = ServerHeartbeat(platform.store)
+            heartbeat = ServerHeartbeat(runtime.store)
             await heartbeat.start()
             stack.push_async_callback(heartbeat.stop)
             if settings.should_seed_demo:
                 from graphql_api.demo import seed_demo
 
-                await seed_demo(platform)
+                await seed_demo(runtime)
             if settings.is_production:
                 from graphql_api.demo import disable_demo_logins
 
-                for email in await disable_demo_logins(platform):
+                for email in await disable_demo_logins(runtime):
                     log.warning("deactivated demo login %s: its password is public", email)
             if embedded_url is not None:
                 from graphql_api.banner import print_embedded_banner
                 from graphql_api.demo import SUPER_ADMIN_EMAIL
 
-                demo = await platform.store.user_by_email(None, SUPER_ADMIN_EMAIL) is not None
+                demo = await runtime.store.user_by_email(None, SUPER_ADMIN_EMAIL) is not None
                 print_embedded_banner(settings, public_url, embedded_url, demo_present=demo)
             yield
 
@@ -211,7 +211,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
 
     async def readyz(request: Request) -> JSONResponse:
         try:
-            await platform.store.ping()
+            await runtime.store.ping()
         except Exception as exc:  # any driver failure means "not ready"
             log.warning("readiness check failed: %s", exc)
             return JSONResponse({"status": "unavailable"}, status_code=503)
@@ -238,5 +238,5 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         ],
         lifespan=lifespan,
     )
-    app.state.platform = platform
+    app.state.runtime = runtime
     return app

@@ -31,7 +31,7 @@ from graphql_api.loaders import Loaders, PlatformLoaders
 from graphql_api.rate_limit import LoginRateLimiter, TenantRateLimiter
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import Tenant
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 
 TENANT_HEADER = "x-tenant"
 
@@ -40,7 +40,7 @@ TENANT_HEADER = "x-tenant"
 class Context:
     """What every resolver receives as ``info.context``."""
 
-    platform: Platform
+    runtime: Runtime
     tokens: TokenService
     request: Request | None = None
     response: Any = None
@@ -84,7 +84,7 @@ class Context:
     @cached_property
     def platform_loaders(self) -> PlatformLoaders:
         """DataLoaders of this request over the platform database (plans, tenant usage)."""
-        return PlatformLoaders(self.platform)
+        return PlatformLoaders(self.runtime)
 
     @cached_property
     def loaders(self) -> Loaders:
@@ -114,7 +114,7 @@ def ascii_lower(text: str | None) -> str | None:
     return text.lower() if text.isascii() else text
 
 
-async def _requested_slug(platform: Platform, request: Request) -> str | None:
+async def _requested_slug(runtime: Runtime, request: Request) -> str | None:
     path_slug = ascii_lower(request.path_params.get("tenant"))
     header_slug = ascii_lower((request.headers.get(TENANT_HEADER) or "").strip())
     if path_slug and header_slug and path_slug != header_slug:
@@ -125,17 +125,17 @@ async def _requested_slug(platform: Platform, request: Request) -> str | None:
     if path_slug or header_slug:
         return path_slug or header_slug
     host = request.headers.get("host")
-    return await platform.registry.slug_for_host(host) if host else None
+    return await runtime.registry.slug_for_host(host) if host else None
 
 
-async def load_served_tenant(platform: Platform, slug: str) -> Tenant:
+async def load_served_tenant(runtime: Runtime, slug: str) -> Tenant:
     """The tenant if the API serves it.
 
     Raises:
         AppError: TENANT_NOT_FOUND (unknown or malformed slug), TENANT_INACTIVE
         (suspended, cancelled or deleted; the message says which and why).
     """
-    tenant = await platform.registry.by_slug(slug)
+    tenant = await runtime.registry.by_slug(slug)
     if tenant is None:
         raise AppError(ErrorCode.TENANT_NOT_FOUND, f"tenant {slug!r} does not exist")
     if not tenant.is_served:
@@ -156,7 +156,7 @@ def client_address(request: Request) -> str:
 
 
 async def build_context(
-    platform: Platform,
+    runtime: Runtime,
     tokens: TokenService,
     request: Request,
     rate_limiter: TenantRateLimiter | None = None,
@@ -168,7 +168,7 @@ async def build_context(
     limit; ``login_limiter`` is handed to the ``login`` resolver.
     """
     context = Context(
-        platform=platform,
+        runtime=runtime,
         tokens=tokens,
         request=request,
         login_limiter=login_limiter,
@@ -179,10 +179,10 @@ async def build_context(
         if token:
             context.principal = tokens.verify(token)
         principal = context.principal
-        slug = await _requested_slug(platform, request) or principal.tenant_slug
+        slug = await _requested_slug(runtime, request) or principal.tenant_slug
         if slug is None:
             return context
-        tenant = await load_served_tenant(platform, slug)
+        tenant = await load_served_tenant(runtime, slug)
         if (
             principal.is_authenticated
             and not principal.is_super_admin
@@ -197,7 +197,7 @@ async def build_context(
             anonymous = None if principal.is_authenticated else context.client_address
             await rate_limiter.hit(tenant, anonymous)
         context.tenant = tenant
-        context.db = platform.tenant_database(tenant)
+        context.db = runtime.tenant_database(tenant)
     except AppError as exc:
         context.failure = exc
     except ConnectionFailure as exc:

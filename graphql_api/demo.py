@@ -1,4 +1,4 @@
-"""Demo data for the zero-set-up default (embedded mock database).
+"""Demo data for the zero-set-up default (the embedded SecantusDB database).
 
 Modelled on the seeds' real tenants: the clinic brands of seed 000 (Omega
 West / westesti.com, Omega Trombofili / trombofili.com, Omega Genetik /
@@ -21,11 +21,11 @@ from domain.booking_rules import BookingAction
 from domain.bookings import BookingRequest, BookingService
 from domain.catalog import CatalogService, ServiceFields
 from domain.customers import CustomerFields, CustomerService
-from tenancy import service as tenant_service
+from tenancy import lifecycle
 from tenancy.errors import AppError
 from tenancy.models import Role, TenantStatus
 from tenancy.passwords import verify_password
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,7 @@ def demo_logins() -> list[tuple[str | None, str]]:
     return logins
 
 
-async def disable_demo_logins(platform: Platform) -> list[str]:
+async def disable_demo_logins(runtime: Runtime) -> list[str]:
     """Deactivate demo users that still have the public demo password (production start).
 
     A platform that was tried out in development and then served in
@@ -157,50 +157,50 @@ async def disable_demo_logins(platform: Platform) -> list[str]:
     """
     disabled = []
     for slug, email in demo_logins():
-        tenant = await platform.store.tenant_by_slug(slug) if slug else None
+        tenant = await runtime.store.tenant_by_slug(slug) if slug else None
         if slug and tenant is None:
             continue
-        user = await platform.store.user_by_email(tenant.id if tenant else None, email)
+        user = await runtime.store.user_by_email(tenant.id if tenant else None, email)
         if user is None or not user.active:
             continue
         if await verify_password(user.password_hash, DEMO_PASSWORD):
             reason = "demo password in production"
-            if await tenant_service.deactivate_user(platform, user, reason, "system:start"):
+            if await lifecycle.deactivate_user(runtime, user, reason, "system:start"):
                 disabled.append(email)
     return disabled
 
 
-async def seed_demo(platform: Platform) -> bool:
+async def seed_demo(runtime: Runtime) -> bool:
     """Seed the demo tenants into an empty platform; returns False if tenants exist already.
 
     Several processes may start at once (``--workers 2``): one claim decides
     which of them seeds; the others leave it alone.
     """
-    if await platform.store.has_tenants():
+    if await runtime.store.has_tenants():
         return False
-    store = platform.store
+    store = runtime.store
     if not await store.claim_once(DEMO_SEED_CLAIM, f"pid {os.getpid()}"):
         # Another worker seeds: serve only once the demo tenants exist.
         if not await store.wait_for_claim(DEMO_SEED_CLAIM, DEMO_SEED_WAIT_SECONDS):
             log.warning("another process has been seeding the demo for too long; going on")
         return False
-    await tenant_service.create_super_admin(
-        platform,
+    await lifecycle.create_super_admin(
+        runtime,
         email=SUPER_ADMIN_EMAIL,
         name="Platform Root",
         password=DEMO_PASSWORD,
         actor="demo-seed",
     )
     for demo in DEMO_TENANTS:
-        await _seed_tenant(platform, demo)
+        await _seed_tenant(runtime, demo)
     await store.finish_claim(DEMO_SEED_CLAIM)
     return True
 
 
-async def _seed_tenant(platform: Platform, demo: DemoTenant) -> None:
-    tenant = await tenant_service.provision_tenant(
-        platform,
-        tenant_service.ProvisionRequest(
+async def _seed_tenant(runtime: Runtime, demo: DemoTenant) -> None:
+    tenant = await lifecycle.provision_tenant(
+        runtime,
+        lifecycle.ProvisionRequest(
             slug=demo.slug,
             name=demo.name,
             plan_key=demo.plan,
@@ -213,8 +213,8 @@ async def _seed_tenant(platform: Platform, demo: DemoTenant) -> None:
         actor="demo-seed",
     )
     for role in DEMO_ROLES[1:]:
-        await tenant_service.create_user(
-            platform,
+        await lifecycle.create_user(
+            runtime,
             tenant,
             email=demo_login(demo.slug, role),
             name=f"{demo.name} {role.value}",
@@ -222,7 +222,7 @@ async def _seed_tenant(platform: Platform, demo: DemoTenant) -> None:
             password=DEMO_PASSWORD,
             actor="demo-seed",
         )
-    db = platform.tenant_database(tenant)
+    db = runtime.tenant_database(tenant)
     catalog = CatalogService(db)
     services = [
         await catalog.create_service(
@@ -268,11 +268,11 @@ async def _seed_tenant(platform: Platform, demo: DemoTenant) -> None:
             reason = "customer asked to cancel" if action == BookingAction.CANCEL else None
             await bookings.transition(str(result.booking["_id"]), action, reason)
     if demo.status != TenantStatus.ACTIVE:
-        await tenant_service.set_tenant_status(
-            platform, demo.slug, demo.status, demo.status_reason, "demo-seed"
+        await lifecycle.set_tenant_status(
+            runtime, demo.slug, demo.status, demo.status_reason, "demo-seed"
         )
     else:
-        await platform.store.update_tenant(
+        await runtime.store.update_tenant(
             tenant.id, {"status": TenantStatus.ACTIVE.value, "subscription.status": "active"}
         )
-        platform.registry.invalidate(demo.slug)
+        runtime.registry.invalidate(demo.slug)

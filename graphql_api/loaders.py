@@ -16,7 +16,7 @@ from strawberry.dataloader import DataLoader
 
 from domain.collections import CUSTOMERS, LOCATIONS, SERVICES
 from tenancy.models import Plan, Tenant
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 from tenancy.usage import TenantUsage, usage_of
 
 
@@ -49,13 +49,13 @@ class Loaders:
 class PlatformLoaders:
     """Plans by key and usage by tenant, batched for a page of tenants."""
 
-    def __init__(self, platform: Platform) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         async def plans(keys: Sequence[str]) -> list[Plan | None]:
-            found = await platform.store.plans_by_key(list(keys))
+            found = await runtime.store.plans_by_key(list(keys))
             return [found.get(key) for key in keys]
 
         async def usage(tenants: Sequence[Tenant]) -> list[TenantUsage]:
-            found = await usage_of(platform, list(tenants))
+            found = await usage_of(runtime, list(tenants))
             return [found[tenant.id] for tenant in tenants]
 
         self.plan: DataLoader[str, Plan | None] = DataLoader(plans)

@@ -32,7 +32,7 @@ from tenancy.models import Tenant, TenantStatus
 from tenancy.reports import ReportError
 
 if TYPE_CHECKING:
-    from tenancy.runtime import Platform
+    from tenancy.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -55,19 +55,19 @@ class MigrationTarget:
     skip_reason: str | None = None
 
 
-def _tenant_target(platform: Platform, tenant: Tenant) -> MigrationTarget:
+def _tenant_target(runtime: Runtime, tenant: Tenant) -> MigrationTarget:
     skip = None
     if tenant.maintenance is not None:
         skip = f"tenant is in maintenance ({tenant.maintenance.reason}); migrate it afterwards"
     try:
-        db = platform.tenant_database(tenant)
+        db = runtime.tenant_database(tenant)
     except AppError as exc:
         return MigrationTarget(MigrationScope.TENANT, tenant.slug, None, tenant, error=exc)
     return MigrationTarget(MigrationScope.TENANT, tenant.slug, db, tenant, skip_reason=skip)
 
 
 async def resolve_targets(
-    platform: Platform,
+    runtime: Runtime,
     *,
     tenants: Sequence[str] | None = None,
     include_platform: bool | None = None,
@@ -75,7 +75,7 @@ async def resolve_targets(
     """The databases a plan covers: platform first, then tenants by slug.
 
     Args:
-        platform: the started platform runtime.
+        runtime: the started runtime.
         tenants: slugs to select (``--tenant``); ``None`` means every tenant
             whose status is not ``deleted``.
         include_platform: default: only when ``tenants`` is ``None``.
@@ -91,13 +91,13 @@ async def resolve_targets(
         include_platform = tenants is None
     targets: list[MigrationTarget] = []
     if include_platform:
-        targets.append(MigrationTarget(MigrationScope.PLATFORM, PLATFORM_LABEL, platform.store.db))
+        targets.append(MigrationTarget(MigrationScope.PLATFORM, PLATFORM_LABEL, runtime.store.db))
     if tenants is None:
-        records = await platform.store.tenants_to_migrate()
+        records = await runtime.store.tenants_to_migrate()
     else:
         records = []
         for slug in dict.fromkeys(tenants):
-            tenant = await platform.store.tenant_by_slug(slug)
+            tenant = await runtime.store.tenant_by_slug(slug)
             if tenant is None or tenant.status == TenantStatus.DELETED:
                 raise AppError(
                     ErrorCode.TENANT_NOT_FOUND,
@@ -107,7 +107,7 @@ async def resolve_targets(
                     ["tenant"],
                 )
             records.append(tenant)
-    targets.extend(_tenant_target(platform, t) for t in records)
+    targets.extend(_tenant_target(runtime, t) for t in records)
     return targets
 
 
@@ -117,7 +117,7 @@ def _check_concurrency(concurrency: int) -> None:
 
 
 async def status_all(
-    platform: Platform,
+    runtime: Runtime,
     *,
     tenants: Sequence[str] | None = None,
     include_platform: bool | None = None,
@@ -136,7 +136,7 @@ async def status_all(
         AppError: TENANT_NOT_FOUND (selected slug), VALIDATION_FAILED (concurrency).
     """
     _check_concurrency(concurrency)
-    targets = await resolve_targets(platform, tenants=tenants, include_platform=include_platform)
+    targets = await resolve_targets(runtime, tenants=tenants, include_platform=include_platform)
     semaphore = asyncio.Semaphore(concurrency)
 
     async def one(target: MigrationTarget) -> DatabaseStatus:
@@ -170,7 +170,7 @@ async def status_all(
 
 
 async def migrate_all(
-    platform: Platform,
+    runtime: Runtime,
     *,
     actor: str,
     tenants: Sequence[str] | None = None,
@@ -186,7 +186,7 @@ async def migrate_all(
     """``migrate up``: the platform database, then tenant databases, ``concurrency`` at a time.
 
     Args:
-        platform: the started platform runtime.
+        runtime: the started runtime.
         actor: who runs it (ledger ``by``).
         tenants: slugs (``--tenant``); ``None``: every non-deleted tenant.
         include_platform: default: only when ``tenants`` is ``None``.
@@ -209,7 +209,7 @@ async def migrate_all(
         AppError: TENANT_NOT_FOUND (selected slug), VALIDATION_FAILED (concurrency).
     """
     _check_concurrency(concurrency)
-    targets = await resolve_targets(platform, tenants=tenants, include_platform=include_platform)
+    targets = await resolve_targets(runtime, tenants=tenants, include_platform=include_platform)
     owner = owner or default_owner(actor)
     report = RunReport(action="up", dry_run=dry_run)
     stop = asyncio.Event()

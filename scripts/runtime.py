@@ -15,11 +15,11 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 from pymongo.errors import ConfigurationError, ConnectionFailure, PyMongoError
 
-from migrations.runtime import build_platform
+from migrations.runtime import build_runtime
 from tenancy.clients import ClientRegistry
 from tenancy.embedded import embedded_database
 from tenancy.errors import AppError, ErrorCode, from_database_error
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 from tenancy.settings import Settings
 
 _ENV_PREFIX = "APP_"
@@ -38,7 +38,7 @@ def load_settings() -> Settings:
 
 
 @asynccontextmanager
-async def operator_platform(settings: Settings | None = None) -> AsyncIterator[Platform]:
+async def operator_runtime(settings: Settings | None = None) -> AsyncIterator[Runtime]:
     """A started platform for one command; closed when it ends.
 
     MongoDB clients give up looking for a reachable server after
@@ -53,15 +53,15 @@ async def operator_platform(settings: Settings | None = None) -> AsyncIterator[P
     settings = settings or load_settings()
     timeout_ms = round(settings.cli_server_selection_timeout_seconds * 1000)
     clients = ClientRegistry(settings.cluster_urls(), {"serverSelectionTimeoutMS": timeout_ms})
-    platform = build_platform(settings, clients)
+    runtime = build_runtime(settings, clients)
     async with AsyncExitStack() as stack:
-        stack.push_async_callback(platform.close)
+        stack.push_async_callback(runtime.close)
         if settings.is_embedded:
             await stack.enter_async_context(
-                embedded_database(settings.embedded_dir, platform.clients)
+                embedded_database(settings.embedded_dir, runtime.clients)
             )
-        await platform.start()
-        yield platform
+        await runtime.start()
+        yield runtime
 
 
 def _env_name(field: object) -> str:

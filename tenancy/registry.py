@@ -2,7 +2,7 @@
 
 The cache holds each record for ``ttl`` seconds (``cachetools.TTLCache``,
 bounded, so a flood of made-up slugs cannot grow it without end). Changes
-made through the product (``tenancy.service``) invalidate it at once in this
+made through the product (``tenancy.lifecycle``) invalidate it at once in this
 process; other processes see the change when their entry expires.
 """
 

@@ -1,4 +1,4 @@
-"""The platform runtime: settings, clients, platform store and tenant registry.
+"""The runtime: settings, clients, platform store and tenant registry.
 
 One instance per process, built at start (server lifespan or CLI command)
 and passed explicitly; there is no module-level "current database".
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class Platform:
+class Runtime:
     """Everything that reaches MongoDB, bundled for explicit passing.
 
     ``upgrade_schema`` brings a new database to the latest schema version
@@ -44,14 +44,14 @@ class Platform:
         clients: ClientRegistry | None = None,
         *,
         upgrade_schema: SchemaUpgrader,
-    ) -> Platform:
+    ) -> Runtime:
         """Wire a platform; opens no connection yet (clients are lazy).
 
         Args:
             settings: the settings.
             clients: the client registry (default: one for ``settings``' clusters).
             upgrade_schema: how new databases reach the latest schema version
-                (``migrations.runtime.build_platform`` passes the versioned migrations).
+                (``migrations.runtime.build_runtime`` passes the versioned migrations).
         """
         clients = clients or ClientRegistry(settings.cluster_urls())
         location = DatabaseLocation(cluster=DEFAULT_CLUSTER, name=settings.platform_db)

@@ -1,16 +1,16 @@
 """How tenancy brings a new database to the code's schema version, without knowing how.
 
 tenancy creates databases: the platform database at the first start
-(:meth:`tenancy.runtime.Platform.start`) and each tenant's at provisioning
-(:func:`tenancy.service.provision_tenant`). Both are born at the latest
+(:meth:`tenancy.runtime.Runtime.start`) and each tenant's at provisioning
+(:func:`tenancy.lifecycle.provision_tenant`). Both are born at the latest
 version of the versioned migrations. Those live in the ``migrations``
 package, which depends on ``tenancy`` (errors, models, indexes...), so the
 dependency is inverted: tenancy calls the :data:`SchemaUpgrader` its
-:class:`~tenancy.runtime.Platform` holds and never imports ``migrations``.
+:class:`~tenancy.runtime.Runtime` holds and never imports ``migrations``.
 
-``Platform.build(settings, upgrade_schema=...)`` sets it; the composition
+``Runtime.build(settings, upgrade_schema=...)`` sets it; the composition
 roots (the server, ``tenantctl``, tests) build their platform with
-:func:`migrations.runtime.build_platform`, which passes the versioned
+:func:`migrations.runtime.build_runtime`, which passes the versioned
 migrations' ``bring_to_latest``.
 """
 

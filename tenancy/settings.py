@@ -49,7 +49,8 @@ class Settings(BaseSettings):
         description="Where the deleteTenant mutation writes the backup export first.",
     )
     seed_demo: bool | None = Field(
-        default=None, description="Seed demo data at start; default: only in mock mode."
+        default=None,
+        description="Seed demo data at start; default: only in embedded mode (no APP_MONGODB_URL).",
     )
 
     jwt_algorithm: Literal["HS256", "RS256"] = "HS256"

@@ -10,7 +10,7 @@ from bson import ObjectId
 
 from tenancy import quota
 from tenancy.models import Tenant
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 
 CUSTOMERS_COUNTER = "customers"  # the counter domain.customers keeps in each tenant database
 
@@ -23,15 +23,15 @@ class TenantUsage:
     customers: int
 
 
-async def usage_of(platform: Platform, tenants: list[Tenant]) -> dict[ObjectId, TenantUsage]:
+async def usage_of(runtime: Runtime, tenants: list[Tenant]) -> dict[ObjectId, TenantUsage]:
     """Usage of several tenants: one aggregation for all users, one read per tenant database.
 
     Returns:
         tenant id -> usage, for every tenant given.
     """
-    users = await platform.store.active_users_by_tenant([t.id for t in tenants])
+    users = await runtime.store.active_users_by_tenant([t.id for t in tenants])
     customers = await asyncio.gather(
-        *(quota.usage(platform.tenant_database(t), CUSTOMERS_COUNTER) for t in tenants)
+        *(quota.usage(runtime.tenant_database(t), CUSTOMERS_COUNTER) for t in tenants)
     )
     return {
         tenant.id: TenantUsage(users=users.get(tenant.id, 0), customers=count)

@@ -18,10 +18,10 @@ from argon2 import PasswordHasher, profiles
 from graphql_api.app import create_app
 from graphql_api.auth import TokenService
 from graphql_api.demo import DEMO_PASSWORD, demo_login, seed_demo
-from migrations.runtime import build_platform
+from migrations.runtime import build_runtime
 from tenancy import passwords
 from tenancy.models import Role
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 from tenancy.settings import Settings
 from tests.backends import Backend, MockBackend, ServerBackend, ServerUrls, legs, server_urls
 
@@ -79,25 +79,25 @@ def settings(backend: Backend) -> Settings:
 
 
 @pytest.fixture
-async def platform(settings: Settings) -> AsyncIterator[Platform]:
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     """An empty platform (default plans only) on the test's backend."""
-    platform = build_platform(settings)
-    await platform.start()
-    yield platform
-    await platform.close()
+    runtime = build_runtime(settings)
+    await runtime.start()
+    yield runtime
+    await runtime.close()
 
 
 @pytest.fixture
-async def demo(platform: Platform) -> Platform:
+async def demo(runtime: Runtime) -> Runtime:
     """The platform with the demo tenants seeded (west-nipt, tromb-screening,
     quattro-stand active; omega-nipt suspended)."""
-    await seed_demo(platform)
-    return platform
+    await seed_demo(runtime)
+    return runtime
 
 
 @pytest.fixture
-async def client(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(platform=platform)
+async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(runtime=runtime)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://api.example.test") as c:
         yield c
@@ -106,10 +106,10 @@ async def client(platform: Platform) -> AsyncIterator[httpx.AsyncClient]:
 class GraphQLClient:
     """Posts GraphQL operations the way an SPA does."""
 
-    def __init__(self, http: httpx.AsyncClient, platform: Platform) -> None:
+    def __init__(self, http: httpx.AsyncClient, runtime: Runtime) -> None:
         self.http = http
-        self.platform = platform
-        self.tokens = TokenService(platform.settings)
+        self.runtime = runtime
+        self.tokens = TokenService(runtime.settings)
 
     async def __call__(
         self,
@@ -136,16 +136,16 @@ class GraphQLClient:
 
     async def token(self, slug: str | None, role: Role = Role.ADMIN) -> str:
         """A real token for a demo user, minted like ``login`` does."""
-        tenant = await self.platform.store.tenant_by_slug(slug) if slug else None
+        tenant = await self.runtime.store.tenant_by_slug(slug) if slug else None
         email = demo_login(slug, role) if slug else "root@platform.example.com"
-        user = await self.platform.store.user_by_email(tenant.id if tenant else None, email)
+        user = await self.runtime.store.user_by_email(tenant.id if tenant else None, email)
         assert user is not None, email
         return self.tokens.issue(user, tenant)[0]
 
 
 @pytest.fixture
-def gql(client: httpx.AsyncClient, platform: Platform) -> GraphQLClient:
-    return GraphQLClient(client, platform)
+def gql(client: httpx.AsyncClient, runtime: Runtime) -> GraphQLClient:
+    return GraphQLClient(client, runtime)
 
 
 def error_codes(result: dict[str, Any]) -> list[str]:

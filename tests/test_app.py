@@ -15,13 +15,13 @@ async def test_healthz(client: httpx.AsyncClient):
     assert response.json() == {"status": "ok"}
 
 
-async def test_readyz_ok_and_unavailable(client: httpx.AsyncClient, platform, monkeypatch):
+async def test_readyz_ok_and_unavailable(client: httpx.AsyncClient, runtime, monkeypatch):
     assert (await client.get("/readyz")).json() == {"status": "ready", "embedded": False}
 
     async def down() -> None:
         raise ConnectionError("no route to host")
 
-    monkeypatch.setattr(platform.store, "ping", down)
+    monkeypatch.setattr(runtime.store, "ping", down)
     response = await client.get("/readyz")
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable"}
@@ -51,7 +51,7 @@ async def test_bad_variable_is_a_validation_error(demo, gql: GraphQLClient):
 
 async def test_depth_limit(demo):
     settings = demo.settings.model_copy(update={"max_query_depth": 2})
-    app = create_app(settings=settings, platform=demo)
+    app = create_app(settings=settings, runtime=demo)
     query = "{ plans { limits { maxUsers } } tenant { subscription { plan { key } } } }"
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         body = (await c.post("/t/west-nipt/graphql", json={"query": query})).json()
@@ -101,9 +101,9 @@ async def test_cors_preflight_for_configured_origin(client: httpx.AsyncClient):
     assert "access-control-allow-origin" not in refused.headers
 
 
-async def test_graphiql_in_development(platform):
+async def test_graphiql_in_development(runtime):
     app = create_app(
-        settings=platform.settings.model_copy(update={"graphiql": True}), platform=platform
+        settings=runtime.settings.model_copy(update={"graphiql": True}), runtime=runtime
     )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         response = await c.get("/graphql", headers={"accept": "text/html"})
@@ -112,9 +112,9 @@ async def test_graphiql_in_development(platform):
 
 
 @pytest.mark.parametrize("enabled", [True, False])
-async def test_introspection_switch(platform, enabled: bool):
-    settings = platform.settings.model_copy(update={"introspection": enabled})
-    app = create_app(settings=settings, platform=platform)
+async def test_introspection_switch(runtime, enabled: bool):
+    settings = runtime.settings.model_copy(update={"introspection": enabled})
+    app = create_app(settings=settings, runtime=runtime)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         response = await c.post("/graphql", json={"query": "{ __schema { queryType { name } } }"})
     body = response.json()
@@ -130,7 +130,7 @@ async def test_plan_rate_limit_per_tenant(demo):
     await demo.store.update_tenant(tenant.id, {"limits.api_rate_limit_per_minute": 3})
     demo.registry.invalidate("tromb-screening")
     settings = demo.settings.model_copy(update={"rate_limit_enabled": True})
-    app = create_app(settings=settings, platform=demo)
+    app = create_app(settings=settings, runtime=demo)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         gql = GraphQLClient(c, demo)
         for _ in range(3):

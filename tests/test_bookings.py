@@ -19,7 +19,7 @@ from domain.bookings import BookingRequest, BookingService
 from domain.collections import BOOKING_SLOTS, BOOKINGS, CUSTOMERS
 from graphql_api.demo import DEMO_TENANTS, _seed_tenant
 from tenancy.models import Role, Tenant
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 from tests.conftest import GraphQLClient, error_codes
 
 ISTANBUL = ZoneInfo("Europe/Istanbul")
@@ -104,7 +104,7 @@ class West:
     """The demo tenant west-nipt, seen by its admin."""
 
     gql: GraphQLClient
-    platform: Platform
+    runtime: Runtime
     tenant: Tenant
     token: str
     admin_id: str
@@ -173,17 +173,17 @@ class West:
 
     @property
     def db(self):
-        return self.platform.tenant_database(self.tenant)
+        return self.runtime.tenant_database(self.tenant)
 
     def service(self, actor: str = "test") -> BookingService:
         return BookingService(self.db, self.tenant, actor)
 
 
 @pytest.fixture
-async def west(platform: Platform, gql: GraphQLClient) -> West:
+async def west(runtime: Runtime, gql: GraphQLClient) -> West:
     # Only the west-nipt demo tenant (the whole demo takes ten times longer to seed).
-    await _seed_tenant(platform, DEMO_TENANTS[0])
-    demo = platform
+    await _seed_tenant(runtime, DEMO_TENANTS[0])
+    demo = runtime
     token = await gql.token("west-nipt")
     tenant = await demo.store.tenant_by_slug("west-nipt")
     assert tenant is not None
@@ -198,7 +198,7 @@ async def west(platform: Platform, gql: GraphQLClient) -> West:
     assert admin is not None
     return West(
         gql=gql,
-        platform=demo,
+        runtime=demo,
         tenant=tenant,
         token=token,
         admin_id=str(admin.id),
@@ -249,9 +249,9 @@ class _YieldingDatabase:
 def interleaved(west: West, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Make every tenant-database call a suspension point; returns the log of calling tasks."""
     log: list[int] = []
-    real = west.platform.clients.database
+    real = west.runtime.clients.database
     monkeypatch.setattr(
-        west.platform.clients, "database", lambda location: _YieldingDatabase(real(location), log)
+        west.runtime.clients, "database", lambda location: _YieldingDatabase(real(location), log)
     )
     return log
 
@@ -503,8 +503,8 @@ async def test_customer_id_or_details_exactly_one(west: West):
 
 async def test_new_inline_customer_respects_the_plan_limit(west: West):
     live = await west.db[CUSTOMERS].count_documents({"status": {"$ne": "deleted"}})
-    await west.platform.store.update_tenant(west.tenant.id, {"limits.max_customers": live})
-    west.platform.registry.invalidate("west-nipt")
+    await west.runtime.store.update_tenant(west.tenant.id, {"limits.max_customers": live})
+    west.runtime.registry.invalidate("west-nipt")
     before = await west.count_bookings()
     error = await west.create_error(
         token=None, startsAt=local(7, 16), customer={"name": "New", "email": "new@example.com"}

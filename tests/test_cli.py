@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from graphql_api.app import create_app
 from scripts.cli import app
-from scripts.runtime import operator_platform
+from scripts.runtime import operator_runtime
 from tenancy.platform import PlatformStore, ServerInstance
 from tenancy.settings import Settings
 from tests.backends import Backend
@@ -330,10 +330,10 @@ def test_delete_waits_for_a_running_server_and_says_so(invoke, tmp_path: Path, s
     assert invoke("tenants", "provision", "acme-dental", *OWNER).exit_code == 0
 
     async def register_a_server() -> ServerInstance:
-        async with operator_platform() as platform:
-            server = PlatformStore(platform.store.db)
+        async with operator_runtime() as runtime:
+            server = PlatformStore(runtime.store.db)
             await server.register_instance(lease_seconds=600)
-            [instance] = await platform.store.live_instances()
+            [instance] = await runtime.store.live_instances()
             return instance
 
     server = asyncio.run(register_a_server())

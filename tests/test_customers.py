@@ -12,9 +12,9 @@ import pytest
 from bson import json_util
 
 from domain.customers import CustomerFields, CustomerService
-from tenancy import service as tenant_service
+from tenancy import lifecycle
 from tenancy.models import Role, Tenant
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 from tests.conftest import GraphQLClient, error_codes
 
 CUSTOMER_FIELDS = "id name email phone company tags notes status createdAt updatedAt"
@@ -101,10 +101,10 @@ class Api:
         raise AssertionError("pagination did not terminate")
 
 
-async def provision(platform: Platform, slug: str, plan: str = "enterprise") -> Tenant:
-    return await tenant_service.provision_tenant(
-        platform,
-        tenant_service.ProvisionRequest(
+async def provision(runtime: Runtime, slug: str, plan: str = "enterprise") -> Tenant:
+    return await lifecycle.provision_tenant(
+        runtime,
+        lifecycle.ProvisionRequest(
             slug=slug,
             name=f"Tenant {slug}",
             plan_key=plan,
@@ -116,30 +116,30 @@ async def provision(platform: Platform, slug: str, plan: str = "enterprise") -> 
     )
 
 
-async def admin_session(gql: GraphQLClient, platform: Platform, tenant: Tenant) -> Api:
-    owner = await platform.store.user_by_id(tenant.owner_user_id)
+async def admin_session(gql: GraphQLClient, runtime: Runtime, tenant: Tenant) -> Api:
+    owner = await runtime.store.user_by_id(tenant.owner_user_id)
     assert owner is not None
     return Api(gql, tenant.slug, gql.tokens.issue(owner, tenant)[0])
 
 
-async def set_customer_limit(platform: Platform, tenant: Tenant, limit: int | None) -> None:
-    await platform.store.update_tenant(tenant.id, {"limits.max_customers": limit})
-    platform.registry.invalidate(tenant.slug)
+async def set_customer_limit(runtime: Runtime, tenant: Tenant, limit: int | None) -> None:
+    await runtime.store.update_tenant(tenant.id, {"limits.max_customers": limit})
+    runtime.registry.invalidate(tenant.slug)
 
 
 @pytest.fixture
-async def fresh(platform: Platform) -> Tenant:
+async def fresh(runtime: Runtime) -> Tenant:
     """An empty tenant on the enterprise plan."""
-    return await provision(platform, "acme-clinic")
+    return await provision(runtime, "acme-clinic")
 
 
 @pytest.fixture
-async def api(gql: GraphQLClient, platform: Platform, fresh: Tenant) -> Api:
-    return await admin_session(gql, platform, fresh)
+async def api(gql: GraphQLClient, runtime: Runtime, fresh: Tenant) -> Api:
+    return await admin_session(gql, runtime, fresh)
 
 
 @pytest.fixture
-async def demo_api(demo: Platform, gql: GraphQLClient) -> Api:
+async def demo_api(demo: Runtime, gql: GraphQLClient) -> Api:
     return Api(gql, "west-nipt", await gql.token("west-nipt"))
 
 
@@ -218,7 +218,7 @@ async def test_unknown_and_malformed_ids_are_not_found(api: Api):
 
 
 async def test_email_is_unique_per_tenant_case_insensitively(
-    api: Api, fresh: Tenant, platform: Platform
+    api: Api, fresh: Tenant, runtime: Runtime
 ):
     first = await api.create(name="One", email="same@example.com")
     errors = await api.create_errors(name="Two", email="  SAME@Example.com ")
@@ -238,7 +238,7 @@ async def test_email_is_unique_per_tenant_case_insensitively(
     assert listed["totalCount"] == 2
     assert sorted(e["node"]["id"] for e in listed["edges"]) == sorted([first["id"], other["id"]])
     # the refused create gave its plan-limit reservation back
-    db = platform.tenant_database(fresh)
+    db = runtime.tenant_database(fresh)
     assert await CustomerService(db, fresh).count() == 2
 
 
@@ -292,9 +292,9 @@ async def test_soft_delete_hides_customer_and_frees_email(api: Api):
 
 
 @pytest.fixture
-async def thirty(platform: Platform, fresh: Tenant) -> list[dict[str, Any]]:
+async def thirty(runtime: Runtime, fresh: Tenant) -> list[dict[str, Any]]:
     """30 customers created in this order (names deliberately not in creation order)."""
-    service = CustomerService(platform.tenant_database(fresh), fresh)
+    service = CustomerService(runtime.tenant_database(fresh), fresh)
     names = [
         f"{chr(ord('a') + (i * 7) % 26)}{'Z' if i % 2 else 'z'} person {i:02d}" for i in range(30)
     ]
@@ -371,10 +371,10 @@ async def test_empty_connection(api: Api):
 
 
 async def test_default_page_size_is_settings_default(
-    api: Api, thirty: list[dict[str, Any]], platform
+    api: Api, thirty: list[dict[str, Any]], runtime
 ):
     page = await api.list()
-    assert len(page["edges"]) == platform.settings.default_page_size == 20
+    assert len(page["edges"]) == runtime.settings.default_page_size == 20
     assert page["pageInfo"]["hasNextPage"] is True
 
 
@@ -508,8 +508,8 @@ async def test_filtered_pagination_walks_only_matches(api: Api, thirty: list[dic
 # -- plan limit ---------------------------------------------------------------
 
 
-async def test_plan_limit_refuses_customer_over_limit(api: Api, fresh: Tenant, platform: Platform):
-    await set_customer_limit(platform, fresh, 3)
+async def test_plan_limit_refuses_customer_over_limit(api: Api, fresh: Tenant, runtime: Runtime):
+    await set_customer_limit(runtime, fresh, 3)
     created = [await api.create(name=f"C{i}") for i in range(3)]
     errors = await api.create_errors(name="One too many", email="over@example.com")
     assert [e["code"] for e in errors] == ["PLAN_LIMIT_EXCEEDED"]
@@ -528,7 +528,7 @@ async def test_plan_limit_refuses_customer_over_limit(api: Api, fresh: Tenant, p
     ]
 
 
-async def test_plan_limit_counts_existing_demo_customers(demo_api: Api, demo: Platform):
+async def test_plan_limit_counts_existing_demo_customers(demo_api: Api, demo: Runtime):
     tenant = await demo.store.tenant_by_slug("west-nipt")
     assert tenant is not None
     existing = (await demo_api.list(first=100))["totalCount"]
@@ -541,17 +541,15 @@ async def test_plan_limit_counts_existing_demo_customers(demo_api: Api, demo: Pl
     await demo_api.create(name="Extra")
 
 
-async def test_plan_limit_zero_allows_no_customer(api: Api, fresh: Tenant, platform: Platform):
-    await set_customer_limit(platform, fresh, 0)
+async def test_plan_limit_zero_allows_no_customer(api: Api, fresh: Tenant, runtime: Runtime):
+    await set_customer_limit(runtime, fresh, 0)
     errors = await api.create_errors(name="First")
     assert [e["code"] for e in errors] == ["PLAN_LIMIT_EXCEEDED"]
     assert (await api.list(first=10))["totalCount"] == 0
 
 
-async def test_plan_limit_holds_under_concurrent_creates(
-    api: Api, fresh: Tenant, platform: Platform
-):
-    await set_customer_limit(platform, fresh, 5)
+async def test_plan_limit_holds_under_concurrent_creates(api: Api, fresh: Tenant, runtime: Runtime):
+    await set_customer_limit(runtime, fresh, 5)
     results = await asyncio.gather(
         *(
             api(CREATE, input={"name": f"Racer {i}", "email": f"r{i}@example.com"})
@@ -566,8 +564,8 @@ async def test_plan_limit_holds_under_concurrent_creates(
     assert (await api.list(first=100))["totalCount"] == 5
 
 
-async def test_unlimited_plan_has_no_limit(api: Api, fresh: Tenant, platform: Platform):
-    await set_customer_limit(platform, fresh, None)
+async def test_unlimited_plan_has_no_limit(api: Api, fresh: Tenant, runtime: Runtime):
+    await set_customer_limit(runtime, fresh, None)
     for i in range(3):
         await api.create(name=f"U{i}")
     assert (await api.list(first=10))["totalCount"] == 3
@@ -576,7 +574,7 @@ async def test_unlimited_plan_has_no_limit(api: Api, fresh: Tenant, platform: Pl
 # -- roles and validation -----------------------------------------------------
 
 
-async def test_roles_on_customer_mutations(demo: Platform, gql: GraphQLClient):
+async def test_roles_on_customer_mutations(demo: Runtime, gql: GraphQLClient):
     viewer = await gql.token("west-nipt", Role.VIEWER)
     staff = await gql.token("west-nipt", Role.STAFF)
     variables = {"input": {"name": "Role Test", "email": "role@example.com"}}

@@ -52,9 +52,9 @@ from graphql_api.errors import REQUEST_LEVEL_CODES, error_body, format_error, mu
 from graphql_api.rate_limit import TenantRateLimiter
 from graphql_api.schema import schema as served_schema
 from graphql_api.types.common import UserError
-from migrations.runtime import build_platform
+from migrations.runtime import build_runtime
 from scripts.cli import app as cli_app
-from tenancy import service as tenant_service
+from tenancy import lifecycle
 from tenancy.clients import ClientRegistry
 from tenancy.errors import (
     AppError,
@@ -66,7 +66,7 @@ from tenancy.errors import (
     http_status_of,
 )
 from tenancy.models import DatabaseLocation, TenantStatus, utcnow
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 from tests.backends import Backend
 from tests.conftest import GraphQLClient, error_codes
 
@@ -217,7 +217,7 @@ async def test_mutation_payload_follows_each_codes_level(code: ErrorCode):
 class World:
     """The demo tenant west-nipt (admin token ``admin``) and a super-admin (``root``)."""
 
-    platform: Platform
+    runtime: Runtime
     http: httpx.AsyncClient
     gql: GraphQLClient
     monkeypatch: pytest.MonkeyPatch
@@ -264,19 +264,19 @@ class World:
 
 @pytest.fixture
 async def world(
-    platform: Platform,
+    runtime: Runtime,
     client: httpx.AsyncClient,
     gql: GraphQLClient,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     backend: Backend,
 ) -> World:
-    await _seed_tenant(platform, DEMO_TENANTS[0])
-    await tenant_service.create_super_admin(
-        platform, email=SUPER_ADMIN_EMAIL, name="Root", password=DEMO_PASSWORD, actor="test"
+    await _seed_tenant(runtime, DEMO_TENANTS[0])
+    await lifecycle.create_super_admin(
+        runtime, email=SUPER_ADMIN_EMAIL, name="Root", password=DEMO_PASSWORD, actor="test"
     )
     return World(
-        platform=platform,
+        runtime=runtime,
         http=client,
         gql=gql,
         monkeypatch=monkeypatch,
@@ -302,8 +302,8 @@ async def _tenant_not_found(w: World) -> httpx.Response:
 
 
 async def _tenant_inactive(w: World) -> httpx.Response:
-    await tenant_service.set_tenant_status(
-        w.platform, SLUG, TenantStatus.SUSPENDED, "payment failed", "test"
+    await lifecycle.set_tenant_status(
+        w.runtime, SLUG, TenantStatus.SUSPENDED, "payment failed", "test"
     )
     return await w.post(SERVICES)
 
@@ -317,12 +317,12 @@ async def _forbidden(w: World) -> httpx.Response:
 
 
 async def _rate_limited(w: World) -> httpx.Response:
-    tenant = await w.platform.store.tenant_by_slug(SLUG)
+    tenant = await w.runtime.store.tenant_by_slug(SLUG)
     assert tenant is not None
-    await w.platform.store.update_tenant(tenant.id, {"limits.api_rate_limit_per_minute": 1})
-    w.platform.registry.invalidate(SLUG)
-    settings = w.platform.settings.model_copy(update={"rate_limit_enabled": True})
-    async with _http(create_app(settings=settings, platform=w.platform)) as http:
+    await w.runtime.store.update_tenant(tenant.id, {"limits.api_rate_limit_per_minute": 1})
+    w.runtime.registry.invalidate(SLUG)
+    settings = w.runtime.settings.model_copy(update={"rate_limit_enabled": True})
+    async with _http(create_app(settings=settings, runtime=w.runtime)) as http:
         assert (await w.post(SERVICES, http=http)).status_code == 200
         refused = await w.post(SERVICES, http=http)
     assert int(refused.headers["retry-after"]) >= 1
@@ -333,11 +333,11 @@ async def _database_unavailable(w: World) -> httpx.Response:
     # A real client that finds no server (nothing listens on port 9 of this
     # host), waiting 100 ms instead of the driver's 30 s.
     w.monkeypatch.setattr(clients_module, "open_client", REAL_OPEN_CLIENT)
-    settings = w.platform.settings.model_copy(update={"mongodb_url": "mongodb://127.0.0.1:9/"})
+    settings = w.runtime.settings.model_copy(update={"mongodb_url": "mongodb://127.0.0.1:9/"})
     clients = ClientRegistry(settings.cluster_urls(), {"serverSelectionTimeoutMS": 100})
-    down = build_platform(settings, clients)
+    down = build_runtime(settings, clients)
     try:
-        async with _http(create_app(settings=settings, platform=down)) as http:
+        async with _http(create_app(settings=settings, runtime=down)) as http:
             return await w.post(SERVICES, http=http)
     finally:
         await down.close()
@@ -351,8 +351,8 @@ async def _internal_error(w: World) -> httpx.Response:
         raise ConnectionRefusedError("redis://limits.internal:6379 refused the connection")
 
     w.monkeypatch.setattr(TenantRateLimiter, "hit", storage_down)
-    settings = w.platform.settings.model_copy(update={"rate_limit_enabled": True})
-    async with _http(create_app(settings=settings, platform=w.platform)) as http:
+    settings = w.runtime.settings.model_copy(update={"rate_limit_enabled": True})
+    async with _http(create_app(settings=settings, runtime=w.runtime)) as http:
         response = await w.post(SERVICES, http=http)
     assert "redis" not in response.text  # logged, never shown
     return response
@@ -377,14 +377,14 @@ async def _validation_failed(w: World) -> httpx.Response:
 
 async def _not_found(w: World) -> httpx.Response:
     # A browser asking for GraphiQL, which is switched off outside development.
-    assert not w.platform.settings.graphiql_enabled
+    assert not w.runtime.settings.graphiql_enabled
     return await w.http.get(
         f"/t/{SLUG}/graphql", headers={"accept": f"text/html, {GRAPHQL_RESPONSE}"}
     )
 
 
 async def _payload_too_large(w: World) -> httpx.Response:
-    return await w.post(b" " * (w.platform.settings.max_body_bytes + 1))
+    return await w.post(b" " * (w.runtime.settings.max_body_bytes + 1))
 
 
 HTTP_PRODUCERS: dict[ErrorCode, Callable[[World], Awaitable[httpx.Response]]] = {
@@ -431,8 +431,8 @@ async def test_an_unexpected_failure_before_execution_is_logged_and_coded(
     # application/json clients get the same error with 200, as for any request error.
     async with _http(
         create_app(
-            settings=world.platform.settings.model_copy(update={"rate_limit_enabled": True}),
-            platform=world.platform,
+            settings=world.runtime.settings.model_copy(update={"rate_limit_enabled": True}),
+            runtime=world.runtime,
         )
     ) as http:
         legacy = await http.post(f"/t/{SLUG}/graphql", json=SERVICES)
@@ -452,7 +452,7 @@ async def _tenant_required(w: World) -> httpx.Response:
 
 
 async def _tenant_maintenance(w: World) -> httpx.Response:
-    await tenant_service.enter_maintenance(w.platform, SLUG, "copy to eu-2", "test")
+    await lifecycle.enter_maintenance(w.runtime, SLUG, "copy to eu-2", "test")
     body = {"query": CREATE_CUSTOMER, "variables": {"name": "Ayse"}}
     return await w.post(body, headers={"authorization": f"Bearer {w.admin}"})
 
@@ -507,11 +507,11 @@ async def _already_exists(w: World) -> Any:
 
 
 async def _plan_limit_exceeded(w: World) -> Any:
-    tenant = await w.platform.store.tenant_by_slug(SLUG)
+    tenant = await w.runtime.store.tenant_by_slug(SLUG)
     assert tenant is not None
-    customers = await w.platform.tenant_database(tenant)["customers"].count_documents({})
-    await w.platform.store.update_tenant(tenant.id, {"limits.max_customers": customers})
-    w.platform.registry.invalidate(SLUG)
+    customers = await w.runtime.tenant_database(tenant)["customers"].count_documents({})
+    await w.runtime.store.update_tenant(tenant.id, {"limits.max_customers": customers})
+    w.runtime.registry.invalidate(SLUG)
     return await w.mutate(CREATE_CUSTOMER, name="One too many")
 
 
@@ -536,14 +536,14 @@ async def _idempotency_key_reused(w: World) -> Any:
 
 
 async def _locked(w: World) -> Any:
-    await tenant_service.enter_maintenance(w.platform, SLUG, "copy to eu-2", "another operator")
+    await lifecycle.enter_maintenance(w.runtime, SLUG, "copy to eu-2", "another operator")
     return await w.mutate(DELETE_TENANT, token=w.root, slug=SLUG)
 
 
 async def _backup_failed(w: World) -> Any:
     blocker = w.tmp_path / "a-file"
     blocker.write_text("not a directory")
-    w.monkeypatch.setattr(w.platform.settings, "backup_dir", blocker)
+    w.monkeypatch.setattr(w.runtime.settings, "backup_dir", blocker)
     return await w.mutate(DELETE_TENANT, token=w.root, slug=SLUG)
 
 

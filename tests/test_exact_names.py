@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from migrations.platform import m0003_ascii_custom_domains
-from tenancy import service
+from tenancy import lifecycle
 from tenancy.errors import AppError, ErrorCode
 from tenancy.hostnames import check_custom_domain, host_from_header
 from tenancy.naming import validate_slug
@@ -95,10 +95,10 @@ def test_host_header_normalisation(header: str, host: str | None):
 
 
 async def test_unicode_domain_matches_the_browsers_punycode_host(demo, gql: GraphQLClient):
-    await service.update_tenant(
+    await lifecycle.update_tenant(
         demo,
         "west-nipt",
-        service.TenantUpdate(domains=["westesti.com", "Bücher-Klinik.example"]),
+        lifecycle.TenantUpdate(domains=["westesti.com", "Bücher-Klinik.example"]),
         "test",
     )
     tenant = await demo.store.tenant_by_slug("west-nipt")
@@ -143,8 +143,8 @@ async def test_uppercase_ascii_path_slug_still_resolves(demo, gql: GraphQLClient
     assert sorted(s["code"] for s in result["data"]["services"]) == ["momguard", "verifi"]
 
 
-async def test_migration_0003_converts_stored_unicode_domains(platform):
-    db = platform.store.db
+async def test_migration_0003_converts_stored_unicode_domains(runtime):
+    db = runtime.store.db
     await db["tenant_domains"].insert_many(
         [
             {"_id": "bücher.example", "slug": "alpha"},

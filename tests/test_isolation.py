@@ -13,7 +13,7 @@ from bson import ObjectId
 from domain.collections import BOOKING_SLOTS, BOOKINGS, COUNTERS, CUSTOMERS
 from graphql_api.demo import DEMO_TENANTS, _seed_tenant
 from tenancy.models import Role, Tenant
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 from tests.conftest import GraphQLClient, error_codes
 
 WEST, TROMB = "west-nipt", "tromb-screening"
@@ -71,14 +71,14 @@ class Side:
     service_ids: list[str]
     location_ids: list[str]
 
-    def db(self, platform: Platform):
-        return platform.tenant_database(self.tenant)
+    def db(self, runtime: Runtime):
+        return runtime.tenant_database(self.tenant)
 
 
-async def _side(platform: Platform, gql: GraphQLClient, slug: str) -> Side:
-    tenant = await platform.store.tenant_by_slug(slug)
+async def _side(runtime: Runtime, gql: GraphQLClient, slug: str) -> Side:
+    tenant = await runtime.store.tenant_by_slug(slug)
     assert tenant is not None
-    db = platform.tenant_database(tenant)
+    db = runtime.tenant_database(tenant)
 
     async def ids(collection: str, query: dict[str, Any] | None = None) -> list[str]:
         return [str(d["_id"]) for d in await db[collection].find(query or {}).to_list(None)]
@@ -95,20 +95,20 @@ async def _side(platform: Platform, gql: GraphQLClient, slug: str) -> Side:
 
 
 @pytest.fixture
-async def tenants(platform: Platform, gql: GraphQLClient) -> dict[str, Side]:
+async def tenants(runtime: Runtime, gql: GraphQLClient) -> dict[str, Side]:
     """The demo tenants west-nipt and tromb-screening (only these two, for speed)."""
     for demo in DEMO_TENANTS:
         if demo.slug in (WEST, TROMB):
-            await _seed_tenant(platform, demo)
-    sides = {slug: await _side(platform, gql, slug) for slug in (WEST, TROMB)}
+            await _seed_tenant(runtime, demo)
+    sides = {slug: await _side(runtime, gql, slug) for slug in (WEST, TROMB)}
     for side in sides.values():
         assert side.customer_ids and side.booking_ids and side.service_ids
     return sides
 
 
-async def snapshot(platform: Platform, side: Side) -> dict[str, list[dict[str, Any]]]:
+async def snapshot(runtime: Runtime, side: Side) -> dict[str, list[dict[str, Any]]]:
     """Every document of the collections a foreign request could try to change."""
-    db = side.db(platform)
+    db = side.db(runtime)
     return {
         name: await db[name].find({}).sort("_id", 1).to_list(None)
         for name in (CUSTOMERS, BOOKINGS, BOOKING_SLOTS, COUNTERS, "services", "locations")
@@ -120,10 +120,10 @@ DIRECTIONS = [(WEST, TROMB), (TROMB, WEST)]
 
 @pytest.mark.parametrize(("victim", "attacker"), DIRECTIONS)
 async def test_foreign_ids_are_not_found_and_nothing_changes(
-    platform: Platform, gql: GraphQLClient, tenants: dict[str, Side], victim: str, attacker: str
+    runtime: Runtime, gql: GraphQLClient, tenants: dict[str, Side], victim: str, attacker: str
 ):
     a, b = tenants[victim], tenants[attacker]
-    before_a, before_b = await snapshot(platform, a), await snapshot(platform, b)
+    before_a, before_b = await snapshot(runtime, a), await snapshot(runtime, b)
 
     async def as_b(query: str, **variables: Any) -> dict[str, Any]:
         return await gql(query, variables, tenant=b.slug, token=b.token)
@@ -148,8 +148,8 @@ async def test_foreign_ids_are_not_found_and_nothing_changes(
             assert [e["code"] for e in payload["userErrors"]] == ["NOT_FOUND"], (name, payload)
 
     # nothing changed on either side
-    assert await snapshot(platform, a) == before_a
-    assert await snapshot(platform, b) == before_b
+    assert await snapshot(runtime, a) == before_a
+    assert await snapshot(runtime, b) == before_b
     # and the victim still sees its data as before
     for booking_id in a.booking_ids[:3]:
         own = await gql(BOOKING_Q, {"id": booking_id}, tenant=a.slug, token=a.token)
@@ -158,7 +158,7 @@ async def test_foreign_ids_are_not_found_and_nothing_changes(
 
 @pytest.mark.parametrize(("victim", "attacker"), DIRECTIONS)
 async def test_counts_and_lists_show_only_own_rows(
-    platform: Platform, gql: GraphQLClient, tenants: dict[str, Side], victim: str, attacker: str
+    runtime: Runtime, gql: GraphQLClient, tenants: dict[str, Side], victim: str, attacker: str
 ):
     a, b = tenants[victim], tenants[attacker]
     customers = await gql(CUSTOMERS_Q, {"first": 100}, tenant=b.slug, token=b.token)
@@ -210,7 +210,7 @@ async def test_foreign_cursor_pages_only_own_rows(
 
 @pytest.mark.parametrize(("victim", "attacker"), DIRECTIONS)
 async def test_foreign_filters_and_references_find_nothing(
-    platform: Platform, gql: GraphQLClient, tenants: dict[str, Side], victim: str, attacker: str
+    runtime: Runtime, gql: GraphQLClient, tenants: dict[str, Side], victim: str, attacker: str
 ):
     a, b = tenants[victim], tenants[attacker]
     for flt in [{"customerId": c} for c in a.customer_ids] + [
@@ -220,7 +220,7 @@ async def test_foreign_filters_and_references_find_nothing(
         page = result["data"]["bookings"]
         assert page["edges"] == [] and page["totalCount"] == 0, flt
     # searching by the victim's customer emails finds nothing either
-    for doc in await a.db(platform)[CUSTOMERS].find({}).to_list(None):
+    for doc in await a.db(runtime)[CUSTOMERS].find({}).to_list(None):
         result = await gql(
             CUSTOMERS_Q,
             {"first": 10, "filter": {"search": doc["email"]}},
@@ -230,7 +230,7 @@ async def test_foreign_filters_and_references_find_nothing(
         assert result["data"]["customers"]["totalCount"] == 0
 
     # booking with the victim's service, customer or location is NOT_FOUND, and creates nothing
-    before = await b.db(platform)[BOOKINGS].count_documents({})
+    before = await b.db(runtime)[BOOKINGS].count_documents({})
     base = {
         "serviceId": b.service_ids[0],
         "customerId": b.customer_ids[0],
@@ -249,11 +249,11 @@ async def test_foreign_filters_and_references_find_nothing(
         assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [
             ("NOT_FOUND", ["input", field])
         ]
-    assert await b.db(platform)[BOOKINGS].count_documents({}) == before
+    assert await b.db(runtime)[BOOKINGS].count_documents({}) == before
 
 
 async def test_idempotency_keys_and_emails_are_per_tenant(
-    platform: Platform, gql: GraphQLClient, tenants: dict[str, Side]
+    runtime: Runtime, gql: GraphQLClient, tenants: dict[str, Side]
 ):
     made = {}
     for side in tenants.values():
@@ -277,17 +277,17 @@ async def test_idempotency_keys_and_emails_are_per_tenant(
         assert customer["data"]["createCustomer"]["userErrors"] == []
     assert made[WEST] != made[TROMB]
     for side in tenants.values():
-        doc = await side.db(platform)[BOOKINGS].find_one({"idempotency_key": "shared-key"})
+        doc = await side.db(runtime)[BOOKINGS].find_one({"idempotency_key": "shared-key"})
         assert str(doc["_id"]) == made[side.slug]
 
 
 @pytest.mark.parametrize("role", [Role.ADMIN, Role.STAFF, Role.VIEWER])
 async def test_token_of_one_tenant_is_forbidden_in_another(
-    platform: Platform, gql: GraphQLClient, tenants: dict[str, Side], role: Role
+    runtime: Runtime, gql: GraphQLClient, tenants: dict[str, Side], role: Role
 ):
     west_token = await gql.token(WEST, role)
     tromb = tenants[TROMB]
-    before = await snapshot(platform, tromb)
+    before = await snapshot(runtime, tromb)
     attempts = [
         dict(tenant=TROMB),
         dict(header_tenant=TROMB),
@@ -310,7 +310,7 @@ async def test_token_of_one_tenant_is_forbidden_in_another(
         CUSTOMERS_Q, {"first": 5}, token=west_token, tenant=WEST, header_tenant=TROMB
     )
     assert error_codes(result) == ["FORBIDDEN"]
-    assert await snapshot(platform, tromb) == before
+    assert await snapshot(runtime, tromb) == before
     # the same token still works at home
     home = await gql(CUSTOMERS_Q, {"first": 100}, tenant=WEST, token=west_token)
     assert home["data"]["customers"]["totalCount"] == len(tenants[WEST].customer_ids)
@@ -327,11 +327,11 @@ async def test_token_naming_its_tenant_without_a_request_tenant_stays_home(
 
 
 async def test_token_of_a_recreated_tenant_id_is_refused(
-    platform: Platform, gql: GraphQLClient, tenants: dict[str, Side]
+    runtime: Runtime, gql: GraphQLClient, tenants: dict[str, Side]
 ):
     """The token carries the tenant id too: one whose id does not match the record is refused."""
     west = tenants[WEST]
-    owner = await platform.store.user_by_email(west.tenant.id, "admin@west-nipt.example.com")
+    owner = await runtime.store.user_by_email(west.tenant.id, "admin@west-nipt.example.com")
     assert owner is not None
     impostor = west.tenant.model_copy(update={"id": ObjectId()})
     token = gql.tokens.issue(owner, impostor)[0]

@@ -26,7 +26,7 @@ from scripts.legacy import (
     import_legacy_crm,
 )
 from tenancy.errors import ErrorCode
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 from tests.backends import Backend
 
 FIXTURES = Path(__file__).parent / "fixtures" / "legacy"
@@ -182,40 +182,40 @@ def test_money_that_is_a_string_in_clinics(cli: Invoke, tmp_path: Path) -> None:
 
 
 async def test_a_bad_record_late_in_the_export_refuses_the_import_before_any_write(
-    platform: Platform, tmp_path: Path
+    runtime: Runtime, tmp_path: Path
 ) -> None:
     root = export(tmp_path)
     file = root / "vitingo_crm" / "calendar_events.jsonl"  # the last collection imported
     edit_line(file, 1, lambda doc: doc.update(start="tomorrow"))
-    collections_before = set(await platform.store.db.list_collection_names())
-    plans_before = [p.model_dump() for p in await platform.store.plans()]
+    collections_before = set(await runtime.store.db.list_collection_names())
+    plans_before = [p.model_dump() for p in await runtime.store.plans()]
 
     with pytest.raises(SourceError) as raised:
-        await import_legacy_crm(platform, directory_sources(root, DATABASES["legacy-crm"]))
+        await import_legacy_crm(runtime, directory_sources(root, DATABASES["legacy-crm"]))
 
     assert raised.value.code == ErrorCode.VALIDATION_FAILED
     assert f"{file} line 1: field 'start' is a string ('tomorrow')" in raised.value.message
-    assert set(await platform.store.db.list_collection_names()) == collections_before
+    assert set(await runtime.store.db.list_collection_names()) == collections_before
     assert STATE_COLLECTION not in collections_before
-    assert [p.model_dump() for p in await platform.store.plans()] == plans_before
-    assert await platform.store.tenant_by_slug("quattro-stand") is None
+    assert [p.model_dump() for p in await runtime.store.plans()] == plans_before
+    assert await runtime.store.tenant_by_slug("quattro-stand") is None
 
 
-async def test_an_import_that_lands_nothing_is_not_ok(platform: Platform, tmp_path: Path) -> None:
+async def test_an_import_that_lands_nothing_is_not_ok(runtime: Runtime, tmp_path: Path) -> None:
     root = export(tmp_path, "legacy-clinics")
     (root / "omega_shared" / "tenants.jsonl").write_text("", encoding="utf-8")  # no tenants
 
     sources = directory_sources(root, DATABASES["legacy-clinics"])
-    report = await import_legacy_clinics(platform, sources, ClinicsOptions())
+    report = await import_legacy_clinics(runtime, sources, ClinicsOptions())
 
     bookings = report.collection("omega_shared.bookings")
     assert bookings.accounted == bookings.source_count == len(bookings.skipped) == 31
     assert report.imported_nothing and not report.ok
 
 
-async def test_a_good_export_is_not_refused(platform: Platform) -> None:
+async def test_a_good_export_is_not_refused(runtime: Runtime) -> None:
     sources = directory_sources(FIXTURES / "legacy-crm", DATABASES["legacy-crm"])
-    report = await import_legacy_crm(platform, sources, CrmOptions(owner_password="pw-12345678"))
+    report = await import_legacy_crm(runtime, sources, CrmOptions(owner_password="pw-12345678"))
     assert report.ok and not report.imported_nothing
 
 

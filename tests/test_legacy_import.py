@@ -41,8 +41,8 @@ from scripts.legacy.convert import (
     to_minor,
 )
 from scripts.legacy.crm_mapping import customer_from_legacy, plan_from_package
-from tenancy import service as tenant_service
-from tenancy.runtime import Platform
+from tenancy import lifecycle
+from tenancy.runtime import Runtime
 from tests.backends import SECOND_CLUSTER, Backend
 from tests.conftest import GraphQLClient
 
@@ -70,20 +70,20 @@ def clinics_options(**changes: Any) -> ClinicsOptions:
     return ClinicsOptions(now=NOW, owner_password=PASSWORD, **changes)
 
 
-async def run_clinics(platform: Platform, **changes: Any) -> ImportReport:
+async def run_clinics(runtime: Runtime, **changes: Any) -> ImportReport:
     sources = directory_sources(CLINICS, DATABASES["legacy-clinics"])
-    return await import_legacy_clinics(platform, sources, clinics_options(**changes))
+    return await import_legacy_clinics(runtime, sources, clinics_options(**changes))
 
 
-async def run_crm(platform: Platform, **changes: Any) -> ImportReport:
+async def run_crm(runtime: Runtime, **changes: Any) -> ImportReport:
     sources = directory_sources(CRM, DATABASES["legacy-crm"])
-    return await import_legacy_crm(platform, sources, CrmOptions(now=NOW, **changes))
+    return await import_legacy_crm(runtime, sources, CrmOptions(now=NOW, **changes))
 
 
-async def tenant_db(platform: Platform, slug: str) -> Any:
-    tenant = await platform.store.tenant_by_slug(slug)
+async def tenant_db(runtime: Runtime, slug: str) -> Any:
+    tenant = await runtime.store.tenant_by_slug(slug)
     assert tenant is not None, slug
-    return platform.tenant_database(tenant)
+    return runtime.tenant_database(tenant)
 
 
 # -- pure conversions -------------------------------------------------------------------
@@ -182,9 +182,9 @@ async def test_directory_source_reports_unreadable_lines(tmp_path: Path) -> None
 
 
 async def test_clinics_import_splits_tenants_with_exact_money_times_and_reports(
-    platform: Platform,
+    runtime: Runtime,
 ) -> None:
-    report = await run_clinics(platform)
+    report = await run_clinics(runtime)
     source = clinic_bookings()
     by_tenant = {
         t: [b for b in source if b["tenant_id"] == t]
@@ -196,7 +196,7 @@ async def test_clinics_import_splits_tenants_with_exact_money_times_and_reports(
         ("west-nipt", "west_nipt", "provisioned"),
         ("tromb-screening", "tromb_screening", "provisioned"),
     ]
-    west = await platform.store.tenant_by_slug("west-nipt")
+    west = await runtime.store.tenant_by_slug("west-nipt")
     assert west is not None
     assert west.legacy_id == "west_nipt" and west.domains == ["westesti.com"]
     assert west.settings.timezone == "Europe/Istanbul"
@@ -239,7 +239,7 @@ async def test_clinics_import_splits_tenants_with_exact_money_times_and_reports(
         ("west_nipt", "west-nipt"),
         ("tromb_screening", "tromb-screening"),
     ):
-        db = await tenant_db(platform, slug)
+        db = await tenant_db(runtime, slug)
         stored = {b["_id"]: b for b in await db.bookings.find({}).to_list(None)}
         assert set(stored) == {b["_id"] for b in by_tenant[legacy_tenant]}
         for legacy in by_tenant[legacy_tenant]:
@@ -255,7 +255,7 @@ async def test_clinics_import_splits_tenants_with_exact_money_times_and_reports(
             {b["patient_email"].lower() for b in by_tenant[legacy_tenant]}
         )
 
-    omega = await tenant_db(platform, "omega-nipt")
+    omega = await tenant_db(runtime, "omega-nipt")
     first = await omega.bookings.find_one({"confirmation_number": "OM-2508-00000"})
     assert first["starts_at"] == datetime(2025, 8, 29, 8, 0, tzinfo=UTC)  # 11:00 Istanbul
     assert first["referral_code"] == "NIPT5" and first["discount_basis_points"] == 500
@@ -268,7 +268,7 @@ async def test_clinics_import_splits_tenants_with_exact_money_times_and_reports(
     assert first["timezone"] == "Europe/Istanbul" and first["currency"] == "TRY"
     assert first["duration_minutes"] == 30
 
-    west_db = await tenant_db(platform, "west-nipt")
+    west_db = await tenant_db(runtime, "west-nipt")
     new = await west_db.bookings.find_one({"confirmation_number": "WE-2601-00000"})
     assert (new["status"], new["legacy_status"]) == ("pending", "new")
     lab = await west_db.bookings.find_one({"confirmation_number": "WE-2503-00006"})
@@ -307,7 +307,7 @@ async def test_clinics_import_splits_tenants_with_exact_money_times_and_reports(
     }
     assert customer["name_key"] == customer["name"].casefold() and customer["status"] == "active"
 
-    tromb = await tenant_db(platform, "tromb-screening")
+    tromb = await tenant_db(runtime, "tromb-screening")
     provider_booking = await tromb.bookings.find_one({"confirmation_number": "TR-2504-00013"})
     assert (provider_booking["referral_code"], provider_booking["discount_basis_points"]) == (
         "AKBAS15",
@@ -339,18 +339,18 @@ async def test_clinics_import_splits_tenants_with_exact_money_times_and_reports(
     assert await west_db.booking_slots.count_documents({"booking_id": past["_id"]}) == 0
 
 
-async def test_rerun_writes_nothing_and_duplicates_nothing(platform: Platform) -> None:
-    await run_clinics(platform)
-    await run_crm(platform)
+async def test_rerun_writes_nothing_and_duplicates_nothing(runtime: Runtime) -> None:
+    await run_clinics(runtime)
+    await run_crm(runtime)
     before = {}
     for slug in ("west-nipt", "omega-nipt", "tromb-screening", "quattro-stand"):
-        db = await tenant_db(platform, slug)
+        db = await tenant_db(runtime, slug)
         before[slug] = {
             n: await db[n].count_documents({}) for n in await db.list_collection_names()
         }
 
-    again = await run_clinics(platform)
-    crm_again = await run_crm(platform)
+    again = await run_clinics(runtime)
+    crm_again = await run_crm(runtime)
 
     for report in (again, crm_again):
         assert report.written == 0, json.dumps(report.to_dict(), default=str)
@@ -359,12 +359,12 @@ async def test_rerun_writes_nothing_and_duplicates_nothing(platform: Platform) -
     assert again.collection("omega_shared.bookings").already_present == 30
     assert again.orphans == {"east_nipt": [f"bookings:{ORPHAN_ID}"]}
     for slug, counts in before.items():
-        db = await tenant_db(platform, slug)
+        db = await tenant_db(runtime, slug)
         assert {n: await db[n].count_documents({}) for n in counts} == counts, slug
-    assert await platform.store.db["tenants"].count_documents({}) == 4
+    assert await runtime.store.db["tenants"].count_documents({}) == 4
 
 
-async def test_interrupted_run_resumes_without_duplicates(platform: Platform) -> None:
+async def test_interrupted_run_resumes_without_duplicates(runtime: Runtime) -> None:
     class FailingSource:
         """Wraps a source; once armed, reading ``bookings`` fails (the server went away)."""
 
@@ -391,16 +391,16 @@ async def test_interrupted_run_resumes_without_duplicates(platform: Platform) ->
 
     with pytest.raises(ConnectionError):
         await import_legacy_clinics(
-            platform, {"omega_shared": failing}, clinics_options(batch_size=5, on_progress=arm)
+            runtime, {"omega_shared": failing}, clinics_options(batch_size=5, on_progress=arm)
         )
-    state = await platform.store.db[STATE_COLLECTION].find_one(
+    state = await runtime.store.db[STATE_COLLECTION].find_one(
         {"_id": "legacy-clinics:omega_shared.bookings"}
     )
     assert (state["status"], state["position"], state["skipped_count"]) == ("running", 15, 1)
-    west = await tenant_db(platform, "west-nipt")
+    west = await tenant_db(runtime, "west-nipt")
     assert 0 < await west.bookings.count_documents({}) < 20
 
-    report = await run_clinics(platform, batch_size=5)
+    report = await run_clinics(runtime, batch_size=5)
 
     bookings = report.collection("omega_shared.bookings")
     assert (bookings.resumed, bookings.written, len(bookings.skipped)) == (14, 16, 1)
@@ -411,13 +411,13 @@ async def test_interrupted_run_resumes_without_duplicates(platform: Platform) ->
     assert [t.action for t in report.tenants] == ["reused"] * 3
     assert await west.bookings.count_documents({}) == 20
     assert await west.customers.count_documents({}) == 20
-    state = await platform.store.db[STATE_COLLECTION].find_one(
+    state = await runtime.store.db[STATE_COLLECTION].find_one(
         {"_id": "legacy-clinics:omega_shared.bookings"}
     )
     assert state["status"] == "done"
 
 
-async def test_import_from_a_live_database_source(platform: Platform, backend: Backend) -> None:
+async def test_import_from_a_live_database_source(runtime: Runtime, backend: Backend) -> None:
     client = backend.client(SECOND_CLUSTER)
     legacy = client["omega_shared"]
     for file in sorted((CLINICS / "omega_shared").glob("*.jsonl")):
@@ -426,21 +426,21 @@ async def test_import_from_a_live_database_source(platform: Platform, backend: B
             await legacy[file.stem].insert_many(docs)
 
     report = await import_legacy(
-        platform, "legacy-clinics", {"omega_shared": DatabaseSource(legacy)}, clinics_options()
+        runtime, "legacy-clinics", {"omega_shared": DatabaseSource(legacy)}, clinics_options()
     )
 
     assert report.ok, json.dumps(report.to_dict(), default=str)
     assert report.collection("omega_shared.bookings").written == 30
     assert report.orphans == {"east_nipt": [f"bookings:{ORPHAN_ID}"]}
-    west = await tenant_db(platform, "west-nipt")
+    west = await tenant_db(runtime, "west-nipt")
     first = await west.bookings.find_one({"confirmation_number": "WE-2512-00042"})
     assert first["final_price_minor"] == 157_250  # 1850.00 - 15 % = 1572.50
 
 
-async def test_existing_tenant_of_the_same_slug_is_not_imported_into(platform: Platform) -> None:
-    await tenant_service.provision_tenant(
-        platform,
-        tenant_service.ProvisionRequest(
+async def test_existing_tenant_of_the_same_slug_is_not_imported_into(runtime: Runtime) -> None:
+    await lifecycle.provision_tenant(
+        runtime,
+        lifecycle.ProvisionRequest(
             slug="west-nipt",
             name="Someone else",
             owner_email="x@other.example.com",
@@ -449,24 +449,24 @@ async def test_existing_tenant_of_the_same_slug_is_not_imported_into(platform: P
         ),
         actor="test",
     )
-    report = await run_clinics(platform)
+    report = await run_clinics(runtime)
     outcome = next(t for t in report.tenants if t.slug == "west-nipt")
     assert outcome.action == "refused" and "adopt" in (outcome.message or "")
     bookings = report.collection("omega_shared.bookings")
     assert len(bookings.skipped) == 21 and bookings.written == 10
-    assert await (await tenant_db(platform, "west-nipt")).bookings.count_documents({}) == 0
+    assert await (await tenant_db(runtime, "west-nipt")).bookings.count_documents({}) == 0
     assert not report.ok
 
 
 # -- crm -------------------------------------------------------------------------------
 
 
-async def test_crm_import_fills_the_platform_and_quattro_stand(platform: Platform) -> None:
-    report = await run_crm(platform, owner_password=PASSWORD)
+async def test_crm_import_fills_the_platform_and_quattro_stand(runtime: Runtime) -> None:
+    report = await run_crm(runtime, owner_password=PASSWORD)
 
     assert report.ok, json.dumps(report.to_dict(), default=str)
     assert [(t.slug, t.action) for t in report.tenants] == [("quattro-stand", "provisioned")]
-    plans = {p.key: p for p in await platform.store.plans()}
+    plans = {p.key: p for p in await runtime.store.plans()}
     assert plans["starter"].price_monthly_minor == 9_900
     assert plans["professional"].limits.max_customers == 1_000
     assert plans["enterprise"].features == [
@@ -478,12 +478,12 @@ async def test_crm_import_fills_the_platform_and_quattro_stand(platform: Platfor
     ]
     assert plans["starter"].limits.api_rate_limit_per_minute == 60  # kept from the platform
     assert report.collection("crm_db.packages").updated == 3
-    db = platform.store.db
+    db = runtime.store.db
     assert await db.feature_flags.count_documents({}) == 6
     for name, count in (("countries", 3), ("currencies", 4), ("languages", 3), ("cities", 5)):
         assert await db[f"global_{name}"].count_documents({}) == count, name
 
-    quattro = await tenant_db(platform, "quattro-stand")
+    quattro = await tenant_db(runtime, "quattro-stand")
     legacy = fixture_docs(CRM / "vitingo_crm" / "customers.jsonl")
     assert await quattro.customers.count_documents({}) == len(legacy) == 6
     for source in legacy:
@@ -516,16 +516,16 @@ async def test_crm_import_fills_the_platform_and_quattro_stand(platform: Platfor
 
 
 async def test_imported_tenants_are_served_over_graphql(
-    platform: Platform, gql: GraphQLClient
+    runtime: Runtime, gql: GraphQLClient
 ) -> None:
-    await run_crm(platform, owner_password=PASSWORD)
-    await run_clinics(platform)
-    tokens = TokenService(platform.settings)
+    await run_crm(runtime, owner_password=PASSWORD)
+    await run_clinics(runtime)
+    tokens = TokenService(runtime.settings)
 
     async def token(slug: str) -> str:
-        tenant = await platform.store.tenant_by_slug(slug)
+        tenant = await runtime.store.tenant_by_slug(slug)
         assert tenant is not None and tenant.owner_user_id is not None
-        user = await platform.store.user_by_id(tenant.owner_user_id)
+        user = await runtime.store.user_by_id(tenant.owner_user_id)
         assert user is not None
         return tokens.issue(user, tenant)[0]
 

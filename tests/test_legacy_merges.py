@@ -25,7 +25,7 @@ from scripts.legacy import (
     import_legacy_crm,
 )
 from scripts.legacy.convert import derived_id
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 
 FIXTURES = Path(__file__).parent / "fixtures" / "legacy"
 HONDA = "098833bb5ff303e452c1d587"  # first fixture customer: ugurhayrioglu@bilgin.org, 2023-01-04
@@ -57,15 +57,15 @@ def crm_export(tmp_path: Path, *extra_customers: str) -> Path:
     return root
 
 
-async def run_crm(platform: Platform, root: Path) -> ImportReport:
+async def run_crm(runtime: Runtime, root: Path) -> ImportReport:
     sources = directory_sources(root, DATABASES["legacy-crm"])
-    return await import_legacy_crm(platform, sources, CrmOptions(owner_password="pw-123456789"))
+    return await import_legacy_crm(runtime, sources, CrmOptions(owner_password="pw-123456789"))
 
 
-async def quattro(platform: Platform) -> Any:
-    tenant = await platform.store.tenant_by_slug("quattro-stand")
+async def quattro(runtime: Runtime) -> Any:
+    tenant = await runtime.store.tenant_by_slug("quattro-stand")
     assert tenant is not None
-    return platform.tenant_database(tenant)
+    return runtime.tenant_database(tenant)
 
 
 def accounted(entry: Any) -> int:
@@ -83,7 +83,7 @@ def accounted(entry: Any) -> int:
 
 
 async def test_crm_customers_with_emails_differing_by_case_merge_into_the_oldest(
-    platform: Platform, tmp_path: Path
+    runtime: Runtime, tmp_path: Path
 ) -> None:
     # Two more spellings of the first fixture customer's address. The oldest record comes
     # last in the file: the rule does not depend on the order of the source.
@@ -107,7 +107,7 @@ async def test_crm_customers_with_emails_differing_by_case_merge_into_the_oldest
         ),
     )
 
-    report = await run_crm(platform, root)
+    report = await run_crm(runtime, root)
 
     customers = report.collection("vitingo_crm.customers")
     assert report.ok, json.dumps(report.to_dict(), default=str)
@@ -124,7 +124,7 @@ async def test_crm_customers_with_emails_differing_by_case_merge_into_the_oldest
     ]
     assert customers.validation is not None and customers.validation.ok
 
-    db = await quattro(platform)
+    db = await quattro(runtime)
     assert await db.customers.count_documents({}) == 6
     merged = await db.customers.find_one({"email_key": "ugurhayrioglu@bilgin.org"})
     assert merged["_id"] == ObjectId(OLDER) and merged["name"] == "Honda Türkiye (2022)"
@@ -138,7 +138,7 @@ async def test_crm_customers_with_emails_differing_by_case_merge_into_the_oldest
     assert "cus_010e4265ad" in merged["notes"] and "cus_undated" in merged["notes"]
     assert report.counters["quattro-stand"]["customers"] == 6
 
-    again = await run_crm(platform, root)  # re-run: nothing new, the merge reported again
+    again = await run_crm(runtime, root)  # re-run: nothing new, the merge reported again
 
     customers = again.collection("vitingo_crm.customers")
     assert again.ok and again.written == 0
@@ -151,9 +151,9 @@ async def test_crm_customers_with_emails_differing_by_case_merge_into_the_oldest
 
 
 async def test_crm_case_variant_of_an_already_imported_customer_joins_it(
-    platform: Platform, tmp_path: Path
+    runtime: Runtime, tmp_path: Path
 ) -> None:
-    await run_crm(platform, crm_export(tmp_path / "first"))
+    await run_crm(runtime, crm_export(tmp_path / "first"))
     later = customer_line(
         "ff0000000000000000000003",
         "cus_later",
@@ -162,7 +162,7 @@ async def test_crm_case_variant_of_an_already_imported_customer_joins_it(
         created_at={"$date": "2024-05-01T00:00:00Z"},
     )
 
-    report = await run_crm(platform, crm_export(tmp_path / "second", later))
+    report = await run_crm(runtime, crm_export(tmp_path / "second", later))
 
     customers = report.collection("vitingo_crm.customers")
     assert report.ok, json.dumps(report.to_dict(), default=str)
@@ -171,7 +171,7 @@ async def test_crm_case_variant_of_an_already_imported_customer_joins_it(
     assert [(m.target, m.kept, m.merged) for m in customers.merges] == [
         (HONDA, HONDA, ("ff0000000000000000000003",))
     ]
-    db = await quattro(platform)
+    db = await quattro(runtime)
     honda = await db.customers.find_one({"_id": ObjectId(HONDA)})
     assert honda["name"] == "Honda Türkiye"  # the existing customer keeps its fields
     assert [r["legacy_id"] for r in honda["legacy_merged"]] == ["cus_later"]
@@ -180,19 +180,19 @@ async def test_crm_case_variant_of_an_already_imported_customer_joins_it(
 
 
 async def test_crm_customer_whose_email_a_product_customer_holds_is_merged_into_it(
-    platform: Platform, tmp_path: Path
+    runtime: Runtime, tmp_path: Path
 ) -> None:
-    await run_crm(platform, crm_export(tmp_path / "first"))
-    tenant = await platform.store.tenant_by_slug("quattro-stand")
+    await run_crm(runtime, crm_export(tmp_path / "first"))
+    tenant = await runtime.store.tenant_by_slug("quattro-stand")
     assert tenant is not None
-    made = await CustomerService(await quattro(platform), tenant).create(
+    made = await CustomerService(await quattro(runtime), tenant).create(
         CustomerFields(name="Made in the product", email="Buyer@Example.com")
     )
     legacy = customer_line(
         "ff0000000000000000000004", "cus_buyer", "Buyer Ltd", "buyer@example.com"
     )
 
-    report = await run_crm(platform, crm_export(tmp_path / "second", legacy))
+    report = await run_crm(runtime, crm_export(tmp_path / "second", legacy))
 
     customers = report.collection("vitingo_crm.customers")
     assert report.ok, json.dumps(report.to_dict(), default=str)
@@ -202,7 +202,7 @@ async def test_crm_customer_whose_email_a_product_customer_holds_is_merged_into_
         (str(made["_id"]), None, ("ff0000000000000000000004",))
     ]
     assert "already has a customer with this email" in customers.merges[0].reason
-    stored = await (await quattro(platform)).customers.find_one({"_id": made["_id"]})
+    stored = await (await quattro(runtime)).customers.find_one({"_id": made["_id"]})
     assert stored["name"] == "Made in the product"
     assert [r["company_name"] for r in stored["legacy_merged"]] == ["Buyer Ltd"]
     assert stored["alternate_emails"] == ["buyer@example.com"]
@@ -236,12 +236,12 @@ def clinics_export(tmp_path: Path, *, reverse: bool) -> Path:
 
 @pytest.mark.parametrize("reverse", [False, True], ids=["file-order", "reversed"])
 async def test_clinic_patients_with_emails_differing_by_case_merge_into_the_oldest(
-    platform: Platform, tmp_path: Path, reverse: bool
+    runtime: Runtime, tmp_path: Path, reverse: bool
 ) -> None:
     sources = directory_sources(clinics_export(tmp_path, reverse=reverse), ["omega_shared"])
 
     report = await import_legacy_clinics(
-        platform, sources, ClinicsOptions(owner_password="pw-1234567")
+        runtime, sources, ClinicsOptions(owner_password="pw-1234567")
     )
 
     patients = report.collection("omega_shared.bookings (patients)")
@@ -259,9 +259,9 @@ async def test_clinic_patients_with_emails_differing_by_case_merge_into_the_olde
             "bookings are merged into it",
         }
     ]
-    tenant = await platform.store.tenant_by_slug("omega-nipt")
+    tenant = await runtime.store.tenant_by_slug("omega-nipt")
     assert tenant is not None
-    db = platform.tenant_database(tenant)
+    db = runtime.tenant_database(tenant)
     customer = await db.customers.find_one({"email_key": "maksu@yaani.com"})
     assert customer["_id"] == target
     # The oldest booking's patient, whatever the order of the file.

@@ -23,8 +23,8 @@ LOGIN = """mutation($email: String!, $password: String!, $tenant: String) {
   login(email: $email, password: $password, tenant: $tenant) { token userErrors { code } } }"""
 
 
-def _client(platform, *, client_host: str = "203.0.113.7", **settings: Any) -> httpx.AsyncClient:
-    app = create_app(settings=platform.settings.model_copy(update=settings), platform=platform)
+def _client(runtime, *, client_host: str = "203.0.113.7", **settings: Any) -> httpx.AsyncClient:
+    app = create_app(settings=runtime.settings.model_copy(update=settings), runtime=runtime)
     transport = httpx.ASGITransport(app=app, client=(client_host, 40000))
     return httpx.AsyncClient(transport=transport, base_url="http://api.example.test")
 

@@ -33,9 +33,9 @@ from migrations.registry import MigrationRegistry, default_registry
 from migrations.reports import MigrationState, Outcome
 from migrations.status import database_status
 from tenancy.errors import AppError, ErrorCode
+from tenancy.lifecycle import ProvisionRequest, provision_tenant
 from tenancy.models import DatabaseLocation, utcnow
-from tenancy.runtime import Platform
-from tenancy.service import ProvisionRequest, provision_tenant
+from tenancy.runtime import Runtime
 from tenancy.settings import DEFAULT_CLUSTER
 
 ACTOR = "test:operator"
@@ -109,9 +109,9 @@ def _reset_calls() -> None:
 # -- helpers -----------------------------------------------------------------
 
 
-def scratch_db(platform: Platform, name: str) -> AsyncDatabase:
+def scratch_db(runtime: Runtime, name: str) -> AsyncDatabase:
     """A brand-new database on the test cluster (tests may name one; runtime code never does)."""
-    return platform.clients.database(DatabaseLocation(cluster=DEFAULT_CLUSTER, name=name))
+    return runtime.clients.database(DatabaseLocation(cluster=DEFAULT_CLUSTER, name=name))
 
 
 async def forget_ledger(db: AsyncDatabase) -> None:
@@ -120,12 +120,12 @@ async def forget_ledger(db: AsyncDatabase) -> None:
     await db.drop_collection(LOCK_COLLECTION)
 
 
-async def provision(platform: Platform, *slugs: str) -> dict[str, AsyncDatabase]:
+async def provision(runtime: Runtime, *slugs: str) -> dict[str, AsyncDatabase]:
     """Provision tenants and drop their ledgers; returns slug -> tenant database."""
     out = {}
     for slug in slugs:
         tenant = await provision_tenant(
-            platform,
+            runtime,
             ProvisionRequest(
                 slug=slug,
                 name=slug.title(),
@@ -135,10 +135,10 @@ async def provision(platform: Platform, *slugs: str) -> dict[str, AsyncDatabase]
             ),
             actor=ACTOR,
         )
-        db = platform.tenant_database(tenant)
+        db = runtime.tenant_database(tenant)
         await forget_ledger(db)
         out[slug] = db
-    await forget_ledger(platform.store.db)
+    await forget_ledger(runtime.store.db)
     return out
 
 
@@ -210,13 +210,13 @@ def test_checksum_ignores_formatting_and_comments_but_not_code(tmp_path: Path) -
 # -- one database ----------------------------------------------------------------
 
 
-async def test_status_on_a_fresh_database_is_all_pending(platform: Platform) -> None:
-    status = await database_status(scratch_db(platform, "t_fresh"), "tenant")
+async def test_status_on_a_fresh_database_is_all_pending(runtime: Runtime) -> None:
+    status = await database_status(scratch_db(runtime, "t_fresh"), "tenant")
     assert status.current is None
     assert status.latest == "0002_backfill_customer_name_key"
     assert status.pending == ["0001_initial_schema", "0002_backfill_customer_name_key"]
     assert not status.up_to_date and status.locked_by is None
-    platform_status = await database_status(scratch_db(platform, "fresh_platform"), "platform")
+    platform_status = await database_status(scratch_db(runtime, "fresh_platform"), "platform")
     assert platform_status.pending == [
         "0001_initial_schema",
         "0002_reference_data_indexes",
@@ -225,8 +225,8 @@ async def test_status_on_a_fresh_database_is_all_pending(platform: Platform) -> 
     assert platform_status.target == "platform"
 
 
-async def test_up_applies_in_order_and_writes_the_ledger(platform: Platform) -> None:
-    db = scratch_db(platform, "t_new")
+async def test_up_applies_in_order_and_writes_the_ledger(runtime: Runtime) -> None:
+    db = scratch_db(runtime, "t_new")
     before = utcnow() - timedelta(seconds=1)
     result = await migrate_database(db, "tenant", actor=ACTOR)
     assert result.ok and result.outcome == Outcome.APPLIED, result.error
@@ -249,8 +249,8 @@ async def test_up_applies_in_order_and_writes_the_ledger(platform: Platform) -> 
     assert (await database_status(db, "tenant")).up_to_date
 
 
-async def test_rerunning_does_nothing(platform: Platform) -> None:
-    db = scratch_db(platform, "t_rerun")
+async def test_rerunning_does_nothing(runtime: Runtime) -> None:
+    db = scratch_db(runtime, "t_rerun")
     await migrate_database(db, "tenant", actor=ACTOR, registry=STEPS)
     first = await ledger_docs(db)
     CALLS.clear()
@@ -261,8 +261,8 @@ async def test_rerunning_does_nothing(platform: Platform) -> None:
     assert await ledger_docs(db) == first
 
 
-async def test_up_to_a_given_version_then_the_rest(platform: Platform) -> None:
-    db = scratch_db(platform, "t_to")
+async def test_up_to_a_given_version_then_the_rest(runtime: Runtime) -> None:
+    db = scratch_db(runtime, "t_to")
     first = await migrate_database(db, "tenant", actor=ACTOR, registry=STEPS, to="0002_b")
     assert first.applied == ["0001_a", "0002_b"]
     rest = await migrate_database(db, "tenant", actor=ACTOR, registry=STEPS)
@@ -271,8 +271,8 @@ async def test_up_to_a_given_version_then_the_rest(platform: Platform) -> None:
     assert bad.outcome == Outcome.FAILED and bad.error.code == ErrorCode.VALIDATION_FAILED
 
 
-async def test_backfill_migration_sets_name_key_and_recounts(platform: Platform) -> None:
-    db = scratch_db(platform, "t_backfill")
+async def test_backfill_migration_sets_name_key_and_recounts(runtime: Runtime) -> None:
+    db = scratch_db(runtime, "t_backfill")
     await migrate_database(db, "tenant", actor=ACTOR, to="0001_initial_schema")
     await db["customers"].insert_many(
         [
@@ -302,8 +302,8 @@ async def test_backfill_migration_sets_name_key_and_recounts(platform: Platform)
     assert (await migrate_database(db, "tenant", actor=ACTOR)).outcome == Outcome.APPLIED
 
 
-async def test_changed_checksum_is_reported_and_not_rerun(platform: Platform) -> None:
-    db = scratch_db(platform, "t_drift")
+async def test_changed_checksum_is_reported_and_not_rerun(runtime: Runtime) -> None:
+    db = scratch_db(runtime, "t_drift")
     await migrate_database(db, "tenant", actor=ACTOR, registry=STEPS, to="0001_a")
     await db[LEDGER_COLLECTION].update_one({"_id": "0001_a"}, {"$set": {"checksum": "0" * 64}})
     CALLS.clear()
@@ -329,8 +329,8 @@ async def test_changed_checksum_is_reported_and_not_rerun(platform: Platform) ->
     assert result.applied == ["0002_b", "0003_c"]
 
 
-async def test_ledger_entries_unknown_to_the_code_are_refused(platform: Platform) -> None:
-    db = scratch_db(platform, "t_future")
+async def test_ledger_entries_unknown_to_the_code_are_refused(runtime: Runtime) -> None:
+    db = scratch_db(runtime, "t_future")
     await db[LEDGER_COLLECTION].insert_one(
         {"_id": "0099_future", "checksum": "x", "applied_at": utcnow(), "by": "newer code"}
     )
@@ -340,8 +340,8 @@ async def test_ledger_entries_unknown_to_the_code_are_refused(platform: Platform
     assert result.error.code == ErrorCode.MIGRATION_UNKNOWN and CALLS == []
 
 
-async def test_a_failure_in_the_middle_stops_that_database(platform: Platform) -> None:
-    db = scratch_db(platform, "t_fail")
+async def test_a_failure_in_the_middle_stops_that_database(runtime: Runtime) -> None:
+    db = scratch_db(runtime, "t_fail")
     await db["flags"].insert_one({"_id": "fail-t2"})
     result = await migrate_database(db, "tenant", actor=ACTOR, registry=STEPS)
     assert result.outcome == Outcome.FAILED and not result.ok
@@ -360,8 +360,8 @@ async def test_a_failure_in_the_middle_stops_that_database(platform: Platform) -
     assert [c for _, c in CALLS] == ["t2", "t3"]
 
 
-async def test_rollback_runs_down_and_refuses_irreversible_steps(platform: Platform) -> None:
-    db = scratch_db(platform, "t_down")
+async def test_rollback_runs_down_and_refuses_irreversible_steps(runtime: Runtime) -> None:
+    db = scratch_db(runtime, "t_down")
     await migrate_database(db, "tenant", actor=ACTOR, registry=STEPS)
     CALLS.clear()
     dry = await rollback_database(db, "tenant", actor=ACTOR, registry=STEPS, dry_run=True)
@@ -379,14 +379,14 @@ async def test_rollback_runs_down_and_refuses_irreversible_steps(platform: Platf
     assert [c for _, c in CALLS] == ["t3-down"]
 
 
-async def test_progress_events(platform: Platform) -> None:
+async def test_progress_events(runtime: Runtime) -> None:
     events: list[ProgressEvent] = []
 
     async def on_progress(event: ProgressEvent) -> None:
         events.append(event)
 
     await migrate_database(
-        scratch_db(platform, "t_progress"),
+        scratch_db(runtime, "t_progress"),
         "tenant",
         actor=ACTOR,
         registry=STEPS,
@@ -402,9 +402,9 @@ async def test_progress_events(platform: Platform) -> None:
 # -- many databases ----------------------------------------------------------
 
 
-async def test_status_all_reports_every_database(platform: Platform) -> None:
-    await provision(platform, "alpha", "bravo")
-    report = await status_all(platform)
+async def test_status_all_reports_every_database(runtime: Runtime) -> None:
+    await provision(runtime, "alpha", "bravo")
+    report = await status_all(runtime)
     assert [d.target for d in report.databases] == ["platform", "alpha", "bravo"]
     assert report.databases[0].pending == [
         "0001_initial_schema",
@@ -417,16 +417,16 @@ async def test_status_all_reports_every_database(platform: Platform) -> None:
     assert not report.up_to_date
     json.dumps(report.to_dict())  # a CLI can print --json
 
-    assert (await migrate_all(platform, actor=ACTOR)).ok
-    assert (await status_all(platform)).up_to_date
+    assert (await migrate_all(runtime, actor=ACTOR)).ok
+    assert (await status_all(runtime)).up_to_date
 
 
-async def test_migrate_all_platform_first_and_stop_on_first_error(platform: Platform) -> None:
-    dbs = await provision(platform, "alpha", "bravo", "charlie")
+async def test_migrate_all_platform_first_and_stop_on_first_error(runtime: Runtime) -> None:
+    dbs = await provision(runtime, "alpha", "bravo", "charlie")
     await dbs["bravo"]["flags"].insert_one({"_id": "fail-t2"})
-    report = await migrate_all(platform, actor=ACTOR, registry=STEPS, concurrency=1)
+    report = await migrate_all(runtime, actor=ACTOR, registry=STEPS, concurrency=1)
     assert [r.target for r in report.results] == ["platform", "alpha", "bravo", "charlie"]
-    assert CALLS[0] == (platform.store.db.name, "p1")  # platform first
+    assert CALLS[0] == (runtime.store.db.name, "p1")  # platform first
     results = by_target(report.results)
     assert results["platform"].outcome == Outcome.APPLIED
     assert results["alpha"].outcome == Outcome.APPLIED
@@ -439,11 +439,11 @@ async def test_migrate_all_platform_first_and_stop_on_first_error(platform: Plat
     json.dumps(report.to_dict())
 
 
-async def test_continue_on_error_still_migrates_the_others(platform: Platform) -> None:
-    dbs = await provision(platform, "alpha", "bravo", "charlie")
+async def test_continue_on_error_still_migrates_the_others(runtime: Runtime) -> None:
+    dbs = await provision(runtime, "alpha", "bravo", "charlie")
     await dbs["bravo"]["flags"].insert_one({"_id": "fail-t2"})
     report = await migrate_all(
-        platform, actor=ACTOR, registry=STEPS, concurrency=1, continue_on_error=True
+        runtime, actor=ACTOR, registry=STEPS, concurrency=1, continue_on_error=True
     )
     results = by_target(report.results)
     assert results["bravo"].outcome == Outcome.FAILED
@@ -452,21 +452,21 @@ async def test_continue_on_error_still_migrates_the_others(platform: Platform) -
     assert not report.ok
 
 
-async def test_a_failed_platform_database_stops_the_run(platform: Platform) -> None:
-    await provision(platform, "alpha")
-    await platform.store.db["flags"].insert_one({"_id": "fail-p1"})
-    report = await migrate_all(platform, actor=ACTOR, registry=STEPS, continue_on_error=True)
+async def test_a_failed_platform_database_stops_the_run(runtime: Runtime) -> None:
+    await provision(runtime, "alpha")
+    await runtime.store.db["flags"].insert_one({"_id": "fail-p1"})
+    report = await migrate_all(runtime, actor=ACTOR, registry=STEPS, continue_on_error=True)
     results = by_target(report.results)
     assert results["platform"].outcome == Outcome.FAILED
     assert results["alpha"].outcome == Outcome.SKIPPED
 
 
-async def test_dry_run_writes_nothing(platform: Platform) -> None:
-    dbs = await provision(platform, "alpha", "bravo")
-    all_dbs = [platform.store.db, *dbs.values()]
+async def test_dry_run_writes_nothing(runtime: Runtime) -> None:
+    dbs = await provision(runtime, "alpha", "bravo")
+    all_dbs = [runtime.store.db, *dbs.values()]
     before = [sorted(await db.list_collection_names()) for db in all_dbs]
 
-    report = await migrate_all(platform, actor=ACTOR, registry=STEPS, dry_run=True)
+    report = await migrate_all(runtime, actor=ACTOR, registry=STEPS, dry_run=True)
     assert report.dry_run and report.ok
     results = by_target(report.results)
     assert results["platform"].planned == ["0001_p"]
@@ -479,46 +479,46 @@ async def test_dry_run_writes_nothing(platform: Platform) -> None:
         assert LEDGER_COLLECTION not in await db.list_collection_names()
         assert LOCK_COLLECTION not in await db.list_collection_names()
 
-    real = await migrate_all(platform, actor=ACTOR, dry_run=True)
+    real = await migrate_all(runtime, actor=ACTOR, dry_run=True)
     assert by_target(real.results)["bravo"].planned == [
         "0001_initial_schema",
         "0002_backfill_customer_name_key",
     ]
 
 
-async def test_single_tenant_selection(platform: Platform) -> None:
-    dbs = await provision(platform, "alpha", "bravo")
-    report = await migrate_all(platform, actor=ACTOR, tenants=["bravo"], registry=STEPS)
+async def test_single_tenant_selection(runtime: Runtime) -> None:
+    dbs = await provision(runtime, "alpha", "bravo")
+    report = await migrate_all(runtime, actor=ACTOR, tenants=["bravo"], registry=STEPS)
     assert [r.target for r in report.results] == ["bravo"]  # no platform unless asked
     assert await ledger_docs(dbs["alpha"]) == []
     assert len(await ledger_docs(dbs["bravo"])) == 3
 
     with_platform = await migrate_all(
-        platform, actor=ACTOR, tenants=["alpha"], include_platform=True, registry=STEPS
+        runtime, actor=ACTOR, tenants=["alpha"], include_platform=True, registry=STEPS
     )
     assert [r.target for r in with_platform.results] == ["platform", "alpha"]
 
     with pytest.raises(AppError) as exc:
-        await migrate_all(platform, actor=ACTOR, tenants=["nope"], registry=STEPS)
+        await migrate_all(runtime, actor=ACTOR, tenants=["nope"], registry=STEPS)
     assert exc.value.code == ErrorCode.TENANT_NOT_FOUND
 
 
 async def test_deleted_tenants_are_left_out_and_maintenance_is_skipped(
-    platform: Platform,
+    runtime: Runtime,
 ) -> None:
-    await provision(platform, "alpha", "bravo", "charlie")
-    tenants = platform.store.db["tenants"]
+    await provision(runtime, "alpha", "bravo", "charlie")
+    tenants = runtime.store.db["tenants"]
     await tenants.update_one({"slug": "alpha"}, {"$set": {"status": "deleted"}})
     await tenants.update_one(
         {"slug": "bravo"}, {"$set": {"maintenance": {"reason": "moving", "since": utcnow()}}}
     )
-    targets = await resolve_targets(platform)
+    targets = await resolve_targets(runtime)
     assert [t.label for t in targets] == ["platform", "bravo", "charlie"]
     with pytest.raises(AppError) as exc:
-        await resolve_targets(platform, tenants=["alpha"])
+        await resolve_targets(runtime, tenants=["alpha"])
     assert exc.value.code == ErrorCode.TENANT_NOT_FOUND
 
-    report = await migrate_all(platform, actor=ACTOR, registry=STEPS)
+    report = await migrate_all(runtime, actor=ACTOR, registry=STEPS)
     results = by_target(report.results)
     assert results["bravo"].outcome == Outcome.SKIPPED
     assert results["bravo"].error.code == ErrorCode.TENANT_MAINTENANCE
@@ -526,23 +526,23 @@ async def test_deleted_tenants_are_left_out_and_maintenance_is_skipped(
     assert report.ok
 
 
-async def test_concurrency_is_bounded(platform: Platform) -> None:
-    await provision(platform, "alpha", "bravo", "charlie", "delta", "echo")
-    report = await migrate_all(platform, actor=ACTOR, registry=SLOW, concurrency=2)
+async def test_concurrency_is_bounded(runtime: Runtime) -> None:
+    await provision(runtime, "alpha", "bravo", "charlie", "delta", "echo")
+    report = await migrate_all(runtime, actor=ACTOR, registry=SLOW, concurrency=2)
     assert report.ok
     assert len(CALLS) == 5
     assert ACTIVE["max"] == 2  # parallel, and never more than 2
 
     with pytest.raises(AppError) as exc:
-        await migrate_all(platform, actor=ACTOR, registry=SLOW, concurrency=0)
+        await migrate_all(runtime, actor=ACTOR, registry=SLOW, concurrency=0)
     assert exc.value.code == ErrorCode.VALIDATION_FAILED
 
 
 # -- the lock ----------------------------------------------------------------
 
 
-async def test_lock_acquire_refuse_takeover_release(platform: Platform) -> None:
-    db = scratch_db(platform, "t_lock")
+async def test_lock_acquire_refuse_takeover_release(runtime: Runtime) -> None:
+    db = scratch_db(runtime, "t_lock")
     now = utcnow()
     ttl = timedelta(minutes=5)
     a = MigrationLock(db, "runner-a", ttl=ttl, clock=lambda: now)
@@ -571,8 +571,8 @@ async def test_lock_acquire_refuse_takeover_release(platform: Platform) -> None:
     assert await db[LOCK_COLLECTION].count_documents({}) == 0
 
 
-async def test_a_locked_database_is_reported_not_migrated(platform: Platform) -> None:
-    db = scratch_db(platform, "t_busy")
+async def test_a_locked_database_is_reported_not_migrated(runtime: Runtime) -> None:
+    db = scratch_db(runtime, "t_busy")
     await MigrationLock(db, "someone-else").acquire()
     result = await migrate_database(db, "tenant", actor=ACTOR, registry=STEPS)
     assert result.outcome == Outcome.FAILED
@@ -581,8 +581,8 @@ async def test_a_locked_database_is_reported_not_migrated(platform: Platform) ->
     assert (await database_status(db, "tenant", registry=STEPS)).locked_by == "someone-else"
 
 
-async def test_two_concurrent_runners_never_double_apply(platform: Platform) -> None:
-    db = scratch_db(platform, "t_race")
+async def test_two_concurrent_runners_never_double_apply(runtime: Runtime) -> None:
+    db = scratch_db(runtime, "t_race")
     first, second = await asyncio.gather(
         migrate_database(db, "tenant", actor=ACTOR, owner="runner-a", registry=SLOW),
         migrate_database(db, "tenant", actor=ACTOR, owner="runner-b", registry=SLOW),
@@ -595,7 +595,7 @@ async def test_two_concurrent_runners_never_double_apply(platform: Platform) -> 
     assert [d["_id"] for d in await ledger_docs(db)] == ["0001_slow"]
 
     # with the real migrations: one applies; the other is refused or finds nothing to do
-    real_db = scratch_db(platform, "t_race_real")
+    real_db = scratch_db(runtime, "t_race_real")
     results = await asyncio.gather(
         migrate_database(real_db, "tenant", actor=ACTOR, owner="runner-a"),
         migrate_database(real_db, "tenant", actor=ACTOR, owner="runner-b"),
@@ -609,8 +609,8 @@ async def test_two_concurrent_runners_never_double_apply(platform: Platform) -> 
 # -- provisioning hook ---------------------------------------------------------
 
 
-async def test_bring_to_latest_leaves_nothing_pending(platform: Platform) -> None:
-    db = scratch_db(platform, "t_born")
+async def test_bring_to_latest_leaves_nothing_pending(runtime: Runtime) -> None:
+    db = scratch_db(runtime, "t_born")
     result = await bring_to_latest(db, MigrationScope.TENANT, ACTOR)
     assert result.applied == [m.id for m in default_registry().for_scope("tenant")]
     status = await database_status(db, "tenant")
@@ -618,11 +618,11 @@ async def test_bring_to_latest_leaves_nothing_pending(platform: Platform) -> Non
     assert status.current == default_registry().latest("tenant")
     assert {d["by"] for d in await ledger_docs(db)} == {ACTOR}
 
-    platform_result = await bring_to_latest(platform.store.db, "platform", ACTOR)
+    platform_result = await bring_to_latest(runtime.store.db, "platform", ACTOR)
     assert platform_result.ok
-    assert (await database_status(platform.store.db, "platform")).up_to_date
+    assert (await database_status(runtime.store.db, "platform")).up_to_date
 
-    broken = scratch_db(platform, "t_broken")
+    broken = scratch_db(runtime, "t_broken")
     await broken["flags"].insert_one({"_id": "fail-t2"})
     with pytest.raises(AppError) as exc:
         await bring_to_latest(broken, "tenant", ACTOR, registry=STEPS)

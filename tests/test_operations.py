@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 
 from graphql_api.demo import seed_demo
-from migrations.runtime import build_platform
+from migrations.runtime import build_runtime
 from tenancy.databases.copy import copy_database
 from tenancy.databases.verify import verify_database
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import utcnow
 from tenancy.operations import delete_tenant, drop_old_database, move_tenant
 from tenancy.platform import SERVER_INSTANCES, PlatformStore, ServerInstance
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 from tests.backends import SECOND_CLUSTER, Backend
 from tests.conftest import GraphQLClient, error_codes
 
@@ -28,42 +28,42 @@ async def two_clusters(settings, backend: Backend):
             "tenant_cache_ttl_seconds": 0,
         }
     )
-    platform = build_platform(settings)
-    await platform.start()
-    await seed_demo(platform)
-    yield platform
-    await platform.close()
+    runtime = build_runtime(settings)
+    await runtime.start()
+    await seed_demo(runtime)
+    yield runtime
+    await runtime.close()
 
 
 async def counts(db) -> dict[str, int]:
     return {n: await db[n].count_documents({}) for n in sorted(await db.list_collection_names())}
 
 
-async def test_move_to_another_cluster_switches_the_record(two_clusters: Platform):
-    platform = two_clusters
-    before = await platform.store.tenant_by_slug("west-nipt")
-    source_counts = await counts(platform.tenant_database(before))
+async def test_move_to_another_cluster_switches_the_record(two_clusters: Runtime):
+    runtime = two_clusters
+    before = await runtime.store.tenant_by_slug("west-nipt")
+    source_counts = await counts(runtime.tenant_database(before))
     report = await move_tenant(
-        platform, "west-nipt", to_cluster="eu-2", actor="test", drain_seconds=0
+        runtime, "west-nipt", to_cluster="eu-2", actor="test", drain_seconds=0
     )
     assert report.ok, report.to_dict()
-    after = await platform.store.tenant_by_slug("west-nipt")
+    after = await runtime.store.tenant_by_slug("west-nipt")
     assert (after.database.cluster, after.database.name) == ("eu-2", "t_west-nipt")
     assert after.maintenance is None
     assert [(p.cluster, p.name) for p in after.previous_databases] == [("default", "t_west-nipt")]
-    moved = platform.tenant_database(after)
+    moved = runtime.tenant_database(after)
     assert await counts(moved) == source_counts
     # The old database is kept until dropped explicitly.
-    assert await counts(platform.clients.database(before.database)) == source_counts
+    assert await counts(runtime.clients.database(before.database)) == source_counts
     assert report.data["copy"].ok
 
 
-async def test_move_serves_the_api_from_the_new_database(two_clusters: Platform, tmp_path):
+async def test_move_serves_the_api_from_the_new_database(two_clusters: Runtime, tmp_path):
     import httpx
 
     from graphql_api.app import create_app
 
-    app = create_app(platform=two_clusters)
+    app = create_app(runtime=two_clusters)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://t"
     ) as http:
@@ -82,7 +82,7 @@ async def test_move_serves_the_api_from_the_new_database(two_clusters: Platform,
     assert await old["customers"].count_documents({"name": "After Move"}) == 0
 
 
-async def test_failed_move_rolls_back(two_clusters: Platform, monkeypatch):
+async def test_failed_move_rolls_back(two_clusters: Runtime, monkeypatch):
     async def broken_copy(*args, **kwargs):
         raise ConnectionError("target cluster went away")
 
@@ -97,7 +97,7 @@ async def test_failed_move_rolls_back(two_clusters: Platform, monkeypatch):
     assert tenant.previous_databases == []
 
 
-async def test_move_whose_verification_fails_rolls_back(two_clusters: Platform, monkeypatch):
+async def test_move_whose_verification_fails_rolls_back(two_clusters: Runtime, monkeypatch):
     real = copy_database
 
     async def tampering_copy(source, target, **kwargs):
@@ -117,7 +117,7 @@ async def test_move_whose_verification_fails_rolls_back(two_clusters: Platform, 
     assert tenant.database.cluster == "default" and tenant.maintenance is None
 
 
-async def test_move_refusals(two_clusters: Platform):
+async def test_move_refusals(two_clusters: Runtime):
     with pytest.raises(AppError) as same:
         await move_tenant(two_clusters, "west-nipt", actor="t", drain_seconds=0)
     assert same.value.code == ErrorCode.VALIDATION_FAILED
@@ -131,7 +131,7 @@ async def test_move_refusals(two_clusters: Platform):
 
 
 async def test_drop_old_database_needs_backup_and_a_previous_location(
-    two_clusters: Platform, tmp_path: Path
+    two_clusters: Runtime, tmp_path: Path
 ):
     with pytest.raises(AppError):
         await drop_old_database(
@@ -159,7 +159,7 @@ async def test_drop_old_database_needs_backup_and_a_previous_location(
 
 
 async def test_delete_backs_up_then_drops_and_keeps_the_record(
-    two_clusters: Platform, tmp_path: Path
+    two_clusters: Runtime, tmp_path: Path
 ):
     tenant = await two_clusters.store.tenant_by_slug("quattro-stand")
     report = await delete_tenant(
@@ -178,7 +178,7 @@ async def test_delete_backs_up_then_drops_and_keeps_the_record(
 
 
 async def test_delete_refuses_an_unwritable_backup_dir_before_anything(
-    two_clusters: Platform, tmp_path: Path
+    two_clusters: Runtime, tmp_path: Path
 ):
     blocker = tmp_path / "file-not-dir"
     blocker.write_text("x")
@@ -198,7 +198,7 @@ async def test_delete_refuses_an_unwritable_backup_dir_before_anything(
 
 
 async def test_delete_stops_when_the_backup_fails(
-    two_clusters: Platform, tmp_path: Path, monkeypatch
+    two_clusters: Runtime, tmp_path: Path, monkeypatch
 ):
     async def failing_export(*args, **kwargs):
         raise OSError(28, "No space left on device")
@@ -215,7 +215,7 @@ async def test_delete_stops_when_the_backup_fails(
     assert await db["customers"].count_documents({}) == 3
 
 
-async def test_deleted_tenant_is_refused_by_the_api(two_clusters: Platform, tmp_path: Path):
+async def test_deleted_tenant_is_refused_by_the_api(two_clusters: Runtime, tmp_path: Path):
     import httpx
 
     from graphql_api.app import create_app
@@ -223,7 +223,7 @@ async def test_deleted_tenant_is_refused_by_the_api(two_clusters: Platform, tmp_
     await delete_tenant(
         two_clusters, "quattro-stand", backup_dir=tmp_path, actor="t", drain_seconds=0
     )
-    app = create_app(platform=two_clusters)
+    app = create_app(runtime=two_clusters)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://t"
     ) as http:
@@ -250,7 +250,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 
 @pytest.fixture
-def cached(two_clusters: Platform) -> Platform:
+def cached(two_clusters: Runtime) -> Runtime:
     """Servers cache tenant records for 30 s (the default)."""
     two_clusters.settings = two_clusters.settings.model_copy(
         update={"tenant_cache_ttl_seconds": 30}
@@ -258,16 +258,16 @@ def cached(two_clusters: Platform) -> Platform:
     return two_clusters
 
 
-async def another_server(platform: Platform) -> ServerInstance:
+async def another_server(runtime: Runtime) -> ServerInstance:
     """Register a server process other than this one, as its heartbeat would."""
-    other = PlatformStore(platform.store.db)
+    other = PlatformStore(runtime.store.db)
     await other.register_instance(lease_seconds=30)
-    [instance] = [i for i in await platform.store.live_instances() if i.id == other.instance_id]
+    [instance] = [i for i in await runtime.store.live_instances() if i.id == other.instance_id]
     return instance
 
 
 async def test_delete_without_other_servers_does_not_wait(
-    cached: Platform, tmp_path: Path, sleeps: list[float]
+    cached: Runtime, tmp_path: Path, sleeps: list[float]
 ):
     await cached.store.register_instance(lease_seconds=30)  # the caller itself: no wait for it
     stale = PlatformStore(cached.store.db)
@@ -286,7 +286,7 @@ async def test_delete_without_other_servers_does_not_wait(
 
 
 async def test_delete_waits_for_running_servers_and_says_so(
-    cached: Platform, tmp_path: Path, sleeps: list[float]
+    cached: Runtime, tmp_path: Path, sleeps: list[float]
 ):
     server = await another_server(cached)
     notices: list[str] = []
@@ -304,7 +304,7 @@ async def test_delete_waits_for_running_servers_and_says_so(
     assert report.steps[1].detail == expected.replace("waiting", "waited")
 
 
-async def test_move_waits_only_for_running_servers(cached: Platform, sleeps: list[float]):
+async def test_move_waits_only_for_running_servers(cached: Runtime, sleeps: list[float]):
     report = await move_tenant(cached, "west-nipt", to_cluster="eu-2", actor="t")
     assert report.ok and sleeps == []
     await another_server(cached)
@@ -323,7 +323,7 @@ async def test_move_waits_only_for_running_servers(cached: Platform, sleeps: lis
     assert notices[0].startswith("waiting 30 s for 2 running servers (")
 
 
-async def test_explicit_drain_seconds_wins(cached: Platform, tmp_path: Path, sleeps: list[float]):
+async def test_explicit_drain_seconds_wins(cached: Runtime, tmp_path: Path, sleeps: list[float]):
     notices: list[str] = []
     await delete_tenant(
         cached,
@@ -340,7 +340,7 @@ async def test_explicit_drain_seconds_wins(cached: Platform, tmp_path: Path, sle
 
 
 async def test_an_interrupted_wait_leaves_maintenance(
-    cached: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cached: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     async def interrupted(seconds: float) -> None:
         raise RuntimeError("operator pressed Ctrl-C")

@@ -9,8 +9,8 @@ import pytest
 
 from graphql_api.app import create_app
 from graphql_api.demo import DEMO_PASSWORD, demo_login, disable_demo_logins
-from migrations.runtime import build_platform
-from tenancy import service
+from migrations.runtime import build_runtime
+from tenancy import lifecycle
 from tenancy.models import Role
 from tenancy.settings import Settings
 from tests.conftest import error_codes
@@ -78,17 +78,17 @@ async def _post(app, query: str) -> dict:
         '{ __type(name: "BookingStatus") { name } }',
     ],
 )
-async def test_no_suggestions_or_introspection_in_production(platform, query: str):
-    settings = platform.settings.model_copy(
+async def test_no_suggestions_or_introspection_in_production(runtime, query: str):
+    settings = runtime.settings.model_copy(
         update={"environment": "production", "introspection": None, "field_suggestions": None}
     )
-    body = await _post(create_app(settings=settings, platform=platform), query)
+    body = await _post(create_app(settings=settings, runtime=runtime), query)
     assert error_codes(body) and set(error_codes(body)) == {"GRAPHQL_VALIDATION_FAILED"}
     assert all("Did you mean" not in e["message"] for e in body["errors"])
 
 
-async def test_suggestions_stay_in_development(platform):
-    body = await _post(create_app(platform=platform), "{ plan { key } }")
+async def test_suggestions_stay_in_development(runtime):
+    body = await _post(create_app(runtime=runtime), "{ plan { key } }")
     assert "Did you mean" in body["errors"][0]["message"]
 
 
@@ -102,8 +102,8 @@ async def test_demo_logins_are_deactivated_when_production_starts(demo):
         {"_id": staff.id}, {"$set": {"password_hash": await hash_password("a-private-one")}}
     )
     settings = demo.settings.model_copy(update={"environment": "production"})
-    served = build_platform(settings)  # the server's own platform (its lifespan closes it)
-    app = create_app(settings=settings, platform=served)
+    served = build_runtime(settings)  # the server's own platform (its lifespan closes it)
+    app = create_app(settings=settings, runtime=served)
     async with app.router.lifespan_context(app):
         gql_body = {
             "query": 'mutation { login(email: "root@platform.example.com", '
@@ -125,9 +125,9 @@ async def test_demo_logins_are_deactivated_when_production_starts(demo):
 async def test_deactivating_a_user_frees_its_plan_unit(demo):
     tenant = await demo.store.tenant_by_slug("tromb-screening")
     viewer = await demo.store.user_by_email(tenant.id, demo_login("tromb-screening", Role.VIEWER))
-    assert await service.deactivate_user(demo, viewer, "test", "test")
-    assert not await service.deactivate_user(demo, viewer, "test", "test")
-    user = await service.create_user(
+    assert await lifecycle.deactivate_user(demo, viewer, "test", "test")
+    assert not await lifecycle.deactivate_user(demo, viewer, "test", "test")
+    user = await lifecycle.create_user(
         demo,
         tenant,
         email="n@t.example",

@@ -81,8 +81,8 @@ async def test_unsupported_content_type_is_400_json(client: httpx.AsyncClient):
     assert error_codes(response.json()) == ["BAD_REQUEST"]
 
 
-async def test_oversize_body_is_413_before_the_body_is_read(client: httpx.AsyncClient, platform):
-    limit = platform.settings.max_body_bytes
+async def test_oversize_body_is_413_before_the_body_is_read(client: httpx.AsyncClient, runtime):
+    limit = runtime.settings.max_body_bytes
     body = PLANS.encode() + b" " * limit
     response = await client.post(
         "/graphql",
@@ -95,8 +95,8 @@ async def test_oversize_body_is_413_before_the_body_is_read(client: httpx.AsyncC
     assert str(limit) in response.json()["errors"][0]["message"]
 
 
-async def test_oversize_chunked_body_is_413(client: httpx.AsyncClient, platform):
-    limit = platform.settings.max_body_bytes
+async def test_oversize_chunked_body_is_413(client: httpx.AsyncClient, runtime):
+    limit = runtime.settings.max_body_bytes
 
     async def chunks():
         yield PLANS.encode()
@@ -111,8 +111,8 @@ async def test_oversize_chunked_body_is_413(client: httpx.AsyncClient, platform)
     assert error_codes(response.json()) == ["PAYLOAD_TOO_LARGE"]
 
 
-async def test_body_within_the_limit_is_served(client: httpx.AsyncClient, platform):
-    body = PLANS.encode() + b" " * (platform.settings.max_body_bytes - len(PLANS) - 10)
+async def test_body_within_the_limit_is_served(client: httpx.AsyncClient, runtime):
+    body = PLANS.encode() + b" " * (runtime.settings.max_body_bytes - len(PLANS) - 10)
     response = await client.post(
         "/graphql", content=body, headers={"content-type": "application/json"}
     )
@@ -233,9 +233,9 @@ async def test_wrong_claim_types_are_unauthenticated(demo, gql: GraphQLClient, c
     assert error_codes(with_tenant) == ["UNAUTHENTICATED"], with_tenant
 
 
-async def test_body_limit_is_a_setting(platform):
-    settings = platform.settings.model_copy(update={"max_body_bytes": 2048})
-    app = create_app(settings=settings, platform=platform)
+async def test_body_limit_is_a_setting(runtime):
+    settings = runtime.settings.model_copy(update={"max_body_bytes": 2048})
+    app = create_app(settings=settings, runtime=runtime)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
         body = json.dumps({"query": "{ plans { key } }", "variables": {"x": "y" * 3000}})

@@ -10,14 +10,14 @@ import pytest
 from pymongo.errors import AutoReconnect
 
 from graphql_api.app import create_app
-from tenancy import dump, service
+from tenancy import dump, lifecycle
 from tenancy.databases.dump_format import MANIFEST_NAME, check_dump
 from tenancy.databases.ejson_io import read_json_file
 from tenancy.dump import export_database
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import Tenant
 from tenancy.operations.relocation import RESTORE_MARKER, restore_tenant
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 from tests.backends import SYSTEM_DATABASES
 from tests.conftest import GraphQLClient
 from tests.dump_tools import rewrite_collection
@@ -26,29 +26,29 @@ from tests.test_copy import docs_by_id
 SLUG = "west-nipt"
 
 
-async def snapshot(platform: Platform) -> dict[str, Any]:
+async def snapshot(runtime: Runtime) -> dict[str, Any]:
     """Everything a restore could change: every database of the cluster, the tenant record."""
-    client = platform.clients.client("default")
+    client = runtime.clients.client("default")
     databases = {}
     for name in sorted(await client.list_database_names()):
-        if name == platform.settings.platform_db or name in SYSTEM_DATABASES:
+        if name == runtime.settings.platform_db or name in SYSTEM_DATABASES:
             continue
         db = client[name]
         databases[name] = {
             c: await docs_by_id(db[c]) for c in sorted(await db.list_collection_names())
         }
-    tenant = await platform.store.tenant_by_slug(SLUG)
+    tenant = await runtime.store.tenant_by_slug(SLUG)
     return {"databases": databases, "tenant": tenant.model_dump()}
 
 
-async def tenant(platform: Platform) -> Tenant:
-    record = await platform.store.tenant_by_slug(SLUG)
+async def tenant(runtime: Runtime) -> Tenant:
+    record = await runtime.store.tenant_by_slug(SLUG)
     assert record is not None
     return record
 
 
 @pytest.fixture
-async def exported(demo: Platform, tmp_path: Path) -> Path:
+async def exported(demo: Runtime, tmp_path: Path) -> Path:
     """An export of west-nipt; afterwards its live database changes (one more customer)."""
     directory = tmp_path / "export"
     assert (await export_database(demo.tenant_database(await tenant(demo)), directory)).ok
@@ -64,7 +64,7 @@ def tamper_consistently(directory: Path, collection: str = "customers") -> None:
 
 
 async def test_overwrite_switches_to_a_verified_staging_database(
-    demo: Platform, exported: Path
+    demo: Runtime, exported: Path
 ) -> None:
     before = await tenant(demo)
     report = await restore_tenant(demo, SLUG, exported, overwrite=True, actor="t")
@@ -97,7 +97,7 @@ async def test_overwrite_switches_to_a_verified_staging_database(
     assert imported.ok and all(c.checksum_match for c in imported.collections if c.source_hash)
 
     # The API serves the restored data at once (this process's cache was invalidated).
-    app = create_app(platform=demo)
+    app = create_app(runtime=demo)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://t"
     ) as http:
@@ -111,7 +111,7 @@ async def test_overwrite_switches_to_a_verified_staging_database(
 
 @pytest.mark.parametrize("overwrite", [False, True], ids=["no-overwrite", "overwrite"])
 async def test_tampered_export_is_refused_before_anything_changes(
-    demo: Platform, exported: Path, overwrite: bool
+    demo: Runtime, exported: Path, overwrite: bool
 ) -> None:
     tamper_consistently(exported)
     check_dump(exported, content=False)  # sizes and file hashes were made to match
@@ -129,7 +129,7 @@ async def test_tampered_export_is_refused_before_anything_changes(
     ids=["driver-error", "exception"],
 )
 async def test_failure_midway_leaves_the_tenant_as_it_was_and_a_rerun_resumes(
-    demo: Platform, exported: Path, monkeypatch: pytest.MonkeyPatch, failure: Exception
+    demo: Runtime, exported: Path, monkeypatch: pytest.MonkeyPatch, failure: Exception
 ) -> None:
     real_import = dump.import_database
 
@@ -165,7 +165,7 @@ async def test_failure_midway_leaves_the_tenant_as_it_was_and_a_rerun_resumes(
     assert (await tenant(demo)).database.name == "t_west-nipt_r1"
 
 
-async def test_non_empty_tenant_needs_overwrite(demo: Platform, exported: Path) -> None:
+async def test_non_empty_tenant_needs_overwrite(demo: Runtime, exported: Path) -> None:
     before = await snapshot(demo)
     with pytest.raises(AppError) as refused:
         await restore_tenant(demo, SLUG, exported, actor="t")
@@ -174,7 +174,7 @@ async def test_non_empty_tenant_needs_overwrite(demo: Platform, exported: Path) 
     assert await snapshot(demo) == before
 
 
-async def test_restore_into_an_empty_tenant_database(demo: Platform, exported: Path) -> None:
+async def test_restore_into_an_empty_tenant_database(demo: Runtime, exported: Path) -> None:
     record = await tenant(demo)
     await demo.clients.client("default").drop_database(record.database.name)
     report = await restore_tenant(demo, SLUG, exported, actor="t")
@@ -188,7 +188,7 @@ def read_count(directory: Path, collection: str) -> int:
     return next(e["count"] for e in manifest["collections"] if e["name"] == collection)
 
 
-async def test_staging_names_skip_databases_in_use(demo: Platform, exported: Path) -> None:
+async def test_staging_names_skip_databases_in_use(demo: Runtime, exported: Path) -> None:
     client = demo.clients.client("default")
     await client["t_west-nipt_r1"]["notes"].insert_one({"not": "ours"})  # someone else's data
     first = await restore_tenant(demo, SLUG, exported, overwrite=True, actor="t")
@@ -206,8 +206,8 @@ async def test_staging_names_skip_databases_in_use(demo: Platform, exported: Pat
     assert previous == ["t_west-nipt", "t_west-nipt_r2"]
 
 
-async def test_restore_of_a_tenant_in_maintenance_is_locked(demo: Platform, exported: Path) -> None:
-    await service.enter_maintenance(demo, SLUG, "another operation", "t")
+async def test_restore_of_a_tenant_in_maintenance_is_locked(demo: Runtime, exported: Path) -> None:
+    await lifecycle.enter_maintenance(demo, SLUG, "another operation", "t")
     before = await snapshot(demo)
     with pytest.raises(AppError) as locked:
         await restore_tenant(demo, SLUG, exported, overwrite=True, actor="t")

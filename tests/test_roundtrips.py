@@ -14,9 +14,9 @@ from domain.bookings import BookingRequest, BookingService
 from domain.catalog import CatalogService, ServiceFields
 from domain.collections import LOCATIONS
 from domain.customers import CustomerFields, CustomerService
-from tenancy import service as tenant_service
+from tenancy import lifecycle
 from tenancy.models import Tenant
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 from tests.conftest import GraphQLClient
 
 COUNTED = {
@@ -81,25 +81,25 @@ class CountingDatabase:
 
 
 @pytest.fixture
-def calls(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> Counter[tuple[str, str]]:
+def calls(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Counter[tuple[str, str]]:
     """Counter of tenant-database operations, keyed by (collection, method)."""
     counter: Counter[tuple[str, str]] = Counter()
-    real = platform.clients.database
+    real = runtime.clients.database
 
     def database(location: Any) -> Any:
-        if location.name == platform.settings.platform_db:
+        if location.name == runtime.settings.platform_db:
             return real(location)  # the platform database is not what is counted here
         return CountingDatabase(real(location), counter)
 
-    monkeypatch.setattr(platform.clients, "database", database)
+    monkeypatch.setattr(runtime.clients, "database", database)
     return counter
 
 
-async def _tenant_with_bookings(platform: Platform, slug: str, n: int) -> tuple[Tenant, dict]:
+async def _tenant_with_bookings(runtime: Runtime, slug: str, n: int) -> tuple[Tenant, dict]:
     """A fresh tenant: 25 customers, 6 services, 3 locations and ``n`` bookings spread over them."""
-    tenant = await tenant_service.provision_tenant(
-        platform,
-        tenant_service.ProvisionRequest(
+    tenant = await lifecycle.provision_tenant(
+        runtime,
+        lifecycle.ProvisionRequest(
             slug=slug,
             name=slug,
             plan_key="enterprise",
@@ -109,7 +109,7 @@ async def _tenant_with_bookings(platform: Platform, slug: str, n: int) -> tuple[
         ),
         actor="test",
     )
-    db = platform.tenant_database(tenant)
+    db = runtime.tenant_database(tenant)
     customers = [
         await CustomerService(db, tenant).create(CustomerFields(name=f"Customer {i:02d}"))
         for i in range(25)
@@ -140,7 +140,7 @@ async def _tenant_with_bookings(platform: Platform, slug: str, n: int) -> tuple[
             allow_customer_id=True,
         )
         expected[str(result.booking["_id"])] = (customer["name"], service["name"])
-    owner = await platform.store.user_by_id(tenant.owner_user_id)
+    owner = await runtime.store.user_by_id(tenant.owner_user_id)
     assert owner is not None
     return tenant, {"bookings": expected, "owner": owner}
 
@@ -186,10 +186,10 @@ async def _list(
 
 
 @pytest.fixture
-async def five_and_hundred(platform: Platform) -> dict[int, tuple[Tenant, dict]]:
+async def five_and_hundred(runtime: Runtime) -> dict[int, tuple[Tenant, dict]]:
     return {
-        5: await _tenant_with_bookings(platform, "rt-five", 5),
-        100: await _tenant_with_bookings(platform, "rt-hundred", 100),
+        5: await _tenant_with_bookings(runtime, "rt-five", 5),
+        100: await _tenant_with_bookings(runtime, "rt-hundred", 100),
     }
 
 
@@ -242,11 +242,11 @@ async def test_location_adds_one_batched_round_trip(
 
 
 async def test_counting_proxy_sees_per_item_queries(
-    platform: Platform, five_and_hundred, calls: Counter
+    runtime: Runtime, five_and_hundred, calls: Counter
 ):
     """The counter is real: loading customers one by one is counted once per booking."""
     tenant, _ = five_and_hundred[5]
-    db = platform.tenant_database(tenant)
+    db = runtime.tenant_database(tenant)
     calls.clear()
     docs = await db["bookings"].find({}).to_list(None)
     for doc in docs:
@@ -259,12 +259,12 @@ TENANTS_QUERY = """{ tenants(first: 100) { edges { node { slug usage { users cus
 
 
 async def test_tenant_list_with_usage_and_plan_is_batched(
-    platform: Platform, gql: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, gql: GraphQLClient, monkeypatch: pytest.MonkeyPatch
 ):
     """``tenants(first: 100)`` with usage and plan: a constant number of platform
     queries (page, users, plans) plus one counter read per tenant database."""
-    await tenant_service.create_super_admin(
-        platform,
+    await lifecycle.create_super_admin(
+        runtime,
         email="root@platform.example.com",
         name="Root",
         password="root-pass-123",
@@ -273,11 +273,11 @@ async def test_tenant_list_with_usage_and_plan_is_batched(
     token = await gql.token(None)
     counts: dict[int, tuple[int, int]] = {}
     for size in (3, 8):
-        while len(await platform.store.all_tenants()) < size:
-            n = len(await platform.store.all_tenants())
-            await tenant_service.provision_tenant(
-                platform,
-                tenant_service.ProvisionRequest(
+        while len(await runtime.store.all_tenants()) < size:
+            n = len(await runtime.store.all_tenants())
+            await lifecycle.provision_tenant(
+                runtime,
+                lifecycle.ProvisionRequest(
                     slug=f"shop-{n:02d}",
                     name=f"Shop {n}",
                     owner_email=f"owner{n}@shop.example.com",
@@ -287,14 +287,14 @@ async def test_tenant_list_with_usage_and_plan_is_batched(
                 actor="test",
             )
         calls: Counter[tuple[str, str]] = Counter()
-        real = platform.clients.database
+        real = runtime.clients.database
 
         def counting(location: Any, real: Any = real, calls: Any = calls) -> Any:
             return CountingDatabase(real(location), calls)
 
-        monkeypatch.setattr(platform.clients, "database", counting)
+        monkeypatch.setattr(runtime.clients, "database", counting)
         result = await gql(TENANTS_QUERY, token=token)
-        monkeypatch.setattr(platform.clients, "database", real)
+        monkeypatch.setattr(runtime.clients, "database", real)
         nodes = [e["node"] for e in result["data"]["tenants"]["edges"]]
         assert len(nodes) == size and all(n["subscription"]["plan"]["key"] for n in nodes)
         assert all(n["usage"]["users"] == 1 for n in nodes)  # each owner

@@ -8,9 +8,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from migrations.database import bring_to_latest
 from migrations.status import database_status
-from tenancy import service
+from tenancy import lifecycle
 from tenancy.errors import AppError, ErrorCode
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 from tenancy.settings import Settings
 
 OWNER = {
@@ -22,9 +22,9 @@ OWNER = {
 
 
 def test_composition_roots_build_with_the_versioned_migrations(settings: Settings) -> None:
-    from migrations.runtime import build_platform
+    from migrations.runtime import build_runtime
 
-    assert build_platform(settings).upgrade_schema is bring_to_latest
+    assert build_runtime(settings).upgrade_schema is bring_to_latest
 
 
 async def test_new_databases_are_upgraded_by_the_platform_upgrader(settings: Settings) -> None:
@@ -34,15 +34,15 @@ async def test_new_databases_are_upgraded_by_the_platform_upgrader(settings: Set
         calls.append((db.name, scope, actor))
         return await bring_to_latest(db, scope, actor)
 
-    platform = Platform.build(settings, upgrade_schema=recording)
+    runtime = Runtime.build(settings, upgrade_schema=recording)
     try:
-        await platform.start()
-        await platform.start()  # an existing platform database is not migrated by a start
-        request = service.ProvisionRequest(slug="acme-dental", **OWNER)
-        tenant = await service.provision_tenant(platform, request, "test:op")
-        status = await database_status(platform.tenant_database(tenant), "tenant")
+        await runtime.start()
+        await runtime.start()  # an existing platform database is not migrated by a start
+        request = lifecycle.ProvisionRequest(slug="acme-dental", **OWNER)
+        tenant = await lifecycle.provision_tenant(runtime, request, "test:op")
+        status = await database_status(runtime.tenant_database(tenant), "tenant")
     finally:
-        await platform.close()
+        await runtime.close()
     assert calls == [
         (settings.platform_db, "platform", "system:start"),
         ("t_acme-dental", "tenant", "test:op"),
@@ -56,13 +56,13 @@ async def test_a_failed_upgrade_leaves_no_tenant_record(settings: Settings) -> N
             raise AppError(ErrorCode.MIGRATION_FAILED, "migration 0002 failed")
         return await bring_to_latest(db, scope, actor)
 
-    platform = Platform.build(settings, upgrade_schema=failing)
+    runtime = Runtime.build(settings, upgrade_schema=failing)
     try:
-        await platform.start()
-        request = service.ProvisionRequest(slug="acme-dental", **OWNER)
+        await runtime.start()
+        request = lifecycle.ProvisionRequest(slug="acme-dental", **OWNER)
         with pytest.raises(AppError) as refused:
-            await service.provision_tenant(platform, request, "test:op")
+            await lifecycle.provision_tenant(runtime, request, "test:op")
         assert refused.value.code == ErrorCode.MIGRATION_FAILED
-        assert await platform.store.tenant_by_slug("acme-dental") is None
+        assert await runtime.store.tenant_by_slug("acme-dental") is None
     finally:
-        await platform.close()
+        await runtime.close()

@@ -291,12 +291,12 @@ async def test_delete_tenant_mutation(demo, gql: GraphQLClient, tmp_path):
 async def test_activation_that_ends_a_trial_is_the_reactivation_service(demo):
     """The legacy importer activates an existing customer's tenant through the same
     service as reactivateTenant; only with end_trial does a trial become active."""
-    from tenancy import service
+    from tenancy import lifecycle
     from tenancy.models import SubscriptionStatus, TenantStatus
 
-    tenant = await service.provision_tenant(
+    tenant = await lifecycle.provision_tenant(
         demo,
-        service.ProvisionRequest(
+        lifecycle.ProvisionRequest(
             slug="imported-clinic",
             name="Imported",
             owner_email="o@imported.example",
@@ -307,9 +307,9 @@ async def test_activation_that_ends_a_trial_is_the_reactivation_service(demo):
     )
     assert tenant.status == TenantStatus.TRIAL
     with pytest.raises(AppError) as refused:  # plain reactivation needs a suspended tenant
-        await service.set_tenant_status(demo, tenant.slug, TenantStatus.ACTIVE, None, "t")
+        await lifecycle.set_tenant_status(demo, tenant.slug, TenantStatus.ACTIVE, None, "t")
     assert refused.value.code == ErrorCode.INVALID_TRANSITION
-    active = await service.set_tenant_status(
+    active = await lifecycle.set_tenant_status(
         demo, tenant.slug, TenantStatus.ACTIVE, "existing customer", "t", end_trial=True
     )
     assert active.status == TenantStatus.ACTIVE

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tenancy import service
+from tenancy import lifecycle
 from tenancy.models import Role, TenantStatus
 from tests.conftest import GraphQLClient, error_codes
 
@@ -78,7 +78,9 @@ async def test_suspended_tenant_is_inactive_with_reason(demo, gql: GraphQLClient
 
 
 async def test_cancelled_tenant_is_inactive(demo, gql: GraphQLClient):
-    await service.set_tenant_status(demo, "tromb-screening", TenantStatus.CANCELLED, "closed", "t")
+    await lifecycle.set_tenant_status(
+        demo, "tromb-screening", TenantStatus.CANCELLED, "closed", "t"
+    )
     result = await gql(SERVICES, tenant="tromb-screening")
     assert error_codes(result) == ["TENANT_INACTIVE"]
     assert "cancelled" in result["errors"][0]["message"]

@@ -15,7 +15,7 @@ from graphql_api.permissions import requires
 from graphql_api.rate_limit import PLATFORM_SCOPE
 from graphql_api.types.auth import CreateUserInput, LoginPayload, UserPayload
 from graphql_api.types.tenant import User
-from tenancy import service
+from tenancy import lifecycle
 from tenancy.errors import AppError, ErrorCode
 from tenancy.passwords import verify_password
 
@@ -30,7 +30,7 @@ class AuthQueries:
         if not principal.is_authenticated:
             raise AppError(ErrorCode.UNAUTHENTICATED, "log in first")
         try:
-            user = await info.context.platform.store.user_by_id(ObjectId(principal.user_id))
+            user = await info.context.runtime.store.user_by_id(ObjectId(principal.user_id))
         except InvalidId:
             user = None
         if user is None or not user.active:
@@ -56,7 +56,7 @@ class AuthMutations:
     ) -> LoginPayload:
         """Exchange email and password for a JWT. Unknown user and wrong password answer alike."""
         context = info.context
-        platform = context.platform
+        runtime = context.runtime
 
         async def run() -> LoginPayload:
             limiter = context.login_limiter
@@ -68,15 +68,15 @@ class AuthMutations:
                     ErrorCode.FORBIDDEN,
                     f"the request names tenant {context.tenant.slug!r}, the login {slug!r}",
                 )
-            target = context.tenant if slug is None else await load_served_tenant(platform, slug)
+            target = context.tenant if slug is None else await load_served_tenant(runtime, slug)
             if limiter is not None:
                 await limiter.hit_account(target.slug if target else PLATFORM_SCOPE, email)
-            user = await platform.store.user_by_email(target.id if target else None, email)
+            user = await runtime.store.user_by_email(target.id if target else None, email)
             ok = await verify_password(user.password_hash if user else None, password)
             if user is None or not ok or not user.active:
                 raise AppError(ErrorCode.INVALID_CREDENTIALS, _BAD_CREDENTIALS)
             token, expires = context.tokens.issue(user, target)
-            await platform.store.touch_login(user.id)
+            await runtime.store.touch_login(user.id)
             return LoginPayload(token=token, expires_at=expires, user=User.from_model(user))
 
         return await mutation_payload(LoginPayload, run)
@@ -87,8 +87,8 @@ class AuthMutations:
 
         async def run() -> UserPayload:
             tenant, _ = info.context.require_writable()
-            user = await service.create_user(
-                info.context.platform,
+            user = await lifecycle.create_user(
+                info.context.runtime,
                 tenant,
                 email=input.email,
                 name=input.name,

@@ -13,7 +13,7 @@ def page_size(info: Info, first: int | None) -> int:
     Raises:
         AppError(VALIDATION_FAILED) on field ``first``.
     """
-    settings = info.context.platform.settings
+    settings = info.context.runtime.settings
     if first is None:
         return settings.default_page_size
     if not 1 <= first <= settings.max_page_size:

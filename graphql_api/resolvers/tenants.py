@@ -1,6 +1,6 @@
 """Tenant queries and the super-admin tenant lifecycle mutations.
 
-The mutations call ``tenancy.service``, the same functions as the operator CLI.
+The mutations call ``tenancy.lifecycle``, the same functions as the operator CLI.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from graphql_api.types.tenant import (
     TenantPayload,
     UpdateTenantInput,
 )
-from tenancy import models, service
+from tenancy import lifecycle, models
 from tenancy.errors import ErrorCode, validation_error
 from tenancy.operations import delete_tenant
 from tenancy.validation import parse_model
@@ -55,8 +55,8 @@ class TenantQueries:
         after: str | None = None,
         filter: TenantFilter | None = None,
     ) -> TenantConnection:
-        page = await service.list_tenants(
-            info.context.platform,
+        page = await lifecycle.list_tenants(
+            info.context.runtime,
             status=str(filter.status) if filter and filter.status else None,
             plan_key=filter.plan_key if filter else None,
             first=page_size(info, first),
@@ -67,7 +67,7 @@ class TenantQueries:
     @strawberry.field(extensions=requires("platform.read"))
     async def platform_stats(self, info: Info) -> PlatformStats:
         """Tenants per status and plan, and active users (super-admin)."""
-        store = info.context.platform.store
+        store = info.context.runtime.store
         by_status = await store.tenant_counts("status")
         by_plan = await store.tenant_counts("subscription.plan_key")
         return PlatformStats(
@@ -79,7 +79,7 @@ class TenantQueries:
 
     @strawberry.field(description="Active plans, cheapest first (public).")
     async def plans(self, info: Info) -> list[Plan]:
-        return [Plan.from_model(p) for p in await info.context.platform.store.plans()]
+        return [Plan.from_model(p) for p in await info.context.runtime.store.plans()]
 
 
 @strawberry.type
@@ -89,9 +89,9 @@ class TenantMutations:
         """Provision a tenant: database, indexes, owner admin user, 14-day trial."""
 
         async def run() -> TenantPayload:
-            request = parse_model(service.ProvisionRequest, asdict(input))
-            tenant = await service.provision_tenant(
-                info.context.platform, request, info.context.principal.actor
+            request = parse_model(lifecycle.ProvisionRequest, asdict(input))
+            tenant = await lifecycle.provision_tenant(
+                info.context.runtime, request, info.context.principal.actor
             )
             return TenantPayload(tenant=Tenant.from_model(tenant))
 
@@ -100,10 +100,10 @@ class TenantMutations:
     @strawberry.mutation(extensions=requires("platform.write"))
     async def update_tenant(self, info: Info, slug: str, input: UpdateTenantInput) -> TenantPayload:
         async def run() -> TenantPayload:
-            tenant = await service.update_tenant(
-                info.context.platform,
+            tenant = await lifecycle.update_tenant(
+                info.context.runtime,
                 slug,
-                parse_model(service.TenantUpdate, asdict(input)),
+                parse_model(lifecycle.TenantUpdate, asdict(input)),
                 info.context.principal.actor,
             )
             return TenantPayload(tenant=Tenant.from_model(tenant))
@@ -133,11 +133,11 @@ class TenantMutations:
         async def run() -> DeleteTenantPayload:
             if confirm_slug != slug:
                 raise validation_error("confirmSlug", "repeat the slug to confirm the deletion")
-            platform = info.context.platform
+            runtime = info.context.runtime
             report = await delete_tenant(
-                platform,
+                runtime,
                 slug,
-                backup_dir=platform.settings.backup_dir,
+                backup_dir=runtime.settings.backup_dir,
                 actor=info.context.principal.actor,
             )
             steps = [
@@ -153,7 +153,7 @@ class TenantMutations:
                         message=f"nothing was deleted: {failed.detail}",
                     )
                 ]
-            tenant = await platform.store.tenant_by_slug(slug)
+            tenant = await runtime.store.tenant_by_slug(slug)
             return DeleteTenantPayload(
                 tenant=Tenant.from_model(tenant) if tenant else None,
                 steps=steps,
@@ -167,8 +167,8 @@ async def _set_status(
     info: Info, slug: str, status: models.TenantStatus, reason: str | None
 ) -> TenantPayload:
     async def run() -> TenantPayload:
-        tenant = await service.set_tenant_status(
-            info.context.platform, slug, status, reason, info.context.principal.actor
+        tenant = await lifecycle.set_tenant_status(
+            info.context.runtime, slug, status, reason, info.context.principal.actor
         )
         return TenantPayload(tenant=Tenant.from_model(tenant))
 

@@ -1,7 +1,7 @@
 """Platform 0001: the platform indexes and the default plan catalog.
 
 Delegates to the live definitions (``PLATFORM_INDEXES``,
-``ensure_default_plans``), which ``Platform.start`` also applies, so this
+``ensure_default_plans``), which ``Runtime.start`` also applies, so this
 is a no-op on a platform database that was started before migrations
 existed. Later index or plan changes get their own migration.
 """

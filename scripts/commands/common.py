@@ -16,10 +16,10 @@ import typer
 from rich.traceback import Traceback
 
 from scripts.output import ProgressReporter, console, print_error, print_report, progress
-from scripts.runtime import as_app_error, operator_platform
+from scripts.runtime import as_app_error, operator_runtime
 from tenancy.errors import AppError, ErrorCode
 from tenancy.reports import Report, ReportError
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 
 T = TypeVar("T")
 
@@ -53,13 +53,13 @@ def refuse(message: str, as_json: bool) -> NoReturn:
     fail(AppError(ErrorCode.VALIDATION_FAILED, message), as_json, exit_code=2)
 
 
-def run(action: Callable[[Platform], Awaitable[T]], as_json: bool = False) -> T:
+def run(action: Callable[[Runtime], Awaitable[T]], as_json: bool = False) -> T:
     """Run ``action`` with a started platform. Any failure (settings, MongoDB,
     files, refusals) is printed by :func:`fail` and exits with code 1."""
 
     async def main() -> T:
-        async with operator_platform() as platform:
-            return await action(platform)
+        async with operator_runtime() as runtime:
+            return await action(runtime)
 
     try:
         return asyncio.run(main())
@@ -73,11 +73,11 @@ def run(action: Callable[[Platform], Awaitable[T]], as_json: bool = False) -> T:
 
 
 def run_with_progress(
-    action: Callable[[Platform, ProgressReporter], Awaitable[T]], as_json: bool
+    action: Callable[[Runtime, ProgressReporter], Awaitable[T]], as_json: bool
 ) -> T:
     """``run`` with rich progress bars (none for ``--json``) passed to ``action``."""
     with progress(not as_json) as bar:
-        return run(lambda platform: action(platform, bar), as_json)
+        return run(lambda runtime: action(runtime, bar), as_json)
 
 
 def finish(report: Report, as_json: bool) -> NoReturn:

@@ -17,14 +17,14 @@ from scripts.commands.common import (
 )
 from scripts.output import ProgressReporter, print_notice
 from scripts.runtime import describe_os_error
-from tenancy import service
+from tenancy import lifecycle
 from tenancy.databases.copy import copy_database
 from tenancy.databases.results import OperationResult
 from tenancy.dump import export_database
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import DatabaseLocation
 from tenancy.operations import restore_tenant
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 
 
 def register(app: typer.Typer) -> None:
@@ -34,8 +34,8 @@ def register(app: typer.Typer) -> None:
     app.command("copy")(copy_cmd)
 
 
-async def _tenant_db(platform: Platform, slug: str) -> AsyncDatabase:
-    return platform.tenant_database(await service.get_tenant(platform, slug))
+async def _tenant_db(runtime: Runtime, slug: str) -> AsyncDatabase:
+    return runtime.tenant_database(await lifecycle.get_tenant(runtime, slug))
 
 
 def export_cmd(
@@ -51,8 +51,8 @@ def export_cmd(
     Example: tenantctl export west-nipt backups/west-nipt-2026-11-21
     """
 
-    async def action(platform: Platform, bar: ProgressReporter) -> OperationResult:
-        db = await _tenant_db(platform, slug)
+    async def action(runtime: Runtime, bar: ProgressReporter) -> OperationResult:
+        db = await _tenant_db(runtime, slug)
         try:
             return await export_database(
                 db, directory, overwrite=overwrite, batch_size=batch_size, on_progress=bar
@@ -131,18 +131,18 @@ def copy_cmd(
     Example: tenantctl copy west-nipt t_west-nipt_copy --tenant --to-url mongodb://eu-2:27017
     """
 
-    async def action(platform: Platform, bar: ProgressReporter) -> OperationResult:
+    async def action(runtime: Runtime, bar: ProgressReporter) -> OperationResult:
         cluster = to_cluster
         if to_url is not None:
             cluster = "cli-target"
-            platform.clients.add_cluster(cluster, to_url)
+            runtime.clients.add_cluster(cluster, to_url)
         if tenant:
-            source_db = await _tenant_db(platform, source)
+            source_db = await _tenant_db(runtime, source)
         else:
-            source_db = platform.clients.database(
+            source_db = runtime.clients.database(
                 DatabaseLocation(cluster=from_cluster, name=source)
             )
-        target_db = platform.clients.database(DatabaseLocation(cluster=cluster, name=target))
+        target_db = runtime.clients.database(DatabaseLocation(cluster=cluster, name=target))
         return await copy_database(
             source_db,
             target_db,

@@ -10,7 +10,7 @@ import typer
 
 from scripts.commands.common import ACTOR, JsonOption, finish, refuse, run_with_progress
 from scripts.output import ProgressReporter
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 
 if TYPE_CHECKING:  # the importers load on use: other commands start faster
     from scripts.legacy.report import ImportReport
@@ -77,7 +77,7 @@ def import_legacy_cmd(
         refuse("give exactly one of --dir or --url", as_json)
     databases = DATABASES[kind.value]
 
-    async def action(platform: Platform, bar: ProgressReporter) -> ImportReport:
+    async def action(runtime: Runtime, bar: ProgressReporter) -> ImportReport:
         options = ImportOptions(
             plan_key=plan,
             owner_password=owner_password,
@@ -88,17 +88,17 @@ def import_legacy_cmd(
         )
         if source_dir is not None:
             return await import_legacy(
-                platform, kind.value, directory_sources(source_dir, databases), options
+                runtime, kind.value, directory_sources(source_dir, databases), options
             )
         from pymongo import AsyncMongoClient
 
-        timeout_ms = round(platform.settings.cli_server_selection_timeout_seconds * 1000)
+        timeout_ms = round(runtime.settings.cli_server_selection_timeout_seconds * 1000)
         client: AsyncMongoClient = AsyncMongoClient(
             source_url, tz_aware=True, serverSelectionTimeoutMS=timeout_ms
         )
         try:
             return await import_legacy(
-                platform, kind.value, database_sources(client, databases), options
+                runtime, kind.value, database_sources(client, databases), options
             )
         finally:
             await client.close()

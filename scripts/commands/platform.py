@@ -8,10 +8,10 @@ import typer
 
 from scripts.commands.common import ACTOR, JsonOption, run
 from scripts.output import print_records
-from tenancy import service
+from tenancy import lifecycle
 from tenancy.models import User
 from tenancy.reports import Table
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 
 platform_app = typer.Typer(help="Platform users (super-admins).", no_args_is_help=True)
 
@@ -35,9 +35,9 @@ def platform_create_admin(
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
 
-    async def action(platform: Platform) -> User:
-        return await service.create_super_admin(
-            platform, email=email, name=name, password=password, actor=ACTOR
+    async def action(runtime: Runtime) -> User:
+        return await lifecycle.create_super_admin(
+            runtime, email=email, name=name, password=password, actor=ACTOR
         )
 
     user = run(action, as_json)

@@ -19,11 +19,11 @@ from scripts.commands.common import (
     run_with_progress,
 )
 from scripts.output import print_notice, print_records
-from tenancy import service
+from tenancy import lifecycle
 from tenancy.models import Tenant, TenantStatus
 from tenancy.operations import delete_tenant, drop_old_database, move_tenant
 from tenancy.reports import Table
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 
 tenants_app = typer.Typer(
     help="List, provision, suspend, reactivate and delete tenants.", no_args_is_help=True
@@ -59,12 +59,12 @@ def tenants_list(
     Example: tenantctl tenants list --status suspended
     """
 
-    async def action(platform: Platform) -> list[Tenant]:
+    async def action(runtime: Runtime) -> list[Tenant]:
         found: list[Tenant] = []
         after = None
         while True:  # the same service as GraphQL ``tenants``, page by page
-            page = await service.list_tenants(
-                platform, status=status.value if status else None, first=500, after=after
+            page = await lifecycle.list_tenants(
+                runtime, status=status.value if status else None, first=500, after=after
             )
             found += [Tenant.model_validate(doc) for doc in page.docs]
             if not page.has_next_page:
@@ -105,8 +105,8 @@ def tenants_provision(
     --owner-email owner@acme.com --owner-name "Ada" --plan professional
     """
 
-    async def action(platform: Platform) -> Tenant:
-        request = service.ProvisionRequest(
+    async def action(runtime: Runtime) -> Tenant:
+        request = lifecycle.ProvisionRequest(
             slug=slug,
             name=name,
             plan_key=plan,
@@ -119,7 +119,7 @@ def tenants_provision(
             domains=domain,
             cluster=cluster,
         )
-        return await service.provision_tenant(platform, request, ACTOR)
+        return await lifecycle.provision_tenant(runtime, request, ACTOR)
 
     tenant = run(action, as_json)
     _print_tenants("provisioned", [tenant], tenant.model_dump(mode="json"), as_json)
@@ -136,7 +136,7 @@ def tenants_suspend(
     Example: tenantctl tenants suspend west-nipt --reason "payment failed"
     """
     tenant = run(
-        lambda p: service.set_tenant_status(p, slug, TenantStatus.SUSPENDED, reason, ACTOR),
+        lambda p: lifecycle.set_tenant_status(p, slug, TenantStatus.SUSPENDED, reason, ACTOR),
         as_json,
     )
     _print_tenant(tenant, as_json)
@@ -149,7 +149,7 @@ def tenants_reactivate(slug: str, as_json: bool = JsonOption) -> None:
     Example: tenantctl tenants reactivate west-nipt
     """
     tenant = run(
-        lambda p: service.set_tenant_status(p, slug, TenantStatus.ACTIVE, None, ACTOR), as_json
+        lambda p: lifecycle.set_tenant_status(p, slug, TenantStatus.ACTIVE, None, ACTOR), as_json
     )
     _print_tenant(tenant, as_json)
 

@@ -14,7 +14,7 @@ missing files, unreadable lines, fields of the wrong type raise
 merged with the list of merges, skipped with reasons and ids, validation).
 Runs are idempotent and resumable. Typical use from an operator command::
 
-    platform = build_platform(get_settings()); await platform.start()
+    platform = build_runtime(get_settings()); await platform.start()
     sources = directory_sources("../shared/data/legacy-clinics", DATABASES["legacy-clinics"])
     report = await import_legacy(platform, "legacy-clinics", sources)
     print(json.dumps(report.to_dict(), default=str))
@@ -45,7 +45,7 @@ from scripts.legacy.sources import (
     database_sources,
     directory_sources,
 )
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 
 # Legacy source name -> the legacy databases it needs.
 DATABASES: dict[str, tuple[str, ...]] = {
@@ -55,7 +55,7 @@ DATABASES: dict[str, tuple[str, ...]] = {
 
 
 async def import_legacy(
-    platform: Platform,
+    runtime: Runtime,
     kind: str,
     sources: Mapping[str, Source],
     options: ImportOptions | None = None,
@@ -63,7 +63,7 @@ async def import_legacy(
     """Run the import named ``kind`` (``"legacy-crm"`` or ``"legacy-clinics"``).
 
     Args:
-        platform: the target platform, started.
+        runtime: the target runtime, started.
         sources: legacy database name -> source (see :data:`DATABASES`).
         options: :class:`CrmOptions` / :class:`ClinicsOptions`; a plain
             :class:`ImportOptions` is widened with the defaults of the import.
@@ -74,12 +74,12 @@ async def import_legacy(
     """
     if kind == "legacy-crm":
         crm = options if isinstance(options, CrmOptions) else CrmOptions(**_common(options))
-        return await import_legacy_crm(platform, sources, crm)
+        return await import_legacy_crm(runtime, sources, crm)
     if kind == "legacy-clinics":
         clinics = (
             options if isinstance(options, ClinicsOptions) else ClinicsOptions(**_common(options))
         )
-        return await import_legacy_clinics(platform, sources, clinics)
+        return await import_legacy_clinics(runtime, sources, clinics)
     raise ValueError(f"unknown legacy source {kind!r}; choose one of {', '.join(DATABASES)}")
 
 

@@ -71,20 +71,20 @@ from scripts.legacy.report import CollectionReport, ImportReport, Issue, Validat
 from scripts.legacy.sources import Source, require_sources
 from scripts.legacy.writes import Mapped, MapResult, insert_once, per_doc
 from tenancy.models import utcnow
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 
 
 class ClinicsImport:
     """One run of the clinics import; use :func:`import_legacy_clinics`."""
 
-    def __init__(self, platform: Platform, source: Source, options: ClinicsOptions) -> None:
-        self.platform = platform
+    def __init__(self, runtime: Runtime, source: Source, options: ClinicsOptions) -> None:
+        self.runtime = runtime
         self.source = source
         self.options = options
         self.now = options.now or utcnow()
         self.report = ImportReport(source=SOURCE_NAME, started_at=utcnow())
         self.engine = Engine(
-            platform,
+            runtime,
             SOURCE_NAME,
             self.report,
             batch_size=options.batch_size,
@@ -107,7 +107,7 @@ class ClinicsImport:
         entry = self.report.add(CollectionReport(f"{DATABASE}.tenants", "platform.tenants"))
         self.entries["tenants"] = entry
         await self.tenants.provision(
-            self.platform,
+            self.runtime,
             self.source,
             self.options,
             self.report,
@@ -247,7 +247,7 @@ class ClinicsImport:
 
     async def _counters(self) -> None:
         for tenant in self.tenants:
-            record = await self.platform.store.tenant_by_slug(tenant.slug)
+            record = await self.runtime.store.tenant_by_slug(tenant.slug)
             if record is None:
                 continue
             counters, warnings = await update_counters(
@@ -263,7 +263,7 @@ class ClinicsImport:
         tenants_entry = self.entries["tenants"]
         validation = Validation(expected=len(self.tenants))
         for tenant in self.tenants:
-            record = await self.platform.store.tenant_by_slug(tenant.slug)
+            record = await self.runtime.store.tenant_by_slug(tenant.slug)
             validation.checked += 1
             if record is not None and record.legacy_id == tenant.legacy_id:
                 validation.found += 1
@@ -286,14 +286,14 @@ class ClinicsImport:
 
 
 async def import_legacy_clinics(
-    platform: Platform,
+    runtime: Runtime,
     sources: Mapping[str, Source],
     options: ClinicsOptions | None = None,
 ) -> ImportReport:
     """Import ``legacy-clinics`` (``omega_shared``) into one tenant database per legacy tenant.
 
     Args:
-        platform: the target platform, started (indexes and plans exist).
+        runtime: the target runtime, started (indexes and plans exist).
         sources: ``{"omega_shared": Source}``: a :class:`DirectorySource` on
             ``data/legacy-clinics/omega_shared`` or a :class:`DatabaseSource`.
         options: see :class:`ClinicsOptions`.
@@ -314,7 +314,7 @@ async def import_legacy_clinics(
     """
     require_sources(sources, DATABASES)
     await check_sources(SOURCE_NAME, sources, EXPECTED)
-    return await ClinicsImport(platform, sources[DATABASE], options or ClinicsOptions()).run()
+    return await ClinicsImport(runtime, sources[DATABASE], options or ClinicsOptions()).run()
 
 
 __all__ = [

@@ -25,7 +25,7 @@ from scripts.legacy.sources import Source
 from scripts.legacy.tenants import TenantSpec, ensure_tenant
 from scripts.legacy.writes import Skip, source_id
 from tenancy.models import Tenant
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 
 ORPHAN_REASON = "tenant_id {tenant_id!r} names no tenant in omega_shared.tenants"
 NO_TENANT_REASON = "document has no tenant_id"
@@ -101,7 +101,7 @@ class ClinicTenants:
 
     async def provision(
         self,
-        platform: Platform,
+        runtime: Runtime,
         source: Source,
         options: ClinicsOptions,
         report: ImportReport,
@@ -134,13 +134,13 @@ class ClinicTenants:
         missing = {
             spec.legacy_id
             for _, spec in records
-            if await platform.store.tenant_by_slug(spec.slug) is None
+            if await runtime.store.tenant_by_slug(spec.slug) is None
         }
         prefixes = await confirmation_prefixes(source, missing) if with_bookings else {}
         for doc, spec in records:
             spec.confirmation_prefix = prefixes.get(spec.legacy_id)
             outcome, tenant = await ensure_tenant(
-                platform,
+                runtime,
                 spec,
                 owner_password=options.owner_password,
                 adopt_existing=options.adopt_existing,
@@ -159,7 +159,7 @@ class ClinicTenants:
                 legacy_id=spec.legacy_id,
                 slug=spec.slug,
                 tenant=tenant,
-                db=platform.tenant_database(tenant),
+                db=runtime.tenant_database(tenant),
             )
 
     async def load_references(self) -> None:

@@ -67,7 +67,7 @@ from scripts.legacy.writes import (
 )
 from tenancy.models import Tenant, utcnow
 from tenancy.platform import PLANS
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 
 SOURCE_NAME = "legacy-crm"
 DATABASES = (PLATFORM_DATABASE, TENANT_DATABASE)
@@ -182,16 +182,16 @@ class CrmImport:
     """One run of the CRM import; use :func:`import_legacy_crm`."""
 
     def __init__(
-        self, platform: Platform, sources: Mapping[str, Source], options: CrmOptions
+        self, runtime: Runtime, sources: Mapping[str, Source], options: CrmOptions
     ) -> None:
-        self.platform = platform
+        self.runtime = runtime
         self.crm_db = sources[PLATFORM_DATABASE]
         self.tenant_db = sources[TENANT_DATABASE]
         self.options = options
         self.now = options.now or utcnow()
         self.report = ImportReport(source=SOURCE_NAME, started_at=utcnow())
         self.engine = Engine(
-            platform,
+            runtime,
             SOURCE_NAME,
             self.report,
             batch_size=options.batch_size,
@@ -252,8 +252,8 @@ class CrmImport:
             await self.engine.skip_collection(self.tenant_db, collection, entry, reason)
 
         if self.tenant is not None:
-            tenant_db = self.platform.tenant_database(self.tenant)
-            record = await self.platform.store.tenant_by_slug(self.tenant.slug)
+            tenant_db = self.runtime.tenant_database(self.tenant)
+            record = await self.runtime.store.tenant_by_slug(self.tenant.slug)
             assert record is not None
             counters, warnings = await update_counters(
                 tenant_db, record.settings.confirmation_prefix, record.limits
@@ -298,7 +298,7 @@ class CrmImport:
             cluster=options.cluster,
         )
         outcome, tenant = await ensure_tenant(
-            self.platform,
+            self.runtime,
             spec,
             owner_password=options.owner_password,
             adopt_existing=options.adopt_existing,
@@ -311,7 +311,7 @@ class CrmImport:
             self.tenant_problem = f"tenant {spec.slug!r} {outcome.action}: {outcome.message}"
 
     def _platform_mapper(self, collection: str) -> Any:
-        db = self.platform.store.db
+        db = self.runtime.store.db
         target, natural = PLATFORM_COLLECTIONS[collection]
 
         def packages(doc: dict[str, Any], warn: Any) -> list[Mapped]:
@@ -353,7 +353,7 @@ class CrmImport:
         """Plan and write the customers whose emails differ only by case (before the stream)."""
         assert self.tenant is not None
         self.merges = CustomerMerges(
-            db=self.platform.tenant_database(self.tenant),
+            db=self.runtime.tenant_database(self.tenant),
             target=self.tenant.slug,
             build=customer_from_legacy,
             marker=legacy_source(TENANT_DATABASE, "customers"),
@@ -406,7 +406,7 @@ class CrmImport:
         def fn(doc: dict[str, Any], warn: Any) -> list[Mapped]:
             if self.tenant is None:
                 raise Skip(self.tenant_problem or "the tenant could not be provisioned")
-            tenant_db = self.platform.tenant_database(self.tenant)
+            tenant_db = self.runtime.tenant_database(self.tenant)
             out = build(doc, warn)
             if self.merges is not None and self.merges.group_of(source_id(doc)) is not None:
                 return []  # counted (and validated) by its email group
@@ -418,14 +418,14 @@ class CrmImport:
 
 
 async def import_legacy_crm(
-    platform: Platform,
+    runtime: Runtime,
     sources: Mapping[str, Source],
     options: CrmOptions | None = None,
 ) -> ImportReport:
     """Import ``legacy-crm``: ``crm_db`` -> platform, ``vitingo_crm`` -> tenant quattro-stand.
 
     Args:
-        platform: the target platform, started (indexes and default plans exist).
+        runtime: the target runtime, started (indexes and default plans exist).
         sources: ``{"crm_db": Source, "vitingo_crm": Source}`` (directories under
             ``data/legacy-crm`` or databases of a live server).
         options: see :class:`CrmOptions`.
@@ -443,7 +443,7 @@ async def import_legacy_crm(
     """
     require_sources(sources, DATABASES)
     await check_sources(SOURCE_NAME, sources, EXPECTED)
-    return await CrmImport(platform, sources, options or CrmOptions()).run()
+    return await CrmImport(runtime, sources, options or CrmOptions()).run()
 
 
 __all__ = [

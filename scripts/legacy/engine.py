@@ -43,7 +43,7 @@ from scripts.legacy.writes import (
     write_one,
 )
 from tenancy.models import utcnow
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 
 # Upserts of one batch in flight at once. One ``update_one`` per document rather than
 # ``bulk_write``: each document gets its exact outcome (inserted, changed, unchanged,
@@ -56,7 +56,7 @@ class Engine:
     """Runs collections of one import.
 
     Args:
-        platform: the target platform (its database holds the checkpoints).
+        runtime: the target runtime (its platform database holds the checkpoints).
         run: the import's name (``"legacy-clinics"``), part of checkpoint keys.
         report: the report entries are added to.
         batch_size: records per batch (one checkpoint per batch).
@@ -66,7 +66,7 @@ class Engine:
 
     def __init__(
         self,
-        platform: Platform,
+        runtime: Runtime,
         run: str,
         report: ImportReport,
         *,
@@ -76,12 +76,12 @@ class Engine:
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        self.platform = platform
+        self.runtime = runtime
         self.run = run
         self.report = report
         self.batch_size = batch_size
         self.now = now or utcnow()
-        self.progress = Progress(platform.store.db)
+        self.progress = Progress(runtime.store.db)
         self.on_progress = on_progress
 
     def key(self, source: Source, collection: str) -> str:

@@ -1,6 +1,6 @@
 """Create (or find again) the tenant a legacy import writes into.
 
-Tenants are provisioned through :func:`tenancy.service.provision_tenant`,
+Tenants are provisioned through :func:`tenancy.lifecycle.provision_tenant`,
 the code path of the API's ``createTenant``; the legacy id is then stored
 on the tenant record (``legacy_id``) so a re-run recognises its tenant and
 never imports into a same-named tenant it did not create (unless told to
@@ -14,11 +14,11 @@ import secrets
 from dataclasses import dataclass, field
 
 from scripts.legacy.report import TenantOutcome
-from tenancy import service as tenant_service
+from tenancy import lifecycle
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import Tenant, TenantStatus
 from tenancy.naming import validate_slug
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 from tenancy.settings import DEFAULT_CLUSTER
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class TenantSpec:
 
 
 async def ensure_tenant(
-    platform: Platform,
+    runtime: Runtime,
     spec: TenantSpec,
     *,
     owner_password: str | None,
@@ -96,12 +96,12 @@ async def ensure_tenant(
             f"slug {spec.slug!r} derived from {spec.legacy_id!r} is unusable: {exc.message}",
         )
         return outcome, None
-    existing = await platform.store.tenant_by_slug(spec.slug)
+    existing = await runtime.store.tenant_by_slug(spec.slug)
     if existing is not None:
-        return await _existing(platform, spec, existing, outcome, adopt_existing, actor)
+        return await _existing(runtime, spec, existing, outcome, adopt_existing, actor)
 
     password = owner_password or secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
-    request = tenant_service.ProvisionRequest(
+    request = lifecycle.ProvisionRequest(
         slug=spec.slug,
         name=spec.name,
         plan_key=spec.plan_key,
@@ -116,23 +116,23 @@ async def ensure_tenant(
         cluster=spec.cluster,
     )
     try:
-        tenant = await tenant_service.provision_tenant(platform, request, actor)
+        tenant = await lifecycle.provision_tenant(runtime, request, actor)
         # Right after provisioning, so a re-run recognises the tenant as this import's.
-        tenant = await platform.store.update_tenant(tenant.id, {"legacy_id": spec.legacy_id})
+        tenant = await runtime.store.update_tenant(tenant.id, {"legacy_id": spec.legacy_id})
         if spec.email_sender:
-            tenant = await tenant_service.update_tenant(
-                platform,
+            tenant = await lifecycle.update_tenant(
+                runtime,
                 spec.slug,
-                tenant_service.TenantUpdate(email_sender=spec.email_sender),
+                lifecycle.TenantUpdate(email_sender=spec.email_sender),
                 actor,
             )
         if not spec.legacy_active:
-            tenant = await tenant_service.set_tenant_status(
-                platform, spec.slug, TenantStatus.SUSPENDED, "inactive in the legacy system", actor
+            tenant = await lifecycle.set_tenant_status(
+                runtime, spec.slug, TenantStatus.SUSPENDED, "inactive in the legacy system", actor
             )
         elif activate:
-            tenant = await tenant_service.set_tenant_status(
-                platform,
+            tenant = await lifecycle.set_tenant_status(
+                runtime,
                 spec.slug,
                 TenantStatus.ACTIVE,
                 "imported legacy tenant (existing customer)",
@@ -151,7 +151,7 @@ async def ensure_tenant(
 
 
 async def _existing(
-    platform: Platform,
+    runtime: Runtime,
     spec: TenantSpec,
     tenant: Tenant,
     outcome: TenantOutcome,
@@ -159,7 +159,7 @@ async def _existing(
     actor: str,
 ) -> tuple[TenantOutcome, Tenant | None]:
     outcome.database = tenant.database.name
-    owner = await platform.store.user_by_id(tenant.owner_user_id) if tenant.owner_user_id else None
+    owner = await runtime.store.user_by_id(tenant.owner_user_id) if tenant.owner_user_id else None
     outcome.owner_email = owner.email if owner else None
     if tenant.status == TenantStatus.DELETED:
         outcome.fail(
@@ -169,16 +169,16 @@ async def _existing(
     if tenant.legacy_id == spec.legacy_id:
         outcome.action = "reused"
         return outcome, tenant
-    ours = tenant.legacy_id is None and await platform.store.has_audit_entry(
+    ours = tenant.legacy_id is None and await runtime.store.has_audit_entry(
         "tenant.provision", spec.slug, actor
     )
     if ours or (adopt_existing and tenant.legacy_id is None):
-        tenant = await platform.store.update_tenant(tenant.id, {"legacy_id": spec.legacy_id})
-        platform.registry.invalidate(spec.slug)
+        tenant = await runtime.store.update_tenant(tenant.id, {"legacy_id": spec.legacy_id})
+        runtime.registry.invalidate(spec.slug)
         outcome.action = "reused" if ours else "adopted"
         if not ours:
-            await tenant_service.audit(
-                platform, actor, "tenant.adopt_legacy", spec.slug, {"legacy_id": spec.legacy_id}
+            await lifecycle.audit(
+                runtime, actor, "tenant.adopt_legacy", spec.slug, {"legacy_id": spec.legacy_id}
             )
         return outcome, tenant
     if tenant.legacy_id is None:

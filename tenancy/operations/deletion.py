@@ -13,7 +13,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from tenancy import service
+from tenancy import lifecycle
 from tenancy.databases.batches import ProgressCallback
 from tenancy.dump import export_database
 from tenancy.errors import AppError, ErrorCode, validation_error
@@ -22,7 +22,7 @@ from tenancy.naming import database_key
 from tenancy.operations.maintenance import NoticeCallback, enter_maintenance
 from tenancy.operations.report import OperationReport
 from tenancy.reports import ReportError, Status
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 
 
 def backup_path(backup_dir: Path, tenant: Tenant, label: str) -> Path:
@@ -54,7 +54,7 @@ def check_backup_dir(backup_dir: Path) -> None:
 
 
 async def _backup(
-    platform: Platform,
+    runtime: Runtime,
     tenant: Tenant,
     location: DatabaseLocation,
     backup_dir: Path,
@@ -65,7 +65,7 @@ async def _backup(
     path = backup_path(backup_dir, tenant, label)
     try:
         result = await export_database(
-            platform.clients.database(location), path, on_progress=on_progress
+            runtime.clients.database(location), path, on_progress=on_progress
         )
     except Exception as exc:  # any failure: nothing is dropped without a backup
         message = f"{path}: {type(exc).__name__}: {exc}"
@@ -81,7 +81,7 @@ async def _backup(
 
 
 async def drop_old_database(
-    platform: Platform,
+    runtime: Runtime,
     slug: str,
     *,
     cluster: str,
@@ -98,7 +98,7 @@ async def drop_old_database(
         when ``backup_dir`` cannot be written (nothing dropped).
     """
     report = OperationReport("drop-old-database", slug)
-    tenant = await service.get_tenant(platform, slug)
+    tenant = await lifecycle.get_tenant(runtime, slug)
     location = DatabaseLocation(cluster=cluster, name=name)
     if database_key(cluster, name) == tenant.database_key:
         raise validation_error("database", "this is the tenant's current database")
@@ -106,20 +106,20 @@ async def drop_old_database(
         raise validation_error(
             "database", f"{cluster}/{name} is not a database tenant {slug!r} was moved away from"
         )
-    if await platform.store.tenant_by_database(location) is not None:
+    if await runtime.store.tenant_by_database(location) is not None:
         raise validation_error("database", "another tenant uses this database")
     check_backup_dir(backup_dir)
-    if not await _backup(platform, tenant, location, backup_dir, "old", report, on_progress):
+    if not await _backup(runtime, tenant, location, backup_dir, "old", report, on_progress):
         return report
-    await platform.clients.client(cluster).drop_database(name)
-    await platform.store.forget_previous_database(tenant.id, location)
+    await runtime.clients.client(cluster).drop_database(name)
+    await runtime.store.forget_previous_database(tenant.id, location)
     report.step("drop", detail=f"{cluster}/{name} dropped")
-    await service.audit(platform, actor, "tenant.drop_old_database", slug, location.model_dump())
+    await lifecycle.audit(runtime, actor, "tenant.drop_old_database", slug, location.model_dump())
     return report
 
 
 async def delete_tenant(
-    platform: Platform,
+    runtime: Runtime,
     slug: str,
     *,
     backup_dir: Path,
@@ -143,19 +143,19 @@ async def delete_tenant(
         was changed).
     """
     report = OperationReport("delete", slug)
-    tenant = await service.get_tenant(platform, slug)
+    tenant = await lifecycle.get_tenant(runtime, slug)
     if tenant.status != TenantStatus.DELETED:
         check_backup_dir(backup_dir)
         await enter_maintenance(
-            platform, slug, "being deleted", actor, report, drain_seconds, on_notice
+            runtime, slug, "being deleted", actor, report, drain_seconds, on_notice
         )
         if not await _backup(
-            platform, tenant, tenant.database, backup_dir, "deleted", report, on_progress
+            runtime, tenant, tenant.database, backup_dir, "deleted", report, on_progress
         ):
-            await service.leave_maintenance(platform, slug, actor)
+            await lifecycle.leave_maintenance(runtime, slug, actor)
             report.step("stopped", Status.SKIPPED, "nothing was deleted because the backup failed")
             return report
-        await platform.store.update_tenant(
+        await runtime.store.update_tenant(
             tenant.id,
             {
                 "status": TenantStatus.DELETED.value,
@@ -165,17 +165,17 @@ async def delete_tenant(
                 "domains": [],
             },
         )
-        await platform.store.release_domains(slug, tenant.domains)
-        await platform.store.deactivate_tenant_users(tenant.id)
-        platform.registry.invalidate(slug)
+        await runtime.store.release_domains(slug, tenant.domains)
+        await runtime.store.deactivate_tenant_users(tenant.id)
+        runtime.registry.invalidate(slug)
         report.step(
             "mark deleted", detail="record kept for audit; users deactivated, domains released"
         )
     else:
         report.step("mark deleted", Status.SKIPPED, "already deleted; finishing the drop")
-    await platform.clients.client(tenant.database.cluster).drop_database(tenant.database.name)
+    await runtime.clients.client(tenant.database.cluster).drop_database(tenant.database.name)
     report.step("drop database", detail=f"{tenant.database.cluster}/{tenant.database.name}")
-    await service.audit(
-        platform, actor, "tenant.delete", slug, {"database": tenant.database.model_dump()}
+    await lifecycle.audit(
+        runtime, actor, "tenant.delete", slug, {"database": tenant.database.model_dump()}
     )
     return report

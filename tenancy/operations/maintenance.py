@@ -13,10 +13,10 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from tenancy import service
+from tenancy import lifecycle
 from tenancy.operations.report import OperationReport
 from tenancy.platform import ServerInstance
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def _describe_servers(servers: list[ServerInstance]) -> str:
 
 
 async def enter_maintenance(
-    platform: Platform,
+    runtime: Runtime,
     slug: str,
     reason: str,
     actor: str,
@@ -51,20 +51,20 @@ async def enter_maintenance(
     wait fails or is interrupted, maintenance is left again.
 
     Raises:
-        AppError: as :func:`tenancy.service.enter_maintenance` (nothing changed).
+        AppError: as :func:`tenancy.lifecycle.enter_maintenance` (nothing changed).
     """
-    await service.enter_maintenance(platform, slug, reason, actor)
+    await lifecycle.enter_maintenance(runtime, slug, reason, actor)
     report.step("enter maintenance", detail="API serves reads, refuses writes")
     try:
-        await _drain(platform, slug, report, drain_seconds, on_notice)
+        await _drain(runtime, slug, report, drain_seconds, on_notice)
     except BaseException:
-        await service.leave_maintenance(platform, slug, actor)
+        await lifecycle.leave_maintenance(runtime, slug, actor)
         report.step("rollback", detail="left maintenance; nothing else was changed")
         raise
 
 
 async def _drain(
-    platform: Platform,
+    runtime: Runtime,
     slug: str,
     report: OperationReport,
     drain_seconds: float | None,
@@ -76,8 +76,8 @@ async def _drain(
             f"waiting {wait:g} s (as asked) for other processes to drop cached tenant {slug!r}"
         )
     else:
-        wait = platform.settings.tenant_cache_ttl_seconds
-        others = await platform.store.live_instances() if wait > 0 else []
+        wait = runtime.settings.tenant_cache_ttl_seconds
+        others = await runtime.store.live_instances() if wait > 0 else []
         if not others:
             report.steps[-1].detail += "; no other server is running, so no wait for caches"
             return

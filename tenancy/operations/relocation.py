@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from tenancy import service
+from tenancy import lifecycle
 from tenancy.databases.batches import ProgressCallback
 from tenancy.databases.copy import copy_database
 from tenancy.databases.dump_format import check_dump
@@ -35,7 +35,7 @@ from tenancy.naming import tenant_database_name, validate_database_name
 from tenancy.operations.maintenance import NoticeCallback, enter_maintenance
 from tenancy.operations.report import OperationReport, where
 from tenancy.reports import ReportError, Status
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 
 #: Collection that marks a staging database as a restore's work in progress.
 RESTORE_MARKER = "_restore_state"
@@ -44,18 +44,18 @@ MAX_STAGING_DATABASES = 99
 
 
 async def _switch_record(
-    platform: Platform, tenant: Tenant, target: DatabaseLocation, report: OperationReport
+    runtime: Runtime, tenant: Tenant, target: DatabaseLocation, report: OperationReport
 ) -> bool:
     """Point the tenant record at ``target`` and end maintenance in one
     conditional write (only if the record still names the database it named
     when the operation started); the old database joins ``previous_databases``."""
     source = tenant.database
-    switched = await platform.store.switch_database(tenant, target)
+    switched = await runtime.store.switch_database(tenant, target)
     if not switched:
         changed = "the tenant record changed meanwhile; nothing was switched"
         report.step("switch record", Status.FAILED, changed, ReportError(ErrorCode.LOCKED, changed))
         return False
-    platform.registry.invalidate(tenant.slug)
+    runtime.registry.invalidate(tenant.slug)
     report.step(
         "switch record",
         detail=f"now on {where(target)}; the old database {where(source)} is kept "
@@ -72,7 +72,7 @@ Fill = Callable[[], Awaitable[DatabaseLocation | None]]
 
 
 async def _relocate(
-    platform: Platform,
+    runtime: Runtime,
     tenant: Tenant,
     report: OperationReport,
     fill: Fill,
@@ -89,21 +89,21 @@ async def _relocate(
     Returns:
         True when the tenant now lives in the location ``fill`` returned.
     """
-    await enter_maintenance(platform, tenant.slug, reason, actor, report, drain_seconds, on_notice)
+    await enter_maintenance(runtime, tenant.slug, reason, actor, report, drain_seconds, on_notice)
     switched = False
     try:
         target = await fill()
         if target is not None:
-            switched = await _switch_record(platform, tenant, target, report)
+            switched = await _switch_record(runtime, tenant, target, report)
         return switched
     finally:
         if not switched:
-            await service.leave_maintenance(platform, tenant.slug, actor)
+            await lifecycle.leave_maintenance(runtime, tenant.slug, actor)
             report.step("rollback", detail=f"tenant stays on {where(tenant.database)}")
 
 
 async def move_tenant(
-    platform: Platform,
+    runtime: Runtime,
     slug: str,
     *,
     to_cluster: str | None = None,
@@ -136,7 +136,7 @@ async def move_tenant(
         (unknown cluster), LOCKED (tenant already in maintenance).
     """
     report = OperationReport("move", slug)
-    tenant = await service.get_tenant(platform, slug)
+    tenant = await lifecycle.get_tenant(runtime, slug)
     source = tenant.database
     target = DatabaseLocation(
         cluster=to_cluster or source.cluster,
@@ -144,18 +144,18 @@ async def move_tenant(
     )
     if (target.cluster, target.name) == (source.cluster, source.name):
         raise validation_error("to", "the target is the tenant's current database")
-    holder = await platform.store.tenant_by_database(target)
+    holder = await runtime.store.tenant_by_database(target)
     if holder is not None:
         raise AppError(
             ErrorCode.ALREADY_EXISTS,
             f"{target.cluster}/{target.name} belongs to tenant {holder.slug!r}",
         )
-    target_db = platform.clients.database(target)  # raises NOT_FOUND for an unknown cluster
+    target_db = runtime.clients.database(target)  # raises NOT_FOUND for an unknown cluster
 
     async def fill() -> DatabaseLocation | None:
         try:
             result = await copy_database(
-                platform.tenant_database(tenant),
+                runtime.tenant_database(tenant),
                 target_db,
                 batch_size=batch_size,
                 on_progress=on_progress,
@@ -184,7 +184,7 @@ async def move_tenant(
         return target
 
     moved = await _relocate(
-        platform,
+        runtime,
         tenant,
         report,
         fill,
@@ -194,8 +194,8 @@ async def move_tenant(
         on_notice=on_notice,
     )
     if moved:
-        await service.audit(
-            platform,
+        await lifecycle.audit(
+            runtime,
             actor,
             "tenant.move",
             slug,
@@ -204,13 +204,13 @@ async def move_tenant(
     return report
 
 
-async def _database_in_use(platform: Platform, location: DatabaseLocation) -> bool:
+async def _database_in_use(runtime: Runtime, location: DatabaseLocation) -> bool:
     """True when a tenant record names ``location`` as its database or a previous one."""
-    held = await platform.store.tenant_by_database(location, include_previous=True)
+    held = await runtime.store.tenant_by_database(location, include_previous=True)
     return held is not None
 
 
-async def staging_database(platform: Platform, tenant: Tenant) -> tuple[DatabaseLocation, bool]:
+async def staging_database(runtime: Runtime, tenant: Tenant) -> tuple[DatabaseLocation, bool]:
     """Choose the database a restore of ``tenant`` imports into.
 
     Candidates, on the tenant's cluster: ``<prefix><slug>_r1`` ... ``_r99``
@@ -227,18 +227,18 @@ async def staging_database(platform: Platform, tenant: Tenant) -> tuple[Database
         AppError(ALREADY_EXISTS): every candidate is taken.
     """
     cluster = tenant.database.cluster
-    base = tenant_database_name(tenant.slug, platform.settings.tenant_db_prefix)
+    base = tenant_database_name(tenant.slug, runtime.settings.tenant_db_prefix)
     for n in range(1, MAX_STAGING_DATABASES + 1):
         location = DatabaseLocation(cluster=cluster, name=validate_database_name(f"{base}_r{n}"))
-        if await _database_in_use(platform, location):
+        if await _database_in_use(runtime, location):
             continue
-        db = platform.clients.database(location)
+        db = runtime.clients.database(location)
         names = await db.list_collection_names()
         if not names:
             return location, False
         marker = await db[RESTORE_MARKER].find_one({"_id": "restore"})
         if marker is not None and marker.get("tenant_id") == tenant.id:
-            await platform.clients.client(cluster).drop_database(location.name)
+            await runtime.clients.client(cluster).drop_database(location.name)
             return location, True
     raise AppError(
         ErrorCode.ALREADY_EXISTS,
@@ -249,7 +249,7 @@ async def staging_database(platform: Platform, tenant: Tenant) -> tuple[Database
 
 
 async def restore_tenant(
-    platform: Platform,
+    runtime: Runtime,
     slug: str,
     directory: Path,
     *,
@@ -295,7 +295,7 @@ async def restore_tenant(
         INVALID_TRANSITION (deleted tenant). Nothing was changed then.
     """
     report = OperationReport("restore", slug)
-    tenant = await service.get_tenant(platform, slug)
+    tenant = await lifecycle.get_tenant(runtime, slug)
     root = Path(directory).absolute()
     manifest = check_dump(root, batch_size=batch_size, on_progress=on_progress)
     entries = manifest["collections"]
@@ -304,7 +304,7 @@ async def restore_tenant(
         "check export",
         detail=f"{len(entries)} collections, {documents} documents match the manifest",
     )
-    current = platform.tenant_database(tenant)
+    current = runtime.tenant_database(tenant)
 
     async def refuse_if_occupied() -> None:
         occupied = await non_empty_collections(current)
@@ -329,7 +329,7 @@ async def restore_tenant(
     async def fill() -> DatabaseLocation | None:
         try:
             await refuse_if_occupied()  # again, now that writes are refused
-            staging, reused = await staging_database(platform, tenant)
+            staging, reused = await staging_database(runtime, tenant)
         except AppError as exc:
             report.step(
                 "staging database", Status.FAILED, exc.message, ReportError(exc.code, exc.message)
@@ -342,7 +342,7 @@ async def restore_tenant(
             detail=where(staging)
             + (" (the leftover of an earlier failed restore, emptied)" if reused else ""),
         )
-        staging_db = platform.clients.database(staging)
+        staging_db = runtime.clients.database(staging)
         try:
             await staging_db[RESTORE_MARKER].insert_one(
                 {"_id": "restore", "tenant_id": tenant.id, "dump": str(root), "since": utcnow()}
@@ -378,7 +378,7 @@ async def restore_tenant(
         return staging
 
     restored = await _relocate(
-        platform,
+        runtime,
         tenant,
         report,
         fill,
@@ -388,9 +388,9 @@ async def restore_tenant(
         on_notice=on_notice,
     )
     if restored:
-        await platform.clients.database(chosen[0]).drop_collection(RESTORE_MARKER)
-        await service.audit(
-            platform,
+        await runtime.clients.database(chosen[0]).drop_collection(RESTORE_MARKER)
+        await lifecycle.audit(
+            runtime,
             actor,
             "tenant.restore",
             slug,

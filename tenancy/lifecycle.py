@@ -36,7 +36,7 @@ from tenancy.naming import (
 from tenancy.pagination import Page
 from tenancy.passwords import MIN_PASSWORD_LENGTH, hash_password
 from tenancy.platform import email_key
-from tenancy.runtime import Platform
+from tenancy.runtime import Runtime
 from tenancy.settings import DEFAULT_CLUSTER
 from tenancy.validation import check_currency, check_email, check_timezone
 
@@ -73,10 +73,10 @@ class TenantUpdate(BaseModel):
 
 
 async def audit(
-    platform: Platform, actor: str, action: str, tenant: str | None, details: dict[str, Any]
+    runtime: Runtime, actor: str, action: str, tenant: str | None, details: dict[str, Any]
 ) -> None:
     """Append one entry to the platform audit log."""
-    await platform.store.append_audit(actor, action, tenant, details)
+    await runtime.store.append_audit(actor, action, tenant, details)
 
 
 def _check_domains(domains: list[str], base_domain: str) -> list[str]:
@@ -90,7 +90,7 @@ def _check_password(password: str, field: list[str]) -> None:
         raise validation_error(field, f"password must be at least {MIN_PASSWORD_LENGTH} characters")
 
 
-async def provision_tenant(platform: Platform, request: ProvisionRequest, actor: str) -> Tenant:
+async def provision_tenant(runtime: Runtime, request: ProvisionRequest, actor: str) -> Tenant:
     """Create a tenant: its database (collections, indexes), record, owner admin, trial.
 
     Order makes a failure leave nothing half-made: the database is brought
@@ -104,7 +104,7 @@ async def provision_tenant(platform: Platform, request: ProvisionRequest, actor:
         domain taken), NOT_FOUND (unknown cluster).
     """
     slug = validate_slug(request.slug, ["input", "slug"])
-    plan = await platform.store.plan(request.plan_key)
+    plan = await runtime.store.plan(request.plan_key)
     if plan is None or not plan.active:
         raise validation_error(["input", "planKey"], f"plan {request.plan_key!r} does not exist")
     owner_email = check_email(request.owner_email, ["input", "ownerEmail"])
@@ -115,21 +115,21 @@ async def provision_tenant(platform: Platform, request: ProvisionRequest, actor:
         currency=check_currency(request.currency, ["input", "currency"]),
         confirmation_prefix=(request.confirmation_prefix or slug[:2]).upper(),
     )
-    domains = _check_domains(request.domains, platform.settings.base_domain)
-    if await platform.store.tenant_by_slug(slug):
+    domains = _check_domains(request.domains, runtime.settings.base_domain)
+    if await runtime.store.tenant_by_slug(slug):
         raise AppError(
             ErrorCode.ALREADY_EXISTS, f"tenant {slug!r} already exists", ["input", "slug"]
         )
 
-    db_name = tenant_database_name(slug, platform.settings.tenant_db_prefix)
+    db_name = tenant_database_name(slug, runtime.settings.tenant_db_prefix)
     location = DatabaseLocation(cluster=request.cluster, name=db_name)
-    database = platform.clients.database(location)
+    database = runtime.clients.database(location)
     await check_no_case_twin(database)
     # Born at the latest version: every tenant migration applied, with ledger entries.
-    await platform.upgrade_schema(database, "tenant", actor)
+    await runtime.upgrade_schema(database, "tenant", actor)
 
     now = utcnow()
-    trial_end = now + timedelta(days=platform.settings.trial_days)
+    trial_end = now + timedelta(days=runtime.settings.trial_days)
     tenant = Tenant(
         slug=slug,
         name=request.name,
@@ -156,21 +156,21 @@ async def provision_tenant(platform: Platform, request: ProvisionRequest, actor:
         password_hash=await hash_password(request.owner_password),
     )
     tenant.owner_user_id = owner.id
-    await platform.store.insert_tenant(tenant)
+    await runtime.store.insert_tenant(tenant)
     try:
-        await platform.store.insert_user(owner)
+        await runtime.store.insert_user(owner)
     except Exception:
-        await platform.store.release_domains(slug, domains)
-        await platform.store.delete_tenant_record(tenant.id)
+        await runtime.store.release_domains(slug, domains)
+        await runtime.store.delete_tenant_record(tenant.id)
         raise
-    platform.registry.invalidate(slug)
-    await audit(platform, actor, "tenant.provision", slug, {"plan": plan.key, "db": db_name})
+    runtime.registry.invalidate(slug)
+    await audit(runtime, actor, "tenant.provision", slug, {"plan": plan.key, "db": db_name})
     log.info("provisioned tenant %s in %s/%s", slug, location.cluster, db_name)
     return tenant
 
 
 async def list_tenants(
-    platform: Platform,
+    runtime: Runtime,
     *,
     status: str | None = None,
     plan_key: str | None = None,
@@ -182,26 +182,26 @@ async def list_tenants(
     Raises:
         AppError(VALIDATION_FAILED) for a forged ``after`` cursor.
     """
-    return await platform.store.tenants_page(
+    return await runtime.store.tenants_page(
         status=status, plan_key=plan_key, first=first, after=after
     )
 
 
-async def get_tenant(platform: Platform, slug: str) -> Tenant:
+async def get_tenant(runtime: Runtime, slug: str) -> Tenant:
     """The tenant record (uncached), or AppError(TENANT_NOT_FOUND)."""
-    tenant = await platform.store.tenant_by_slug(slug)
+    tenant = await runtime.store.tenant_by_slug(slug)
     if tenant is None:
         raise AppError(ErrorCode.TENANT_NOT_FOUND, f"tenant {slug!r} does not exist")
     return tenant
 
 
-async def update_tenant(platform: Platform, slug: str, update: TenantUpdate, actor: str) -> Tenant:
+async def update_tenant(runtime: Runtime, slug: str, update: TenantUpdate, actor: str) -> Tenant:
     """Change name, settings, domains or plan (upgrade/downgrade copies the plan's limits).
 
     Raises:
         AppError: TENANT_NOT_FOUND, VALIDATION_FAILED, ALREADY_EXISTS (domain taken).
     """
-    tenant = await get_tenant(platform, slug)
+    tenant = await get_tenant(runtime, slug)
     changes: dict[str, Any] = {}
     if update.name is not None:
         changes["name"] = update.name
@@ -216,26 +216,26 @@ async def update_tenant(platform: Platform, slug: str, update: TenantUpdate, act
             update.email_sender, ["input", "emailSender"]
         )
     if update.plan_key is not None and update.plan_key != tenant.subscription.plan_key:
-        plan = await platform.store.plan(update.plan_key)
+        plan = await runtime.store.plan(update.plan_key)
         if plan is None or not plan.active:
             raise validation_error(["input", "planKey"], f"plan {update.plan_key!r} does not exist")
         changes["subscription.plan_key"] = plan.key
         changes["limits"] = plan.limits.model_dump()
     if update.domains is not None:
-        domains = _check_domains(update.domains, platform.settings.base_domain)
-        await platform.store.claim_domains(slug, domains)
-        await platform.store.release_domains(slug, sorted(set(tenant.domains) - set(domains)))
+        domains = _check_domains(update.domains, runtime.settings.base_domain)
+        await runtime.store.claim_domains(slug, domains)
+        await runtime.store.release_domains(slug, sorted(set(tenant.domains) - set(domains)))
         changes["domains"] = domains
     if not changes:
         return tenant
-    updated = await platform.store.update_tenant(tenant.id, changes)
-    platform.registry.invalidate(slug)
-    await audit(platform, actor, "tenant.update", slug, {"fields": sorted(changes)})
+    updated = await runtime.store.update_tenant(tenant.id, changes)
+    runtime.registry.invalidate(slug)
+    await audit(runtime, actor, "tenant.update", slug, {"fields": sorted(changes)})
     return updated
 
 
 async def set_tenant_status(
-    platform: Platform,
+    runtime: Runtime,
     slug: str,
     status: TenantStatus,
     reason: str | None,
@@ -255,7 +255,7 @@ async def set_tenant_status(
     Raises:
         AppError: TENANT_NOT_FOUND, INVALID_TRANSITION.
     """
-    tenant = await get_tenant(platform, slug)
+    tenant = await get_tenant(runtime, slug)
     current = TenantStatus(tenant.status)
     activating = status in (TenantStatus.ACTIVE, TenantStatus.TRIAL)
     if not activating:
@@ -276,14 +276,14 @@ async def set_tenant_status(
         if end_trial:
             changes["subscription.status"] = SubscriptionStatus.ACTIVE.value
     changes["status"] = str(status)
-    updated = await platform.store.update_tenant(tenant.id, changes)
-    platform.registry.invalidate(slug)
-    await audit(platform, actor, f"tenant.{status}", slug, {"reason": reason, "from": str(current)})
+    updated = await runtime.store.update_tenant(tenant.id, changes)
+    runtime.registry.invalidate(slug)
+    await audit(runtime, actor, f"tenant.{status}", slug, {"reason": reason, "from": str(current)})
     return updated
 
 
 async def create_user(
-    platform: Platform,
+    runtime: Runtime,
     tenant: Tenant,
     *,
     email: str,
@@ -307,7 +307,7 @@ async def create_user(
     email = check_email(email, ["input", "email"])
     _check_password(password, ["input", "password"])
     limit = tenant.limits.max_users
-    if not await platform.store.reserve_user_seat(tenant.id, limit):
+    if not await runtime.store.reserve_user_seat(tenant.id, limit):
         raise AppError(
             ErrorCode.PLAN_LIMIT_EXCEEDED,
             f"the {tenant.subscription.plan_key} plan allows {limit} users; "
@@ -322,31 +322,31 @@ async def create_user(
         password_hash=await hash_password(password),
     )
     try:
-        await platform.store.insert_user(user)
+        await runtime.store.insert_user(user)
     except BaseException:
-        await platform.store.release_user_seat(tenant.id)
+        await runtime.store.release_user_seat(tenant.id)
         raise
-    await audit(platform, actor, "user.create", tenant.slug, {"email": email, "role": str(role)})
+    await audit(runtime, actor, "user.create", tenant.slug, {"email": email, "role": str(role)})
     return user
 
 
-async def deactivate_user(platform: Platform, user: User, reason: str, actor: str) -> bool:
+async def deactivate_user(runtime: Runtime, user: User, reason: str, actor: str) -> bool:
     """Deactivate a user (kept for audit, can be reactivated); frees its plan-limit unit.
 
     Returns:
         True when the user was active and is now deactivated, False when it
         already was inactive (idempotent).
     """
-    if not await platform.store.set_user_active(user.id, False):
+    if not await runtime.store.set_user_active(user.id, False):
         return False
     if user.tenant_id is not None:
-        await platform.store.release_user_seat(user.tenant_id)
-    await audit(platform, actor, "user.deactivate", None, {"email": user.email, "reason": reason})
+        await runtime.store.release_user_seat(user.tenant_id)
+    await audit(runtime, actor, "user.deactivate", None, {"email": user.email, "reason": reason})
     return True
 
 
 async def create_super_admin(
-    platform: Platform, *, email: str, name: str, password: str, actor: str
+    runtime: Runtime, *, email: str, name: str, password: str, actor: str
 ) -> User:
     """Add a platform super-admin (no tenant).
 
@@ -363,12 +363,12 @@ async def create_super_admin(
         role=Role.SUPER_ADMIN,
         password_hash=await hash_password(password),
     )
-    await platform.store.insert_user(user)
-    await audit(platform, actor, "user.create_super_admin", None, {"email": email})
+    await runtime.store.insert_user(user)
+    await audit(runtime, actor, "user.create_super_admin", None, {"email": email})
     return user
 
 
-async def enter_maintenance(platform: Platform, slug: str, reason: str, actor: str) -> Tenant:
+async def enter_maintenance(runtime: Runtime, slug: str, reason: str, actor: str) -> Tenant:
     """Put a served tenant into maintenance: the API keeps serving reads, refuses writes.
 
     One conditional write, so two operators cannot both hold maintenance.
@@ -376,26 +376,26 @@ async def enter_maintenance(platform: Platform, slug: str, reason: str, actor: s
     Raises:
         AppError: TENANT_NOT_FOUND, INVALID_TRANSITION (deleted), LOCKED (already in maintenance).
     """
-    tenant = await get_tenant(platform, slug)
+    tenant = await get_tenant(runtime, slug)
     if tenant.status == TenantStatus.DELETED:
         raise AppError(ErrorCode.INVALID_TRANSITION, f"tenant {slug!r} is deleted")
-    updated = await platform.store.enter_maintenance(tenant.id, Maintenance(reason=reason))
+    updated = await runtime.store.enter_maintenance(tenant.id, Maintenance(reason=reason))
     if updated is None:
-        current = await get_tenant(platform, slug)
+        current = await get_tenant(runtime, slug)
         held = current.maintenance.reason if current.maintenance else "unknown"
         raise AppError(
             ErrorCode.LOCKED,
             f"tenant {slug!r} is already in maintenance ({held}); wait or clear it",
         )
-    platform.registry.invalidate(slug)
-    await audit(platform, actor, "tenant.maintenance.enter", slug, {"reason": reason})
+    runtime.registry.invalidate(slug)
+    await audit(runtime, actor, "tenant.maintenance.enter", slug, {"reason": reason})
     return updated
 
 
-async def leave_maintenance(platform: Platform, slug: str, actor: str) -> Tenant:
+async def leave_maintenance(runtime: Runtime, slug: str, actor: str) -> Tenant:
     """End maintenance (idempotent)."""
-    tenant = await get_tenant(platform, slug)
-    updated = await platform.store.update_tenant(tenant.id, {"maintenance": None})
-    platform.registry.invalidate(slug)
-    await audit(platform, actor, "tenant.maintenance.leave", slug, {})
+    tenant = await get_tenant(runtime, slug)
+    updated = await runtime.store.update_tenant(tenant.id, {"maintenance": None})
+    runtime.registry.invalidate(slug)
+    await audit(runtime, actor, "tenant.maintenance.leave", slug, {})
     return updated
