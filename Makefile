@@ -13,14 +13,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-serve: $(STAMP) ## start the server on the embedded mock database (demo data)
+serve: $(STAMP) ## start the server on the embedded SecantusDB database (demo data)
 	$(BIN)/python -m graphql_api --host 127.0.0.1 --port 8000
 
 test: $(STAMP) ## run the test suite
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)
+lint: $(STAMP) ## ruff, mypy (strict on tenancy/, domain/, migrations/) and the import contracts
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -p no:xdist -o addopts=-q tests/test_architecture.py
 
 schema: $(STAMP) ## regenerate schema.graphql from the code
 	$(BIN)/strawberry export-schema graphql_api.schema:schema --output schema.graphql
