@@ -19,10 +19,10 @@ Rules encoded here (seeds, MongoDB facts):
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from bson import ObjectId
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.booking_rules import BookingStatus
 from tenancy.models import utcnow
@@ -84,17 +84,75 @@ class ServiceDocument(TenantDocument):
     currency: str
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
+    # Scheduling (issue 8). Documents written before it lack these fields;
+    # readers take the defaults, which keep the old behaviour (no notice, no
+    # horizon, one customer at a time, no buffers).
+    buffer_before_minutes: int = Field(default=0, ge=0, le=240)
+    buffer_after_minutes: int = Field(default=0, ge=0, le=240)
+    min_notice_minutes: int = Field(default=0, ge=0, le=365 * 24 * 60)
+    max_advance_days: int | None = Field(default=None, ge=1, le=730)  # None: no horizon
+    slot_step_minutes: int = Field(default=15, ge=5, le=60, multiple_of=5)
+    capacity: int = Field(default=1, ge=1, le=1000)  # customers at once (seats)
 
     model_config = ConfigDict(populate_by_name=True)
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class TimeInterval(BaseModel):
+    """A local wall-clock interval of one day: ``start`` < ``end``, "HH:MM", end may be "24:00"."""
+
+    start: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    end: str = Field(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimeInterval:
+        if self.start >= self.end:
+            raise ValueError(f"interval {self.start}-{self.end} must end after it starts")
+        return self
+
+
+class DateOverride(BaseModel):
+    """Hours of one local date that replace the weekly hours: closed, or other intervals.
+
+    ``date`` is "YYYY-MM-DD" (BSON has no date-only type); ``closed`` with
+    intervals is refused.
+    """
+
+    date: str = Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+    closed: bool = False
+    intervals: list[TimeInterval] = Field(default_factory=list)
+    reason: str | None = Field(default=None, max_length=200)
+
+
+class AvailabilityRules(BaseModel):
+    """When a location or staff member works, in the local time of its time zone.
+
+    ``weekly_hours`` maps a weekday to its intervals (a missing day: closed);
+    ``overrides`` replace single dates (holidays, special hours).
+    """
+
+    weekly_hours: dict[Weekday, list[TimeInterval]] = Field(default_factory=dict)
+    overrides: list[DateOverride] = Field(default_factory=list, max_length=1000)
+
+
 class LocationDocument(TenantDocument):
-    """A ``locations`` document: a place (and resource) bookings are made at."""
+    """A ``locations`` document: a place (and resource) bookings are made at.
+
+    ``timezone`` (IANA) overrides the tenant's; ``availability`` None means
+    no hours are set: the location takes bookings at any time, as before
+    scheduling existed.
+    """
 
     id: Any = Field(default_factory=ObjectId, alias="_id")
     name: str
     city: str | None = None
     district: str | None = None
+    timezone: str | None = None
+    active: bool = True
+    availability: AvailabilityRules | None = None
 
     model_config = ConfigDict(populate_by_name=True)
 
