@@ -13,7 +13,8 @@ conditional single-document writes (``domain.outbox`` explains the statuses):
   deleted when it never will be;
 - the relay then **settles** the message: :func:`mark_sent`, :func:`mark_failed`
   (a later retry or ``dead``), :func:`cancel` (a stale reminder) or
-  :func:`release` (shutdown before sending).
+  :func:`release` (shutdown before sending);
+- staff put a ``dead`` message back with :func:`retry_notification`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
 from domain.booking_rules import OPEN_STATUSES
-from domain.collections import BOOKINGS, NOTIFICATION_OUTBOX
+from domain.collections import BOOKINGS, LEGACY_NOTIFICATIONS, NOTIFICATION_OUTBOX
 from domain.outbox import (
     CANCELLED,
     COMMIT_FIELD,
@@ -36,7 +37,10 @@ from domain.outbox import (
     STAGED,
     STAGED_ABANDON,
     STAGED_CHECK,
+    Outbox,
 )
+from tenancy.errors import AppError, ErrorCode, not_found
+from tenancy.models import utcnow
 
 StagedOutcome = Literal["promoted", "deleted", "waiting"]
 
@@ -226,4 +230,34 @@ async def retry_dead(
         },
         return_document=ReturnDocument.AFTER,
     )
+    return doc
+
+
+async def retry_notification(outbox: Outbox, message_id: str) -> dict[str, Any]:
+    """Staff's ``retryNotification``: a ``dead`` message is queued again, due now.
+
+    The tenant is marked due on the platform, so a relay picks it up at once.
+
+    Raises:
+        AppError: NOT_FOUND (no message with this id), INVALID_TRANSITION (the
+        message is not dead, or it is an imported legacy notification, which
+        is history and never sent again).
+    """
+    now = utcnow()
+    doc = await retry_dead(outbox.db, message_id, now)
+    if doc is None:
+        current = await outbox.collection.find_one({"_id": message_id}, {"status": 1})
+        if current is not None:
+            raise AppError(
+                ErrorCode.INVALID_TRANSITION,
+                f"only dead notifications can be retried; this one is {current['status']}",
+            )
+        legacy = await outbox.db[LEGACY_NOTIFICATIONS].find_one({"_id": message_id}, {"_id": 1})
+        if legacy is not None:
+            raise AppError(
+                ErrorCode.INVALID_TRANSITION,
+                "imported legacy notifications are history; they are not sent again",
+            )
+        raise not_found("notification", message_id)
+    await outbox.mark_due(outbox.tenant_id, now)
     return doc

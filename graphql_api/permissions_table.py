@@ -10,7 +10,13 @@ from tenancy.models import Role
 
 ANONYMOUS_PERMISSIONS = frozenset({"services.read", "bookings.create"})
 VIEWER = frozenset({"tenant.read", "services.read", "customers.read", "bookings.read"})
-STAFF = VIEWER | {"customers.write", "bookings.create", "bookings.write"}
+STAFF = VIEWER | {
+    "customers.write",
+    "bookings.create",
+    "bookings.write",
+    "notifications.read",  # a booking's messages, the outbox
+    "notifications.write",  # retryNotification
+}
 ADMIN = STAFF | {"services.write", "settings.write", "users.write"}
 SUPER_ADMIN = ADMIN | {"platform.read", "platform.write"}
 
