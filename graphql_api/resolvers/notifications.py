@@ -32,7 +32,7 @@ class NotificationQueries:
         """The tenant's outbox, newest first, optionally of some statuses
         (a booking's full history, legacy included, is ``Booking.notifications``)."""
         _, db = info.context.require_tenant()
-        statuses = [s.value for s in status] if status else None
+        statuses = [str(s.value) for s in status] if status else None
         page = await outbox_page(db, statuses, page_size(info, first), after)
         return NotificationConnection.from_page(
             page, lambda doc: Notification.from_record(from_outbox(doc))
