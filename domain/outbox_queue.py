@@ -57,18 +57,57 @@ async def claim(
     A pending message's ``attempts`` grows by one (also when the relay then
     crashes, so a message that crashes relays ends ``dead``).
     """
+    doc: dict[str, Any] | None = await db[NOTIFICATION_OUTBOX].find_one_and_update(
+        {"status": status, "next_attempt_at": {"$lte": now}},
+        _claim_update(status, owner, lease, now),
+        sort=[("next_attempt_at", ASCENDING)],
+        return_document=ReturnDocument.AFTER,
+    )
+    return doc
+
+
+async def due_ids(
+    db: AsyncDatabase[dict[str, Any]], status: str, now: datetime, limit: int
+) -> list[str]:
+    """Up to ``limit`` ids of messages of ``status`` due by ``now``, most overdue first.
+
+    A hint, not a claim: :func:`claim_one` claims each (another relay may be
+    first). One query for many messages: a claim by ``_id`` is cheap, a
+    search for the next due message is not (on the embedded server above all).
+    """
+    cursor = (
+        db[NOTIFICATION_OUTBOX]
+        .find({"status": status, "next_attempt_at": {"$lte": now}}, {"_id": 1})
+        .sort("next_attempt_at", ASCENDING)
+        .limit(limit)
+    )
+    return [doc["_id"] async for doc in cursor]
+
+
+async def claim_one(
+    db: AsyncDatabase[dict[str, Any]],
+    message_id: str,
+    status: str,
+    owner: str,
+    lease: timedelta,
+    now: datetime,
+) -> dict[str, Any] | None:
+    """Claim one message by id if it is still of ``status`` and due (as :func:`claim`)."""
+    doc: dict[str, Any] | None = await db[NOTIFICATION_OUTBOX].find_one_and_update(
+        {"_id": message_id, "status": status, "next_attempt_at": {"$lte": now}},
+        _claim_update(status, owner, lease, now),
+        return_document=ReturnDocument.AFTER,
+    )
+    return doc
+
+
+def _claim_update(status: str, owner: str, lease: timedelta, now: datetime) -> dict[str, Any]:
     update: dict[str, Any] = {
         "$set": {"lease_owner": owner, "next_attempt_at": now + lease, "updated_at": now}
     }
     if status == PENDING:
         update["$inc"] = {"attempts": 1}
-    doc: dict[str, Any] | None = await db[NOTIFICATION_OUTBOX].find_one_and_update(
-        {"status": status, "next_attempt_at": {"$lte": now}},
-        update,
-        sort=[("next_attempt_at", ASCENDING)],
-        return_document=ReturnDocument.AFTER,
-    )
-    return doc
+    return update
 
 
 async def resolve_staged(

@@ -8,14 +8,15 @@ One pass of a relay over one tenant (:meth:`Relay.serve_tenant`):
    never read;
 2. read the tenant's record (deleted: forget it; suspended, cancelled or
    in maintenance: hold its messages for ``hold_seconds``);
-3. on the tenant's own database handle, claim due messages one at a time
-   (``domain.outbox_queue.claim``: a lease with owner and expiry, at most
-   ``batch`` per pass): staged ones are checked against their booking,
-   pending ones are sent (a reminder only while its booking is still open
-   at the same start), then marked ``sent`` with the provider's id, or
-   retried later with capped full-jitter backoff, or ``dead`` after
-   ``max_attempts`` attempts (or at once when the provider refused them for
-   good), with the last error;
+3. on the tenant's own database handle, read the ids of due messages (one
+   query per chunk) and claim each by id just before handling it
+   (``domain.outbox_queue.claim_one``: a lease with owner and expiry;
+   ``parallel`` at a time, at most ``batch`` per pass): staged ones are
+   checked against their booking, pending ones are sent (a reminder only
+   while its booking is still open at the same start), then marked
+   ``sent`` with the provider's id, or retried later with capped
+   full-jitter backoff, or ``dead`` after ``max_attempts`` attempts (or at
+   once when the provider refused them for good), with the last error;
 4. reschedule the tenant's record at its next due message, or remove it.
 
 Delivery is at least once: a relay that crashes after sending but before
@@ -56,6 +57,7 @@ from tenancy.runtime import Runtime
 from tenancy.settings import Settings
 
 log = logging.getLogger(__name__)
+_CHUNK = 50  # due ids read per query
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class RelayConfig:
         poll_seconds: pause between looks at the platform record when idle.
         concurrency: tenants served at once by one relay.
         batch: messages per tenant per pass (then other tenants get their turn).
+        parallel: messages of one tenant handled at once (default: the SMTP pool size).
         quiet_seconds: a tenant record without due messages is removed only
             when no operation marked it for this long (``finish_due_tenant``).
         hold_seconds: how long a suspended tenant's messages wait before the next look.
@@ -87,6 +90,7 @@ class RelayConfig:
     hold_seconds: float = 300.0
     error_pause_seconds: float = 30.0
     shutdown_grace_seconds: float = 10.0
+    parallel: int = 4
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RelayConfig:
@@ -98,6 +102,7 @@ class RelayConfig:
             poll_seconds=settings.relay_poll_seconds,
             concurrency=settings.relay_concurrency,
             shutdown_grace_seconds=settings.smtp_timeout_seconds,
+            parallel=settings.smtp_pool_size,
         )
 
 
@@ -265,22 +270,42 @@ class Relay:
                 await self.store.hold_due_tenant(tenant_id, self.owner, pause)
 
     async def _drain(self, tenant: Tenant, db: AsyncDatabase[dict[str, Any]]) -> bool:
-        """Handle up to ``batch`` due messages; True when more may be due (or stopping)."""
+        """Handle up to ``batch`` due messages; True when more may be due (or stopping).
+
+        Due ids are read in chunks (one query each); each message is then
+        claimed by id just before it is handled, ``parallel`` at a time.
+        """
         handled = 0
-        while handled < self.config.batch and not self._stopping:
-            staged = await queue.claim(db, STAGED, self.owner, self.lease, self.clock())
-            if staged is None:
-                break
-            outcome = await queue.resolve_staged(db, staged, self.clock())
+        gate = asyncio.Semaphore(self.config.parallel)
+        for status in (STAGED, PENDING):
+            while handled < self.config.batch and not self._stopping:
+                limit = min(self.config.batch - handled, _CHUNK)
+                ids = await queue.due_ids(db, status, self.clock(), limit)
+                if not ids:
+                    break
+
+                async def handle(message_id: str, status: str = status) -> None:
+                    async with gate:
+                        if not self._stopping:
+                            await self._handle(tenant, db, message_id, status)
+
+                await asyncio.gather(*(handle(message_id) for message_id in ids))
+                handled += len(ids)
+        return handled >= self.config.batch or self._stopping
+
+    async def _handle(
+        self, tenant: Tenant, db: AsyncDatabase[dict[str, Any]], message_id: str, status: str
+    ) -> None:
+        message = await queue.claim_one(
+            db, message_id, status, self.owner, self.lease, self.clock()
+        )
+        if message is None:
+            return  # another relay was first, or it changed meanwhile
+        if status == STAGED:
+            outcome = await queue.resolve_staged(db, message, self.clock())
             setattr(self.stats, outcome, getattr(self.stats, outcome) + 1)
-            handled += 1
-        while handled < self.config.batch and not self._stopping:
-            message = await queue.claim(db, PENDING, self.owner, self.lease, self.clock())
-            if message is None:
-                return False
+        else:
             await self._deliver(tenant, db, message)
-            handled += 1
-        return True
 
     async def _deliver(
         self, tenant: Tenant, db: AsyncDatabase[dict[str, Any]], message: dict[str, Any]
