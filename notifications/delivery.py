@@ -15,6 +15,7 @@ never rendered with tenant B's branding or sender.
 from __future__ import annotations
 
 import hashlib
+import logging
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 from typing import Any
@@ -25,6 +26,8 @@ from notifications.smtp import DeliveryError, LogMailTransport, MailTransport, S
 from notifications.templates import Rendered, render
 from tenancy.models import Tenant
 from tenancy.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def message_id(tenant: Tenant, key: str, sender_address: str) -> str:
@@ -112,6 +115,8 @@ def build_delivery(settings: Settings) -> Delivery:
             )
         )
     else:
+        if settings.is_production:
+            log.warning("APP_SMTP_HOST is not set: notification email is only logged, not sent")
         mail = LogMailTransport()
     defaults = SenderDefaults(address=settings.mail_from_address, name=settings.mail_from_name)
     return Delivery(mail, LoggingSmsProvider(), defaults)

@@ -20,15 +20,10 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from bson import ObjectId
 
-from domain.booking_messages import (
-    CANCELS_REMINDERS,
-    MessageKind,
-    NotificationPolicy,
-    Related,
-    booking_messages,
-)
+from domain.booking_messages import MessageKind, NotificationPolicy, Related
+from domain.booking_outbox import BookingOutbox, merge_updates
 from domain.collections import BOOKINGS
-from domain.outbox import Outbox, Staged, commit_fields, commit_update
+from domain.outbox import Outbox, Staged
 from notifications.branding import SenderDefaults
 from notifications.delivery import Delivery
 from notifications.relay import Relay, RelayConfig
@@ -95,13 +90,16 @@ async def book(
         "discount_minor": 0,
         "final_price_minor": 185_000,
     }
-    messages = booking_messages(
-        MessageKind.BOOKING_CONFIRMATION, booking, 1, rel, notification_policy
+    notes = BookingOutbox(
+        runtime.tenant_database(tenant),
+        tenant,
+        runtime.store.mark_notifications_due,
+        notification_policy,
     )
-    outbox = outbox_of(runtime, tenant)
-    staged = await outbox.stage(booking["_id"], messages)
-    await runtime.tenant_database(tenant)[BOOKINGS].insert_one({**booking, **commit_fields(staged)})
-    await outbox.promote(staged)
+    staged = await notes.prepare(MessageKind.BOOKING_CONFIRMATION, booking, 1, rel=rel)
+    db = runtime.tenant_database(tenant)
+    await db[BOOKINGS].insert_one({**booking, **notes.commit_fields(staged)})
+    await notes.committed(staged)
     return booking, staged
 
 
@@ -122,19 +120,17 @@ async def change(
     """
     version = booking["version"] + 1
     after = {**booking, **changes, "version": version}
-    messages = booking_messages(kind, after, version, RELATED, EMAIL_ONLY, previous=booking)
-    outbox = outbox_of(runtime, tenant)
-    staged = await outbox.stage(
-        booking["_id"], messages, cancel_reminders=kind in CANCELS_REMINDERS
-    )
+    db = runtime.tenant_database(tenant)
+    notes = BookingOutbox(db, tenant, runtime.store.mark_notifications_due, EMAIL_ONLY)
+    staged = await notes.prepare(kind, after, version, previous=booking, rel=RELATED)
     if commit:
-        result = await runtime.tenant_database(tenant)[BOOKINGS].update_one(
+        result = await db[BOOKINGS].update_one(
             {"_id": booking["_id"], "version": booking["version"]},
-            {"$set": {**changes, "version": version}, **commit_update(staged)},
+            merge_updates({"$set": changes, "$inc": {"version": 1}}, notes.commit_update(staged)),
         )
         assert result.modified_count == 1
         if promote:
-            await outbox.promote(staged)
+            await notes.committed(staged)
     return after, staged
 
 

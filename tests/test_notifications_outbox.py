@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from domain.booking_messages import MessageKind, NotificationPolicy, booking_messages
+from domain.booking_outbox import BookingOutbox, merge_updates
 from domain.collections import BOOKINGS, LEGACY_NOTIFICATIONS, NOTIFICATION_OUTBOX
 from domain.outbox import STAGED_ABANDON, STAGED_CHECK, message_key
 from domain.outbox_queue import claim, resolve_staged
@@ -16,6 +17,7 @@ from tenancy.models import DatabaseLocation, utcnow
 from tenancy.platform import NOTIFICATION_DUE
 from tenancy.runtime import Runtime
 from tests.notify_support import (
+    EMAIL_ONLY,
     RELATED,
     Clock,
     SmtpCatcher,
@@ -261,3 +263,44 @@ async def test_the_outbox_migrations_create_their_indexes_idempotently(runtime: 
     assert set(await db[NOTIFICATION_OUTBOX].index_information()) == {"_id_", "due"}
     await m0004.up(runtime.store.db)
     assert "due" in await runtime.store.db[NOTIFICATION_DUE].index_information()
+
+
+def test_merge_updates_adds_the_commit_to_the_writes_own_operators() -> None:
+    assert merge_updates(
+        {"$set": {"status": "confirmed"}, "$push": {"status_history": {"status": "confirmed"}}},
+        {"$push": {"outbox_keys": {"$each": ["k"]}}},
+    ) == {
+        "$set": {"status": "confirmed"},
+        "$push": {"status_history": {"status": "confirmed"}, "outbox_keys": {"$each": ["k"]}},
+    }
+
+
+async def test_a_committed_write_never_fails_on_its_promotion(runtime: Runtime) -> None:
+    """The database fails after the booking write: the operation still succeeds, and
+    the relay promotes the staged messages (the booking names them)."""
+    tenant = await provision(runtime, "west-clinic")
+    booking, _ = await book(runtime, tenant, starts_in=timedelta(hours=2))
+
+    class Down:
+        async def update_one(self, *args: object, **kwargs: object) -> None:
+            raise ConnectionError("database unreachable")
+
+    db = runtime.tenant_database(tenant)
+    notes = BookingOutbox(db, tenant, runtime.store.mark_notifications_due, EMAIL_ONLY)
+    after = {**booking, "status": "confirmed", "version": 2}
+    staged = await notes.prepare(MessageKind.BOOKING_CONFIRMED, after, 2, rel=RELATED)
+    await db[BOOKINGS].update_one(
+        {"_id": booking["_id"]},
+        merge_updates({"$set": {"status": "confirmed", "version": 2}}, notes.commit_update(staged)),
+    )
+    outbox_collection = notes.outbox.collection
+    notes.outbox.collection = Down()  # type: ignore[assignment]
+    await notes.committed(staged)  # logs, does not raise
+    notes.outbox.collection = outbox_collection
+    assert (await _statuses(runtime, tenant, booking["_id"]))[staged.keys[0]] == "staged"
+    clock = Clock()
+    clock.advance(seconds=STAGED_CHECK.total_seconds() + 1)
+    message = await claim(db, "staged", "relay-1", timedelta(seconds=60), clock())
+    assert await resolve_staged(db, message, clock()) == "promoted"
+    await notes.failed(staged)  # harmless after the commit: committed keys are kept
+    assert (await _statuses(runtime, tenant, booking["_id"]))[staged.keys[0]] == "pending"
