@@ -15,8 +15,12 @@ server on a local port as the mail server. Two parts:
    ``notification_due``, it never polls every database). Then an idle poll:
    commands sent when nothing is due.
 
-    python bench/relay_throughput.py [--backend embedded|mock] [--messages 2000]
-        [--tenants 1000] [--per-tenant 2] [--concurrency 8] [--pool 4]
+    python bench/relay_throughput.py [--backend embedded|mock | --url MONGODB_URL]
+        [--messages 2000] [--tenants 1000] [--per-tenant 2] [--concurrency 8] [--pool 4]
+
+``--url`` runs on any MongoDB (e.g. ``docker compose up -d mongo``:
+``mongodb://localhost:27017/?directConnection=true``); it writes databases
+``bench_platform`` and ``t_*`` there, so use a throw-away server.
 
 Tenants of part 2 are inserted directly (record + outbox index), not
 provisioned (provisioning runs every migration: minutes for 2,000 tenants,
@@ -225,13 +229,16 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--backend", choices=["embedded", "mock"], default="embedded")
+    parser.add_argument("--url", help="a MongoDB server to use instead (throw-away)")
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--tenants", type=int, default=1000)
     parser.add_argument("--per-tenant", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--pool", type=int, default=4, help="SMTP connections")
     args = parser.parse_args()
-    if args.backend == "mock":
+    if args.url:
+        asyncio.run(run(args, args.url))
+    elif args.backend == "mock":
         import tests.mock_shims as mock_shims
         from tenancy import clients
 
