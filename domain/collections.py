@@ -21,6 +21,7 @@ REFERRAL_CODES = "referral_codes"
 COUNTERS = "counters"
 ACTIVITY_LOG = "activity_log"
 NOTIFICATION_OUTBOX = "notification_outbox"
+STAFF = "staff"
 
 _IS_STRING = {"$type": "string"}
 
@@ -56,6 +57,9 @@ TENANT_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("status", ASCENDING), ("starts_at", DESCENDING)], name="status_starts"),
         IndexModel([("customer_id", ASCENDING), ("starts_at", DESCENDING)], name="customer"),
         IndexModel([("service_id", ASCENDING), ("starts_at", DESCENDING)], name="service"),
+        # Issue 8: a resource's bookings of a range (availableSlots).
+        IndexModel([("location_id", ASCENDING), ("starts_at", ASCENDING)], name="location_starts"),
+        IndexModel([("staff_id", ASCENDING), ("starts_at", ASCENDING)], name="staff_starts"),
     ],
     # One document per (resource, slot start): the unique index is what makes
     # two overlapping bookings of one resource impossible.
@@ -67,6 +71,11 @@ TENANT_INDEXES: dict[str, list[IndexModel]] = {
     ACTIVITY_LOG: [IndexModel([("at", DESCENDING)], name="at")],
     NOTIFICATION_OUTBOX: [
         IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="due"),
+    ],
+    STAFF: [
+        IndexModel([("name", ASCENDING), ("_id", ASCENDING)], name="name"),
+        IndexModel([("active", ASCENDING), ("name", ASCENDING)], name="active_name"),
+        IndexModel([("user_id", ASCENDING)], name="user"),
     ],
 }
 

@@ -157,6 +157,31 @@ class LocationDocument(TenantDocument):
     model_config = ConfigDict(populate_by_name=True)
 
 
+class StaffDocument(TenantDocument):
+    """A ``staff`` document: a person bookings can name (issue 8).
+
+    ``user_id`` links a platform user of the same tenant (or ``None``);
+    ``service_ids`` empty means every service, ``location_ids`` empty every
+    location; ``availability`` ``None`` means the locations' hours only;
+    ``timezone`` (IANA) is the zone of ``availability``, else the location's,
+    else the tenant's. Deactivated staff keep their bookings.
+    """
+
+    id: Any = Field(default_factory=ObjectId, alias="_id")
+    name: str = Field(min_length=1, max_length=200)
+    email: str | None = None
+    user_id: Any = None
+    service_ids: list[Any] = Field(default_factory=list)
+    location_ids: list[Any] = Field(default_factory=list)
+    availability: AvailabilityRules | None = None
+    timezone: str | None = None
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
 class ReferralCodeDocument(TenantDocument):
     """A ``referral_codes`` document; ``discount_basis_points`` 1000 = 10 %."""
 
@@ -192,6 +217,7 @@ class BookingDocument(TenantDocument):
     customer_id: Any
     service_id: Any
     location_id: Any = None
+    staff_id: Any = None  # issue 8: the staff member booked, if any
     starts_at: datetime
     ends_at: datetime
     duration_minutes: int
@@ -205,6 +231,13 @@ class BookingDocument(TenantDocument):
     payment_status: str = "pending"
     notes: str | None = None
     confirmation_number: str | None = None
+    # Issue 8: the service's buffers when booked, and the resources whose slot
+    # claims the booking holds (``domain.slots``: ``location:<id>``,
+    # ``staff:<id>#seat1``...). Older bookings lack them: no buffers, and
+    # ``location:<id>`` when they have a location.
+    buffer_before_minutes: int = 0
+    buffer_after_minutes: int = 0
+    resources: list[str] = Field(default_factory=list)
     status_history: list[StatusChange] = Field(default_factory=list)
     created_by: str
     created_at: datetime = Field(default_factory=utcnow)

@@ -1,15 +1,17 @@
 """Role -> permission table (the seeds' RBAC: super_admin, admin, staff/user, viewer).
 
 Anonymous callers (a tenant's public booking site) may read the catalog
-and book with inline customer details, nothing more.
+and its free slots, and book with inline customer details, nothing more.
 """
 
 from __future__ import annotations
 
 from tenancy.models import Role
 
-ANONYMOUS_PERMISSIONS = frozenset({"services.read", "bookings.create"})
-VIEWER = frozenset({"tenant.read", "services.read", "customers.read", "bookings.read"})
+ANONYMOUS_PERMISSIONS = frozenset({"services.read", "slots.read", "bookings.create"})
+VIEWER = frozenset(
+    {"tenant.read", "services.read", "slots.read", "customers.read", "bookings.read"}
+)
 STAFF = VIEWER | {"customers.write", "bookings.create", "bookings.write"}
 ADMIN = STAFF | {"services.write", "settings.write", "users.write"}
 SUPER_ADMIN = ADMIN | {"platform.read", "platform.write"}

@@ -297,6 +297,23 @@ class ErrorCode(StrEnum):
         "CHECKSUM_MISMATCH",
         CodeInfo(_OPERATOR, None, "The code of an applied migration changed after it ran."),
     )
+    OUTSIDE_AVAILABILITY = (
+        "OUTSIDE_AVAILABILITY",
+        CodeInfo(
+            _PAYLOAD,
+            None,
+            "The time is outside the location's or staff member's working hours (or not one of "
+            "the service's start times); `availableSlots` lists the free ones.",
+        ),
+    )
+    TOO_SOON = (
+        "TOO_SOON",
+        CodeInfo(_PAYLOAD, None, "The time is in the past or inside the service's minimum notice."),
+    )
+    TOO_FAR = (
+        "TOO_FAR",
+        CodeInfo(_PAYLOAD, None, "The time is beyond how far ahead the service can be booked."),
+    )
 
 
 def http_status_of(code: str | None) -> int:

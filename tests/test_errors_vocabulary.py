@@ -32,9 +32,10 @@ import re
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -47,7 +48,13 @@ from typer.testing import CliRunner
 import tenancy.clients as clients_module
 from domain.customers import CustomerService
 from graphql_api.app import create_app
-from graphql_api.demo import DEMO_PASSWORD, DEMO_TENANTS, SUPER_ADMIN_EMAIL, _seed_tenant
+from graphql_api.demo import (
+    DEMO_PASSWORD,
+    DEMO_TENANTS,
+    SUPER_ADMIN_EMAIL,
+    _seed_tenant,
+    next_holiday,
+)
 from graphql_api.errors import REQUEST_LEVEL_CODES, error_body, format_error, mutation_payload
 from graphql_api.rate_limit import TenantRateLimiter
 from graphql_api.schema import schema as served_schema
@@ -519,8 +526,18 @@ async def _invalid_transition(w: World) -> Any:
     return await w.mutate(REACTIVATE, token=w.root, slug=SLUG)  # it is active
 
 
+def _open_day() -> date:
+    """A day next week on which west-nipt's demo locations are open (Mon-Sat, not a holiday)."""
+    today = datetime.now(UTC).astimezone(ZoneInfo("Europe/Istanbul")).date()
+    day = today + timedelta(days=7)
+    while day.weekday() == 6 or day == next_holiday(today):
+        day += timedelta(days=1)
+    return day
+
+
 def _booking(ids: dict[str, str], key: str, hour: int) -> dict[str, Any]:
-    return {**ids, "startsAt": f"2030-03-18T{hour:02d}:00:00+03:00", "idempotencyKey": key}
+    starts = f"{_open_day().isoformat()}T{hour:02d}:00:00+03:00"  # inside the demo's hours
+    return {**ids, "startsAt": starts, "idempotencyKey": key}
 
 
 async def _slot_taken(w: World) -> Any:
@@ -533,6 +550,23 @@ async def _idempotency_key_reused(w: World) -> Any:
     ids = await w.ids()
     assert (await w.mutate(CREATE_BOOKING, input=_booking(ids, "k-1", 10)))["userErrors"] == []
     return await w.mutate(CREATE_BOOKING, input=_booking(ids, "k-1", 11))
+
+
+async def _outside_availability(w: World) -> Any:
+    return await w.mutate(CREATE_BOOKING, input=_booking(await w.ids(), "k-1", 20))  # closed
+
+
+async def _too_soon(w: World) -> Any:
+    soon = datetime.now(UTC) + timedelta(minutes=30)  # inside the demo's 2 h notice
+    starts = soon.replace(minute=soon.minute - soon.minute % 5, second=0, microsecond=0)
+    fields = {**await w.ids(), "startsAt": starts.isoformat()}
+    return await w.mutate(CREATE_BOOKING, input=fields)
+
+
+async def _too_far(w: World) -> Any:
+    return await w.mutate(
+        CREATE_BOOKING, input={**await w.ids(), "startsAt": "2030-03-18T10:00:00+03:00"}
+    )  # beyond the demo's 90-day horizon
 
 
 async def _locked(w: World) -> Any:
@@ -573,6 +607,9 @@ MUTATION_PRODUCERS: dict[ErrorCode, Callable[[World], Awaitable[Any]]] = {
     ErrorCode.LOCKED: _locked,
     ErrorCode.BACKUP_FAILED: _backup_failed,
     ErrorCode.PAYLOAD_TOO_LARGE: _document_too_large,
+    ErrorCode.OUTSIDE_AVAILABILITY: _outside_availability,
+    ErrorCode.TOO_SOON: _too_soon,
+    ErrorCode.TOO_FAR: _too_far,
 }
 
 

@@ -91,6 +91,7 @@ class BookingMutations:
                 if inline
                 else None,
                 location_id=input.location_id,
+                staff_id=input.staff_id,
                 referral_code=input.referral_code,
                 notes=input.notes,
                 idempotency_key=input.idempotency_key,
