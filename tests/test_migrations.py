@@ -39,6 +39,12 @@ from tenancy.runtime import Runtime
 from tenancy.settings import DEFAULT_CLUSTER
 
 ACTOR = "test:operator"
+# The real tenant migrations, in order (a new migration adds its id here).
+TENANT_MIGRATIONS = [
+    "0001_initial_schema",
+    "0002_backfill_customer_name_key",
+    "0004_discount_code_keys",
+]
 
 # -- a test registry whose migrations record what they do ----------------------
 
@@ -161,8 +167,8 @@ def test_registry_discovers_the_real_migrations_in_order() -> None:
         "0003_ascii_custom_domains",
     ]
     tenant = registry.for_scope(MigrationScope.TENANT)
-    assert [m.id for m in tenant] == ["0001_initial_schema", "0002_backfill_customer_name_key"]
-    assert registry.latest("tenant") == "0002_backfill_customer_name_key"
+    assert [m.id for m in tenant] == TENANT_MIGRATIONS
+    assert registry.latest("tenant") == TENANT_MIGRATIONS[-1]
     for migration in (*registry.for_scope("platform"), *tenant):
         assert len(migration.checksum) == 64
         assert migration.description
@@ -213,8 +219,8 @@ def test_checksum_ignores_formatting_and_comments_but_not_code(tmp_path: Path) -
 async def test_status_on_a_fresh_database_is_all_pending(runtime: Runtime) -> None:
     status = await database_status(scratch_db(runtime, "t_fresh"), "tenant")
     assert status.current is None
-    assert status.latest == "0002_backfill_customer_name_key"
-    assert status.pending == ["0001_initial_schema", "0002_backfill_customer_name_key"]
+    assert status.latest == TENANT_MIGRATIONS[-1]
+    assert status.pending == TENANT_MIGRATIONS
     assert not status.up_to_date and status.locked_by is None
     platform_status = await database_status(scratch_db(runtime, "fresh_platform"), "platform")
     assert platform_status.pending == [
@@ -230,9 +236,9 @@ async def test_up_applies_in_order_and_writes_the_ledger(runtime: Runtime) -> No
     before = utcnow() - timedelta(seconds=1)
     result = await migrate_database(db, "tenant", actor=ACTOR)
     assert result.ok and result.outcome == Outcome.APPLIED, result.error
-    assert result.applied == ["0001_initial_schema", "0002_backfill_customer_name_key"]
+    assert result.applied == TENANT_MIGRATIONS
     assert result.version_before is None
-    assert result.version_after == "0002_backfill_customer_name_key"
+    assert result.version_after == TENANT_MIGRATIONS[-1]
 
     registry = default_registry()
     docs = await ledger_docs(db)
@@ -284,7 +290,7 @@ async def test_backfill_migration_sets_name_key_and_recounts(runtime: Runtime) -
     )
     await db["counters"].insert_one({"_id": "customers", "value": 42})
 
-    result = await migrate_database(db, "tenant", actor=ACTOR)
+    result = await migrate_database(db, "tenant", actor=ACTOR, to="0002_backfill_customer_name_key")
     assert result.applied == ["0002_backfill_customer_name_key"], result.error
     keys = {d["name"]: d.get("name_key") async for d in db["customers"].find({})}
     assert keys["  Ömer ÇELİK "] == "  Ömer ÇELİK ".strip().casefold()
@@ -298,7 +304,7 @@ async def test_backfill_migration_sets_name_key_and_recounts(runtime: Runtime) -
     assert down.outcome == Outcome.ROLLED_BACK and down.applied == [
         "0002_backfill_customer_name_key"
     ]
-    assert (await database_status(db, "tenant")).pending == ["0002_backfill_customer_name_key"]
+    assert (await database_status(db, "tenant")).pending == TENANT_MIGRATIONS[1:]
     assert (await migrate_database(db, "tenant", actor=ACTOR)).outcome == Outcome.APPLIED
 
 
@@ -412,7 +418,7 @@ async def test_status_all_reports_every_database(runtime: Runtime) -> None:
         "0003_ascii_custom_domains",
     ]
     for tenant in report.databases[1:]:
-        assert tenant.pending == ["0001_initial_schema", "0002_backfill_customer_name_key"]
+        assert tenant.pending == TENANT_MIGRATIONS
         assert tenant.current is None
     assert not report.up_to_date
     json.dumps(report.to_dict())  # a CLI can print --json
@@ -480,10 +486,7 @@ async def test_dry_run_writes_nothing(runtime: Runtime) -> None:
         assert LOCK_COLLECTION not in await db.list_collection_names()
 
     real = await migrate_all(runtime, actor=ACTOR, dry_run=True)
-    assert by_target(real.results)["bravo"].planned == [
-        "0001_initial_schema",
-        "0002_backfill_customer_name_key",
-    ]
+    assert by_target(real.results)["bravo"].planned == TENANT_MIGRATIONS
 
 
 async def test_single_tenant_selection(runtime: Runtime) -> None:
@@ -603,7 +606,7 @@ async def test_two_concurrent_runners_never_double_apply(runtime: Runtime) -> No
     assert sum(r.outcome == Outcome.APPLIED for r in results) == 1
     other = next(r for r in results if r.outcome != Outcome.APPLIED)
     assert other.outcome == Outcome.UNCHANGED or other.error.code == ErrorCode.MIGRATION_LOCKED
-    assert len(await ledger_docs(real_db)) == 2
+    assert len(await ledger_docs(real_db)) == len(TENANT_MIGRATIONS)
 
 
 # -- provisioning hook ---------------------------------------------------------
