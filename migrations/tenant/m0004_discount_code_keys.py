@@ -12,6 +12,8 @@ upper-case under a unique index on ``code``, so their keys cannot collide.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pymongo.asynchronous.database import AsyncDatabase
 
 from domain.collections import REFERRAL_CODES, TENANT_INDEXES
@@ -20,7 +22,7 @@ from tenancy.indexes import apply_indexes
 DESCRIPTION = "referral_codes: backfill code_key and uses; unique index on code_key"
 
 
-async def up(db: AsyncDatabase) -> None:
+async def up(db: AsyncDatabase[dict[str, Any]]) -> None:
     """Set ``code_key`` (upper-case code) and ``uses`` (0) where missing; create the indexes."""
     codes = db[REFERRAL_CODES]
     async for doc in codes.find({"code_key": None, "code": {"$type": "string"}}, {"code": 1}):
@@ -32,7 +34,7 @@ async def up(db: AsyncDatabase) -> None:
     await apply_indexes(codes, TENANT_INDEXES[REFERRAL_CODES])
 
 
-async def down(db: AsyncDatabase) -> None:
+async def down(db: AsyncDatabase[dict[str, Any]]) -> None:
     """Drop the ``code_key_unique`` index; the backfilled fields are harmless to older code."""
     names = [index["name"] async for index in await db[REFERRAL_CODES].list_indexes()]
     if "code_key_unique" in names:
