@@ -45,13 +45,13 @@ from domain.booking_rules import (
     TRANSITIONS,
     BookingAction,
     BookingStatus,
-    discount_minor,
     slot_starts,
 )
 from domain.catalog import CatalogService
 from domain.collections import ACTIVITY_LOG, BOOKING_SLOTS, BOOKINGS, COUNTERS, STAFF
 from domain.customers import COUNTER as CUSTOMERS_COUNTER
 from domain.customers import CustomerFields, CustomerService
+from domain.discount_codes import AppliedDiscount, DiscountCodes
 from domain.documents import ActivityEntry, BookingDocument, StatusChange
 from domain.ids import parse_id
 from domain.slots import claim_seat, release_slots
@@ -97,6 +97,7 @@ class BookingService:
         self.clock = clock
         self.bookings = db[BOOKINGS]
         self.catalog = CatalogService(db)
+        self.codes = DiscountCodes(db)
         self.customers = CustomerService(db, tenant)
         self.availability = AvailabilityService(db, tenant, clock)
 
@@ -175,34 +176,33 @@ class BookingService:
             now=self.clock(),
             field=["input", "startsAt"],
         )
-        discount_bp, referral = 0, None
-        if request.referral_code:
-            code = await self.catalog.active_referral_code(request.referral_code)
-            if code is None:
-                raise validation_error(
-                    ["input", "referralCode"], "referral code is unknown or no longer active"
-                )
-            discount_bp, referral = int(code["discount_basis_points"]), code["code"]
-        customer, new_customer = await self._customer_for(
-            request, allow_customer_id=allow_customer_id
-        )
+        applied = await self.codes.redeem(request.referral_code, service)  # counts one use
         try:
-            return await self._create_booking(
-                request,
-                customer,
-                service,
-                location,
-                staff,
-                starts_at,
-                discount_bp,
-                referral,
-                key,
-                fingerprint,
+            customer, new_customer = await self._customer_for(
+                request, allow_customer_id=allow_customer_id
             )
-        except AppError:
-            if new_customer:
-                await self._forget_unused_customer(customer["_id"])
+            try:
+                result = await self._create_booking(
+                    request,
+                    customer,
+                    service,
+                    location,
+                    staff,
+                    starts_at,
+                    applied,
+                    key,
+                    fingerprint,
+                )
+            except AppError:
+                if new_customer:
+                    await self._forget_unused_customer(customer["_id"])
+                raise
+        except Exception:
+            await self.codes.give_back(applied)  # no booking made: the use is not spent
             raise
+        if result.replayed:
+            await self.codes.give_back(applied)
+        return result
 
     async def _create_booking(
         self,
@@ -212,13 +212,12 @@ class BookingService:
         location: dict[str, Any] | None,
         staff: dict[str, Any] | None,
         starts_at: datetime,
-        discount_bp: int,
-        referral: str | None,
+        applied: AppliedDiscount,
         key: str | None,
         fingerprint: str,
     ) -> CreateResult:
         price = int(service["price_minor"])
-        discount = discount_minor(price, discount_bp)
+        discount = applied.discount_minor
         now = utcnow()
         timing = ServiceTiming.of(service)
         duration = timing.duration_minutes
@@ -239,8 +238,7 @@ class BookingService:
             price_minor=price,
             discount_minor=discount,
             final_price_minor=price - discount,
-            referral_code=referral,
-            discount_basis_points=discount_bp,
+            **applied.booking_fields,
             notes=request.notes,
             status_history=[
                 StatusChange(status=BookingStatus.PENDING.value, at=now, by=self.actor)

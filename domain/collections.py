@@ -67,7 +67,16 @@ TENANT_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("resource", ASCENDING), ("slot", ASCENDING)], unique=True, name="slot_unique"),
         IndexModel([("booking_id", ASCENDING)], name="booking"),
     ],
-    REFERRAL_CODES: [IndexModel([("code", ASCENDING)], unique=True, name="code_unique")],
+    REFERRAL_CODES: [
+        IndexModel([("code", ASCENDING)], unique=True, name="code_unique"),
+        # Case-insensitive uniqueness and lookup (ReferralCodeDocument.to_mongo sets code_key).
+        IndexModel(
+            [("code_key", ASCENDING)],
+            unique=True,
+            partialFilterExpression={"code_key": _IS_STRING},
+            name="code_key_unique",
+        ),
+    ],
     ACTIVITY_LOG: [IndexModel([("at", DESCENDING)], name="at")],
     NOTIFICATION_OUTBOX: [
         IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="due"),

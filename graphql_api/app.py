@@ -95,6 +95,7 @@ class TenantGraphQL(GraphQL):
                 settings.rate_limit_storage,
                 settings.login_attempts_per_account,
                 settings.login_attempts_per_address,
+                settings.discount_code_checks_per_address,
             )
             if settings.login_rate_limit_enabled
             else None

@@ -8,12 +8,21 @@ from __future__ import annotations
 
 from tenancy.models import Role
 
-ANONYMOUS_PERMISSIONS = frozenset({"services.read", "slots.read", "bookings.create"})
+ANONYMOUS_PERMISSIONS = frozenset(
+    {"services.read", "slots.read", "bookings.create", "discounts.validate"}
+)
 VIEWER = frozenset(
-    {"tenant.read", "services.read", "slots.read", "customers.read", "bookings.read"}
+    {
+        "tenant.read",
+        "services.read",
+        "slots.read",
+        "customers.read",
+        "bookings.read",
+        "discounts.validate",
+    }
 )
 STAFF = VIEWER | {"customers.write", "bookings.create", "bookings.write"}
-ADMIN = STAFF | {"services.write", "settings.write", "users.write"}
+ADMIN = STAFF | {"services.write", "settings.write", "users.write", "discounts.read"}
 SUPER_ADMIN = ADMIN | {"platform.read", "platform.write"}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {

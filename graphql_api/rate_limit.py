@@ -10,6 +10,10 @@
   client address, so neither one account nor one address can guess
   passwords at speed (``APP_LOGIN_ATTEMPTS_PER_ACCOUNT`` /
   ``APP_LOGIN_ATTEMPTS_PER_ADDRESS``).
+- **Discount code checks**: guessing a discount code is guessing a secret,
+  so every ``validateDiscountCode`` and every anonymous booking naming a
+  code counts against its client address
+  (``APP_DISCOUNT_CODE_CHECKS_PER_ADDRESS``; switched with the login limit).
 
 Refusals are ``RATE_LIMITED`` with the seconds to wait in
 ``extensions.retryAfter``; the HTTP layer copies it into a ``Retry-After``
@@ -94,18 +98,40 @@ class TenantRateLimiter:
 
 
 class LoginRateLimiter:
-    """Counts login attempts per account and per client address.
+    """Counts login attempts per account and per client address, and discount
+    code checks per client address (both are guesses of a secret).
 
     Args:
         storage_uri: a ``limits`` async storage URI.
         per_account: a ``limits`` rate string, e.g. ``"10/15 minutes"``.
         per_address: a ``limits`` rate string, e.g. ``"50/15 minutes"``.
+        code_checks_per_address: a ``limits`` rate string for discount code checks.
     """
 
-    def __init__(self, storage_uri: str, per_account: str, per_address: str) -> None:
+    def __init__(
+        self,
+        storage_uri: str,
+        per_account: str,
+        per_address: str,
+        code_checks_per_address: str = "30/15 minutes",
+    ) -> None:
         self.limiter = SlidingWindowCounterRateLimiter(_storage(storage_uri))
         self.per_account = parse(per_account)
         self.per_address = parse(per_address)
+        self.code_checks = parse(code_checks_per_address)
+
+    async def hit_code_check(self, address: str) -> None:
+        """Count one discount code check (or booking with a code) from ``address``.
+
+        Raises:
+            AppError(RATE_LIMITED) with ``details["retryAfter"]`` in seconds.
+        """
+        await _refuse_if_spent(
+            self.limiter,
+            self.code_checks,
+            ("code-check", address),
+            "too many discount code checks from this address",
+        )
 
     async def hit_address(self, address: str) -> None:
         """Count one login attempt from ``address`` (before anything else is looked at).

@@ -29,6 +29,7 @@ from graphql_api.resolvers.auth import AuthMutations, AuthQueries
 from graphql_api.resolvers.bookings import BookingMutations, BookingQueries
 from graphql_api.resolvers.catalog import CatalogMutations, CatalogQueries
 from graphql_api.resolvers.customers import CustomerMutations, CustomerQueries
+from graphql_api.resolvers.discount_codes import DiscountCodeMutations, DiscountCodeQueries
 from graphql_api.resolvers.scheduling import SchedulingMutations, SchedulingQueries
 from graphql_api.resolvers.tenants import TenantMutations, TenantQueries
 from tenancy.settings import Settings
@@ -45,6 +46,7 @@ Query = merge_types(
         CustomerQueries,
         BookingQueries,
         SchedulingQueries,
+        DiscountCodeQueries,
     ),
 )
 Mutation = merge_types(
@@ -56,6 +58,7 @@ Mutation = merge_types(
         CustomerMutations,
         BookingMutations,
         SchedulingMutations,
+        DiscountCodeMutations,
     ),
 )
 

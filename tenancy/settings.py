@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     login_attempts_per_address: str = Field(
         default="50/15 minutes", description="login attempts per client address"
     )
+    discount_code_checks_per_address: str = Field(
+        default="30/15 minutes",
+        description="validateDiscountCode calls (and anonymous bookings naming a code) per "
+        "client address; on with the login limit",
+    )
     trusted_proxies: list[str] = Field(
         default_factory=list,
         description="Proxy addresses/CIDRs whose X-Forwarded-For is believed; others' is ignored.",
@@ -109,7 +114,11 @@ class Settings(BaseSettings):
             raise ValueError("tenant_db_prefix must be 1-10 chars of [a-z0-9_], starting a-z")
         return value
 
-    @field_validator("login_attempts_per_account", "login_attempts_per_address")
+    @field_validator(
+        "login_attempts_per_account",
+        "login_attempts_per_address",
+        "discount_code_checks_per_address",
+    )
     @classmethod
     def _check_rate(cls, value: str) -> str:
         try:

@@ -39,6 +39,13 @@ from tenancy.runtime import Runtime
 from tenancy.settings import DEFAULT_CLUSTER
 
 ACTOR = "test:operator"
+# The real tenant migrations, in order (a new migration adds its id here).
+TENANT_MIGRATIONS = [
+    "0001_initial_schema",
+    "0002_backfill_customer_name_key",
+    "0003_staff_and_booking_resources",
+    "0004_discount_code_keys",
+]
 
 # -- a test registry whose migrations record what they do ----------------------
 
@@ -151,12 +158,6 @@ def by_target(results: list[Any]) -> dict[str, Any]:
 
 
 # -- registry and checksums ------------------------------------------------------
-
-TENANT_MIGRATIONS = [
-    "0001_initial_schema",
-    "0002_backfill_customer_name_key",
-    "0003_staff_and_booking_resources",
-]
 
 
 def test_registry_discovers_the_real_migrations_in_order() -> None:

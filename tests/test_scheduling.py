@@ -39,7 +39,7 @@ RESCHEDULE = f"""mutation($id: ID!, $at: DateTime!) {{
   rescheduleBooking(id: $id, startsAt: $at) {{ booking {{ id startsAt }} {ERRORS} }} }}"""
 CREATE_STAFF = f"""mutation($input: CreateStaffMemberInput!) {{
   createStaffMember(input: $input) {{ staffMember {{ id name active serviceIds availability {{
-    weeklyHours {{ day intervals {{ start end }} }} overrides {{ date closed }} }} }}
+    weeklyHours {{ mon {{ start end }} }} overrides {{ date closed }} }} }}
     {ERRORS} }} }}"""
 UPDATE_STAFF = f"""mutation($id: ID!, $input: UpdateStaffMemberInput!) {{
   updateStaffMember(id: $id, input: $input) {{ staffMember {{ id name email active }}
@@ -264,10 +264,9 @@ async def test_without_location_or_staff_the_service_is_the_resource(west: West)
 # -- staff -----------------------------------------------------------------------------------
 
 AVAILABILITY = {
-    "weeklyHours": [
-        {"day": d, "intervals": [{"start": "12:00", "end": "16:00"}]}
-        for d in ("MON", "TUE", "WED", "THU", "FRI", "SAT")
-    ],
+    "weeklyHours": {
+        d: [{"start": "12:00", "end": "16:00"}] for d in ("mon", "tue", "wed", "thu", "fri", "sat")
+    },
     "overrides": [],
 }
 
@@ -280,10 +279,7 @@ async def test_staff_crud_for_admins(west: West, gql: GraphQLClient):
     )
     assert made["name"] == "Dr. Selim" and made["active"] is True
     assert made["serviceIds"] == [west.services["verifi"]]
-    assert made["availability"]["weeklyHours"][0] == {
-        "day": "MON",
-        "intervals": [{"start": "12:00", "end": "16:00"}],
-    }
+    assert made["availability"]["weeklyHours"]["mon"] == [{"start": "12:00", "end": "16:00"}]
     updated = await west(
         UPDATE_STAFF, id=made["id"], input={"name": "Dr. Selim Kaya", "email": "selim@x.com"}
     )
@@ -293,11 +289,7 @@ async def test_staff_crud_for_admins(west: West, gql: GraphQLClient):
     bad = await west(
         UPDATE_STAFF,
         id=made["id"],
-        input={
-            "availability": {
-                "weeklyHours": [{"day": "MON", "intervals": [{"start": "15:00", "end": "09:00"}]}]
-            }
-        },
+        input={"availability": {"weeklyHours": {"mon": [{"start": "15:00", "end": "09:00"}]}}},
     )
     errors = bad["data"]["updateStaffMember"]["userErrors"]
     assert [e["code"] for e in errors] == ["VALIDATION_FAILED"]

@@ -113,7 +113,7 @@ def _changes(input: UpdateStaffMemberInput) -> dict[str, Any]:
         if value is not strawberry.UNSET:
             changes[name] = value
     if input.availability is not strawberry.UNSET:
-        changes["availability"] = input.availability.to_raw() if input.availability else None
+        changes["availability"] = input.availability.to_dict() if input.availability else None
     return changes
 
 
@@ -133,7 +133,7 @@ class SchedulingMutations:
                     user_id=input.user_id,
                     service_ids=list(input.service_ids),
                     location_ids=list(input.location_ids),
-                    availability=input.availability.to_raw() if input.availability else None,
+                    availability=input.availability.to_dict() if input.availability else None,
                     timezone=input.timezone,
                 )
             )

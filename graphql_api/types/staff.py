@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 
 from graphql_api.permissions import requires
-from graphql_api.types.availability import Availability, AvailabilityInput
+from graphql_api.types.availability import AvailabilityRules, AvailabilityRulesInput
 from graphql_api.types.common import Connection, UserError
 
 
@@ -20,7 +20,7 @@ class StaffMember:
     service_ids: list[strawberry.ID] = strawberry.field(description="Empty: every service.")
     location_ids: list[strawberry.ID] = strawberry.field(description="Empty: every location.")
     timezone: str | None
-    availability: Availability | None = strawberry.field(
+    availability: AvailabilityRules | None = strawberry.field(
         description="Own hours (intersected with the location's); null: the location's."
     )
     created_at: datetime
@@ -46,7 +46,7 @@ class StaffMember:
             service_ids=[strawberry.ID(str(i)) for i in doc.get("service_ids", [])],
             location_ids=[strawberry.ID(str(i)) for i in doc.get("location_ids", [])],
             timezone=doc.get("timezone"),
-            availability=Availability.from_raw(doc.get("availability")),
+            availability=AvailabilityRules.from_doc(doc.get("availability")),
             created_at=doc["created_at"],
             doc=doc,
         )
@@ -64,7 +64,7 @@ class CreateStaffMemberInput:
     )
     service_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
     location_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
-    availability: AvailabilityInput | None = None
+    availability: AvailabilityRulesInput | None = None
     timezone: str | None = strawberry.field(
         default=None, description="IANA zone of `availability`; default: the location's."
     )
@@ -77,7 +77,7 @@ class UpdateStaffMemberInput:
     user_id: strawberry.ID | None = strawberry.UNSET
     service_ids: list[strawberry.ID] | None = strawberry.UNSET
     location_ids: list[strawberry.ID] | None = strawberry.UNSET
-    availability: AvailabilityInput | None = strawberry.UNSET
+    availability: AvailabilityRulesInput | None = strawberry.UNSET
     timezone: str | None = strawberry.UNSET
     active: bool | None = strawberry.UNSET
 
