@@ -14,7 +14,6 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ReturnDocument
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from domain.booking_requests import (
@@ -46,6 +45,7 @@ from domain.slots import claim_slots, location_resource, release_slots
 from tenancy import quota
 from tenancy.errors import AppError, ErrorCode, not_found, validation_error
 from tenancy.models import Tenant, utcnow
+from tenancy.mongo_types import Database
 from tenancy.pagination import Page, fetch_page
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
@@ -70,7 +70,7 @@ class BookingService:
         actor: who acts, for the status history (user id or ``"anonymous"``).
     """
 
-    def __init__(self, db: AsyncDatabase, tenant: Tenant, actor: str) -> None:
+    def __init__(self, db: Database, tenant: Tenant, actor: str) -> None:
         self.db = db
         self.tenant = tenant
         self.actor = actor
@@ -260,6 +260,8 @@ class BookingService:
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
+        if counter is None:  # an upsert that returns the AFTER document always has one
+            raise AppError(ErrorCode.INTERNAL_ERROR, "the confirmation counter was not returned")
         prefix = self.tenant.settings.confirmation_prefix
         return f"{prefix}-{at:%y%m}-{counter['value']:05d}"
 

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from pymongo import ASCENDING
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from domain.collections import LOCATIONS, REFERRAL_CODES, SERVICES
 from domain.documents import LocationDocument, ReferralCodeDocument, ServiceDocument
 from domain.ids import parse_id
 from tenancy.errors import AppError, ErrorCode, validation_error
+from tenancy.mongo_types import Database
 from tenancy.naming import slugify
 from tenancy.validation import check_currency
 
@@ -35,7 +35,7 @@ class ServiceFields:
 class CatalogService:
     """Reads and writes of the catalog in one tenant database."""
 
-    def __init__(self, db: AsyncDatabase) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
 
     async def services(self, *, include_inactive: bool) -> list[dict[str, Any]]:
@@ -80,7 +80,9 @@ class CatalogService:
             ) from None
         return doc
 
-    async def create_location(self, name: str, city: str | None, district: str | None) -> dict:
+    async def create_location(
+        self, name: str, city: str | None, district: str | None
+    ) -> dict[str, Any]:
         """Add a location (a bookable place)."""
         doc = LocationDocument(name=name.strip(), city=city, district=district).to_mongo()
         await self.db[LOCATIONS].insert_one(doc)

@@ -13,12 +13,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from domain.collections import BOOKING_SLOTS
 from domain.documents import BookingSlotDocument
 from tenancy.errors import AppError, ErrorCode
+from tenancy.mongo_types import Database
 
 
 def location_resource(location_id: Any) -> str:
@@ -39,7 +39,7 @@ class SlotTaken(AppError):
 
 
 async def claim_slots(
-    db: AsyncDatabase, booking_id: Any, resource: str, cells: list[datetime]
+    db: Database, booking_id: Any, resource: str, cells: list[datetime]
 ) -> list[datetime]:
     """Claim every cell of ``cells`` for ``booking_id``; all or nothing.
 
@@ -69,8 +69,11 @@ async def claim_slots(
         await db[BOOKING_SLOTS].insert_many(docs, ordered=True)
         return list(cells)
     except (BulkWriteError, DuplicateKeyError) as exc:
-        bulk = isinstance(exc, BulkWriteError)
-        inserted = list(cells[: exc.details.get("nInserted", 0)]) if bulk else []
+        inserted = (
+            list(cells[: exc.details.get("nInserted", 0)])
+            if isinstance(exc, BulkWriteError)  # its details are the bulk result, never None
+            else []
+        )
     holders = (
         await db[BOOKING_SLOTS].find({"resource": resource, "slot": {"$in": cells}}).to_list(None)
     )
@@ -84,7 +87,7 @@ async def claim_slots(
 
 
 async def release_slots(
-    db: AsyncDatabase,
+    db: Database,
     booking_id: Any,
     resource: str | None = None,
     cells: list[datetime] | None = None,

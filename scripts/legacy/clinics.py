@@ -41,8 +41,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from domain.collections import BOOKINGS, REFERRAL_CODES, SERVICES
 from scripts.legacy.clinics_bookings import ClinicBookings
 from scripts.legacy.clinics_mapping import (
@@ -71,6 +69,7 @@ from scripts.legacy.report import CollectionReport, ImportReport, Issue, Validat
 from scripts.legacy.sources import Source, require_sources
 from scripts.legacy.writes import Mapped, MapResult, insert_once, per_doc
 from tenancy.models import utcnow
+from tenancy.mongo_types import Database
 from tenancy.runtime import Runtime
 
 
@@ -218,7 +217,7 @@ class ClinicsImport:
 
         async def run(docs: list[dict[str, Any]]) -> list[MapResult]:
             results = await inner(docs)
-            wanted: dict[str, tuple[AsyncDatabase, set[Any]]] = {}
+            wanted: dict[str, tuple[Database, set[Any]]] = {}
             for result in results:
                 for write in result.writes:
                     booking = write.check.get("booking_id")

@@ -20,9 +20,9 @@ from typing import Any, Protocol, runtime_checkable
 
 from bson import json_util
 from bson.errors import InvalidBSON
-from pymongo.asynchronous.database import AsyncDatabase
 
 from tenancy.errors import AppError, ErrorCode
+from tenancy.mongo_types import Database
 
 # Relaxed Extended JSON in, tz-aware UTC datetimes out ($date), Decimal128 kept.
 JSON_OPTIONS = json_util.JSONOptions(
@@ -186,7 +186,7 @@ class DatabaseSource:
         batch_size: cursor batch size.
     """
 
-    def __init__(self, db: AsyncDatabase, batch_size: int = 1000) -> None:
+    def __init__(self, db: Database, batch_size: int = 1000) -> None:
         self.db = db
         self.name = db.name
         self.batch_size = batch_size
