@@ -67,6 +67,7 @@ from scripts.legacy.engine import Engine
 from scripts.legacy.preflight import check_sources
 from scripts.legacy.report import CollectionReport, ImportReport, Issue, Validation
 from scripts.legacy.sources import Source, require_sources
+from scripts.legacy.validation import ExtraCheck
 from scripts.legacy.writes import Mapped, MapResult, insert_once, per_doc
 from tenancy.models import utcnow
 from tenancy.mongo_types import Database
@@ -271,7 +272,7 @@ class ClinicsImport:
                     Issue(tenant.slug, "tenant record missing or legacy_id differs")
                 )
         tenants_entry.validation = validation
-        extra = {id(self.entries["bookings"]): booking_money_problems}
+        extra: dict[int, ExtraCheck] = {id(self.entries["bookings"]): booking_money_problems}
         for collection in COLLECTIONS:
             if collection not in names:
                 continue

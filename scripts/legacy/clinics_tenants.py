@@ -191,7 +191,7 @@ async def confirmation_prefixes(source: Source, wanted: set[str]) -> dict[str, s
     found: dict[str, str] = {}
     if not wanted:
         return found
-    iterator = source.iterate("bookings", on_error=lambda rid, msg: None).__aiter__()
+    iterator = source.iterate("bookings", on_error=lambda rid, msg: None)
     try:
         async for doc in iterator:
             legacy_tenant = doc.get("tenant_id")

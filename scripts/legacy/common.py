@@ -104,7 +104,7 @@ async def update_counters(
         await db[COUNTERS].update_one(
             {"_id": CONFIRMATION_COUNTER}, {"$max": {"value": highest}}, upsert=True
         )
-    doc = await db[COUNTERS].find_one({"_id": CONFIRMATION_COUNTER})
-    if doc is not None:
-        counters[CONFIRMATION_COUNTER] = int(doc["value"])
+    counter = await db[COUNTERS].find_one({"_id": CONFIRMATION_COUNTER})
+    if counter is not None:
+        counters[CONFIRMATION_COUNTER] = int(counter["value"])
     return counters, warnings
