@@ -18,7 +18,6 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ReturnDocument
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from domain.availability import ServiceTiming
@@ -58,6 +57,7 @@ from domain.slots import claim_seat, release_slots
 from tenancy import quota
 from tenancy.errors import AppError, ErrorCode, not_found, validation_error
 from tenancy.models import Tenant, utcnow
+from tenancy.mongo_types import Database
 from tenancy.pagination import Page, fetch_page
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
@@ -86,7 +86,7 @@ class BookingService:
 
     def __init__(
         self,
-        db: AsyncDatabase[dict[str, Any]],
+        db: Database,
         tenant: Tenant,
         actor: str,
         clock: Callable[[], datetime] = utcnow,
@@ -300,6 +300,8 @@ class BookingService:
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
+        if counter is None:  # an upsert that returns the AFTER document always has one
+            raise AppError(ErrorCode.INTERNAL_ERROR, "the confirmation counter was not returned")
         prefix = self.tenant.settings.confirmation_prefix
         return f"{prefix}-{at:%y%m}-{counter['value']:05d}"
 

@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from domain.collections import LOCATIONS, SERVICES
@@ -25,6 +24,7 @@ from domain.discount_codes import DiscountCodeFields, DiscountCodes
 from domain.documents import LocationDocument, ServiceDocument
 from domain.ids import parse_id
 from tenancy.errors import AppError, ErrorCode, not_found, validation_error
+from tenancy.mongo_types import Database
 from tenancy.naming import slugify
 from tenancy.validation import check_currency, check_timezone, parse_model
 
@@ -141,7 +141,7 @@ class CatalogService:
         db: the tenant's database handle (from the request context).
     """
 
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
 
     # -- services --------------------------------------------------------

@@ -8,9 +8,9 @@ unique confirmation numbers and idempotency keys.
 from __future__ import annotations
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
-from pymongo.asynchronous.database import AsyncDatabase
 
 from tenancy.indexes import apply_indexes
+from tenancy.mongo_types import Database
 
 CUSTOMERS = "customers"
 SERVICES = "services"
@@ -89,7 +89,7 @@ TENANT_INDEXES: dict[str, list[IndexModel]] = {
 }
 
 
-async def ensure_tenant_schema(db: AsyncDatabase) -> None:
+async def ensure_tenant_schema(db: Database) -> None:
     """Create the tenant collections and indexes in ``db`` (idempotent)."""
     existing = set(await db.list_collection_names())
     for name in (*TENANT_INDEXES, COUNTERS):

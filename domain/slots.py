@@ -17,12 +17,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from domain.collections import BOOKING_SLOTS
 from domain.documents import BookingSlotDocument
 from tenancy.errors import AppError, ErrorCode
+from tenancy.mongo_types import Database
 
 
 def location_resource(location_id: Any) -> str:
@@ -64,7 +64,7 @@ class SlotTaken(AppError):
 
 
 async def claim_slots(
-    db: AsyncDatabase[dict[str, Any]], booking_id: Any, resource: str, cells: list[datetime]
+    db: Database, booking_id: Any, resource: str, cells: list[datetime]
 ) -> list[datetime]:
     """Claim every cell of ``cells`` for ``booking_id``; all or nothing.
 
@@ -94,8 +94,11 @@ async def claim_slots(
         await db[BOOKING_SLOTS].insert_many(docs, ordered=True)
         return list(cells)
     except (BulkWriteError, DuplicateKeyError) as exc:
-        bulk = isinstance(exc, BulkWriteError)
-        inserted = list(cells[: exc.details.get("nInserted", 0)]) if bulk else []
+        inserted = (
+            list(cells[: exc.details.get("nInserted", 0)])
+            if isinstance(exc, BulkWriteError)  # its details are the bulk result, never None
+            else []
+        )
     holders = (
         await db[BOOKING_SLOTS].find({"resource": resource, "slot": {"$in": cells}}).to_list(None)
     )
@@ -109,7 +112,7 @@ async def claim_slots(
 
 
 async def release_slots(
-    db: AsyncDatabase[dict[str, Any]],
+    db: Database,
     booking_id: Any,
     resource: str | None = None,
     cells: list[datetime] | None = None,
@@ -125,7 +128,7 @@ async def release_slots(
 
 
 async def claim_seat(
-    db: AsyncDatabase[dict[str, Any]],
+    db: Database,
     booking_id: Any,
     base: str,
     capacity: int,

@@ -130,7 +130,7 @@ class TenantGraphQL(GraphQL):
         """Strict request JSON: UTF-8, an object (or a batch list), bounded nesting."""
         return decode_request_json(data, self.max_json_depth)
 
-    async def process_result(  # type: ignore[override]
+    async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         """Every error leaves with ``extensions.code`` and nothing internal (``format_error``).

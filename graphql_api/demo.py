@@ -29,9 +29,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from domain.booking_rules import BookingAction
 from domain.bookings import BookingRequest, BookingService
 from domain.catalog import CatalogService, ServiceFields
-from domain.collections import LOCATIONS, SERVICES
 from domain.customers import CustomerFields, CustomerService
-from domain.documents import AvailabilityRules, LocationDocument, ServiceDocument
+from domain.documents import AvailabilityRules
 from domain.staff import StaffFields, StaffService
 from tenancy import lifecycle
 from tenancy.errors import AppError
@@ -354,14 +353,13 @@ async def _seed_schedule(
     schedule: DemoSchedule,
     closed: date,
 ) -> None:
-    """Hours on every location, timing on every service (both through their models), staff."""
-    hours = _hours(schedule.weekly_hours, closed)
-    for location in await db[LOCATIONS].find({}).to_list(None):
-        doc = LocationDocument.model_validate({**location, "availability": hours})
-        await db[LOCATIONS].replace_one({"_id": location["_id"]}, doc.to_mongo())
-    for service in await db[SERVICES].find({}).to_list(None):
-        doc = ServiceDocument.model_validate({**service, **schedule.service_timing})
-        await db[SERVICES].replace_one({"_id": service["_id"]}, doc.to_mongo())
+    """Hours on every location, timing on every service (through the catalog service), staff."""
+    hours = _hours(schedule.weekly_hours, closed).model_dump()
+    catalog = CatalogService(db)
+    for location in await catalog.locations(include_inactive=True):
+        await catalog.update_location(str(location["_id"]), {"availability": hours})
+    for service in await catalog.services(include_inactive=True):
+        await catalog.update_service(str(service["_id"]), schedule.service_timing)
     staff = StaffService(db, tenant, runtime.store.user_by_id)
     for name, email, role in schedule.staff:
         user = None
