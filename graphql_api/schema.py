@@ -29,6 +29,7 @@ from graphql_api.resolvers.auth import AuthMutations, AuthQueries
 from graphql_api.resolvers.bookings import BookingMutations, BookingQueries
 from graphql_api.resolvers.catalog import CatalogMutations, CatalogQueries
 from graphql_api.resolvers.customers import CustomerMutations, CustomerQueries
+from graphql_api.resolvers.public_bookings import PublicBookingMutations, PublicBookingQueries
 from graphql_api.resolvers.tenants import TenantMutations, TenantQueries
 from tenancy.settings import Settings
 
@@ -36,11 +37,26 @@ log = logging.getLogger("graphql_api.schema")
 _SUGGESTION = " Did you mean"
 
 Query = merge_types(
-    "Query", (TenantQueries, AuthQueries, CatalogQueries, CustomerQueries, BookingQueries)
+    "Query",
+    (
+        TenantQueries,
+        AuthQueries,
+        CatalogQueries,
+        CustomerQueries,
+        BookingQueries,
+        PublicBookingQueries,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
-    (AuthMutations, TenantMutations, CatalogMutations, CustomerMutations, BookingMutations),
+    (
+        AuthMutations,
+        TenantMutations,
+        CatalogMutations,
+        CustomerMutations,
+        BookingMutations,
+        PublicBookingMutations,
+    ),
 )
 
 

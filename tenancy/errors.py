@@ -297,6 +297,15 @@ class ErrorCode(StrEnum):
         "CHECKSUM_MISMATCH",
         CodeInfo(_OPERATOR, None, "The code of an applied migration changed after it ran."),
     )
+    CANCELLATION_WINDOW_CLOSED = (
+        "CANCELLATION_WINDOW_CLOSED",
+        CodeInfo(
+            _PAYLOAD,
+            None,
+            "The customer can no longer cancel this booking themselves: it starts within the "
+            "tenant's cancellation window, or the tenant takes no online cancellations.",
+        ),
+    )
 
 
 def http_status_of(code: str | None) -> int:
