@@ -214,8 +214,9 @@ class ErrorCode(StrEnum):
         CodeInfo(
             _REQUEST,
             429,
-            "The tenant's requests per minute, or the login attempts of an account or address, "
-            "are used up; `extensions.retryAfter` and `Retry-After` give the seconds to wait.",
+            "The tenant's requests per minute, or the login attempts or booking look-ups of an "
+            "address, account or number, are used up; `extensions.retryAfter` and `Retry-After` "
+            "give the seconds to wait.",
         ),
     )
     BAD_REQUEST = (
