@@ -38,7 +38,11 @@ from graphql_api.http_limits import (
     decode_request_json,
     request_error_response,
 )
-from graphql_api.rate_limit import LoginRateLimiter, TenantRateLimiter
+from graphql_api.rate_limit import (
+    BookingLookupRateLimiter,
+    LoginRateLimiter,
+    TenantRateLimiter,
+)
 from graphql_api.schema import build_schema
 from migrations.runtime import build_runtime
 from tenancy.embedded import embedded_database
@@ -100,6 +104,15 @@ class TenantGraphQL(GraphQL):
             if settings.login_rate_limit_enabled
             else None
         )
+        self.lookup_limiter = (
+            BookingLookupRateLimiter(
+                settings.rate_limit_storage,
+                settings.booking_lookup_attempts_per_address,
+                settings.booking_lookup_attempts_per_number,
+            )
+            if settings.booking_lookup_rate_limit_enabled
+            else None
+        )
 
     async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
         """``build_context``; an exception escaping it (a bug, the rate limit's storage
@@ -115,6 +128,7 @@ class TenantGraphQL(GraphQL):
                 runtime=self.runtime, tokens=self.tokens, request=request, failure=failure
             )
         context.response = response
+        context.lookup_limiter = self.lookup_limiter
         return context
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:

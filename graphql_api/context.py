@@ -27,7 +27,11 @@ from starlette.requests import Request
 from graphql_api.auth import ANONYMOUS, Principal, TokenService
 from graphql_api.errors import unavailable
 from graphql_api.loaders import Loaders, PlatformLoaders
-from graphql_api.rate_limit import LoginRateLimiter, TenantRateLimiter
+from graphql_api.rate_limit import (
+    BookingLookupRateLimiter,
+    LoginRateLimiter,
+    TenantRateLimiter,
+)
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import Tenant
 from tenancy.mongo_types import Database
@@ -49,6 +53,7 @@ class Context:
     db: Database | None = None
     failure: AppError | None = None
     login_limiter: LoginRateLimiter | None = None
+    lookup_limiter: BookingLookupRateLimiter | None = None
     client_address: str = "unknown"
     _loaders: Loaders | None = field(default=None, repr=False)
 

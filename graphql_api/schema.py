@@ -30,6 +30,7 @@ from graphql_api.resolvers.bookings import BookingMutations, BookingQueries
 from graphql_api.resolvers.catalog import CatalogMutations, CatalogQueries
 from graphql_api.resolvers.customers import CustomerMutations, CustomerQueries
 from graphql_api.resolvers.discount_codes import DiscountCodeMutations, DiscountCodeQueries
+from graphql_api.resolvers.public_bookings import PublicBookingMutations, PublicBookingQueries
 from graphql_api.resolvers.scheduling import SchedulingMutations, SchedulingQueries
 from graphql_api.resolvers.tenants import TenantMutations, TenantQueries
 from tenancy.settings import Settings
@@ -47,6 +48,7 @@ Query = merge_types(
         BookingQueries,
         SchedulingQueries,
         DiscountCodeQueries,
+        PublicBookingQueries,
     ),
 )
 Mutation = merge_types(
@@ -59,6 +61,7 @@ Mutation = merge_types(
         BookingMutations,
         SchedulingMutations,
         DiscountCodeMutations,
+        PublicBookingMutations,
     ),
 )
 

@@ -214,8 +214,9 @@ class ErrorCode(StrEnum):
         CodeInfo(
             _REQUEST,
             429,
-            "The tenant's requests per minute, or the login attempts of an account or address, "
-            "are used up; `extensions.retryAfter` and `Retry-After` give the seconds to wait.",
+            "The tenant's requests per minute, or the login attempts or booking look-ups of an "
+            "address, account or number, are used up; `extensions.retryAfter` and `Retry-After` "
+            "give the seconds to wait.",
         ),
     )
     BAD_REQUEST = (
@@ -313,6 +314,15 @@ class ErrorCode(StrEnum):
     TOO_FAR = (
         "TOO_FAR",
         CodeInfo(_PAYLOAD, None, "The time is beyond how far ahead the service can be booked."),
+    )
+    CANCELLATION_WINDOW_CLOSED = (
+        "CANCELLATION_WINDOW_CLOSED",
+        CodeInfo(
+            _PAYLOAD,
+            None,
+            "The customer can no longer cancel this booking themselves: it starts within the "
+            "tenant's cancellation window, or the tenant takes no online cancellations.",
+        ),
     )
 
 

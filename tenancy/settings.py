@@ -82,6 +82,15 @@ class Settings(BaseSettings):
         description="validateDiscountCode calls (and anonymous bookings naming a code) per "
         "client address; on with the login limit",
     )
+    booking_lookup_rate_limit_enabled: bool = True
+    booking_lookup_attempts_per_address: str = Field(
+        default="30/15 minutes",
+        description="bookingLookup / cancelBookingByCustomer attempts per client address",
+    )
+    booking_lookup_attempts_per_number: str = Field(
+        default="10/15 minutes",
+        description="bookingLookup / cancelBookingByCustomer attempts per confirmation number",
+    )
     trusted_proxies: list[str] = Field(
         default_factory=list,
         description="Proxy addresses/CIDRs whose X-Forwarded-For is believed; others' is ignored.",
@@ -118,6 +127,8 @@ class Settings(BaseSettings):
         "login_attempts_per_account",
         "login_attempts_per_address",
         "discount_code_checks_per_address",
+        "booking_lookup_attempts_per_address",
+        "booking_lookup_attempts_per_number",
     )
     @classmethod
     def _check_rate(cls, value: str) -> str:

@@ -47,6 +47,7 @@ from typer.testing import CliRunner
 
 import tenancy.clients as clients_module
 from domain.customers import CustomerService
+from domain.documents import ServiceDocument
 from graphql_api.app import create_app
 from graphql_api.demo import (
     DEMO_PASSWORD,
@@ -486,8 +487,8 @@ LOGIN = """mutation($email: String!, $password: String!) {
   login(email: $email, password: $password) { token userErrors { field code message } } }"""
 DELETE_CUSTOMER = """mutation($id: ID!) {
   deleteCustomer(id: $id) { customer { id } userErrors { field code message } } }"""
-CREATE_BOOKING = """mutation($input: CreateBookingInput!) {
-  createBooking(input: $input) { booking { id } userErrors { field code message } } }"""
+CREATE_BOOKING = """mutation($input: CreateBookingInput!) { createBooking(input: $input) {
+  booking { id confirmationNumber } userErrors { field code message } } }"""
 REACTIVATE = """mutation($slug: String!) {
   reactivateTenant(slug: $slug) { tenant { slug } userErrors { field code message } } }"""
 DELETE_TENANT = """mutation($slug: String!) {
@@ -595,6 +596,33 @@ async def _document_too_large(w: World) -> Any:
     return await w.mutate(CREATE_CUSTOMER, name="Ayse")
 
 
+CANCEL_BY_CUSTOMER = """mutation($n: String!, $e: String!) {
+  cancelBookingByCustomer(confirmationNumber: $n, email: $e) {
+    booking { status } userErrors { field code message } } }"""
+
+
+async def _cancellation_window_closed(w: World) -> Any:
+    # A booking an hour from now (a service without notice rules, no location);
+    # the tenant's default window is 24 hours.
+    tenant = await w.runtime.store.tenant_by_slug(SLUG)
+    assert tenant is not None
+    service = ServiceDocument(
+        code="window", name="Window", duration_minutes=30, price_minor=0, currency="TRY"
+    )
+    await w.runtime.tenant_database(tenant)["services"].insert_one(service.to_mongo())
+    at = (utcnow() + timedelta(hours=1)).replace(second=0, microsecond=0)
+    at += timedelta(minutes=(-at.minute) % 5)
+    customer = {"name": "Ayse", "email": "ayse@example.com"}
+    booked = await w.gql(
+        CREATE_BOOKING,
+        {"input": {"serviceId": str(service.id), "startsAt": at.isoformat(), "customer": customer}},
+        tenant=SLUG,
+    )
+    number = booked["data"]["createBooking"]["booking"]["confirmationNumber"]
+    result = await w.gql(CANCEL_BY_CUSTOMER, {"n": number, "e": customer["email"]}, tenant=SLUG)
+    return result["data"]["cancelBookingByCustomer"]
+
+
 MUTATION_PRODUCERS: dict[ErrorCode, Callable[[World], Awaitable[Any]]] = {
     ErrorCode.INVALID_CREDENTIALS: _invalid_credentials,
     ErrorCode.VALIDATION_FAILED: _validation_failed_input,
@@ -610,6 +638,7 @@ MUTATION_PRODUCERS: dict[ErrorCode, Callable[[World], Awaitable[Any]]] = {
     ErrorCode.OUTSIDE_AVAILABILITY: _outside_availability,
     ErrorCode.TOO_SOON: _too_soon,
     ErrorCode.TOO_FAR: _too_far,
+    ErrorCode.CANCELLATION_WINDOW_CLOSED: _cancellation_window_closed,
 }
 
 
