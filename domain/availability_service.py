@@ -15,8 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from domain.availability import (
     MAX_SPAN,
     Held,
@@ -40,6 +38,7 @@ from domain.slots import (
 )
 from tenancy.errors import AppError, ErrorCode, validation_error
 from tenancy.models import Tenant, utcnow
+from tenancy.mongo_types import Database
 
 MAX_RANGE_DAYS = 31
 _MESSAGES = {
@@ -156,7 +155,7 @@ class AvailabilityService:
 
     def __init__(
         self,
-        db: AsyncDatabase[dict[str, Any]],
+        db: Database,
         tenant: Tenant,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:

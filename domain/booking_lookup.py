@@ -28,13 +28,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from pymongo.asynchronous.database import AsyncDatabase
 
 from domain.booking_rules import OPEN_STATUSES, BookingAction, BookingStatus
 from domain.bookings import BookingService
 from domain.collections import BOOKINGS, CUSTOMERS, LOCATIONS, SERVICES
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import BookingPolicy, Tenant, utcnow
+from tenancy.mongo_types import Database
 from tenancy.platform import email_key
 
 #: Who the status history and the activity log name for a customer's own cancel.
@@ -113,7 +113,7 @@ class BookingLookup:
 
     def __init__(
         self,
-        db: AsyncDatabase[dict[str, Any]],
+        db: Database,
         tenant: Tenant,
         now: Callable[[], datetime] = utcnow,
     ) -> None:

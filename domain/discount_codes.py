@@ -29,7 +29,6 @@ from enum import StrEnum
 from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from domain.booking_requests import utc_time
@@ -39,6 +38,7 @@ from domain.documents import ReferralCodeDocument, code_key
 from domain.ids import parse_id
 from tenancy.errors import AppError, ErrorCode, not_found, validation_error
 from tenancy.models import utcnow
+from tenancy.mongo_types import Database
 from tenancy.pagination import Page, fetch_page
 from tenancy.validation import check_currency, parse_model
 
@@ -187,7 +187,7 @@ class DiscountCodes:
         db: the tenant's database handle (from the request context).
     """
 
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
         self.collection = db[REFERRAL_CODES]
 

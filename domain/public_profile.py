@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from domain.catalog import CatalogService
+from tenancy.mongo_types import Database
 
 
 @dataclass(frozen=True)
@@ -18,12 +17,12 @@ class PublicCatalog:
     locations: list[dict[str, Any]]
 
 
-async def public_catalog(db: AsyncDatabase[dict[str, Any]]) -> PublicCatalog:
+async def public_catalog(db: Database) -> PublicCatalog:
     """Active services and active locations of the tenant behind ``db`` (two queries).
 
     Locations stored before ``active`` existed count as active.
     """
     catalog = CatalogService(db)
     services = await catalog.services(include_inactive=False)
-    locations = [doc for doc in await catalog.locations() if doc.get("active", True)]
+    locations = await catalog.locations(include_inactive=False)
     return PublicCatalog(services=services, locations=locations)

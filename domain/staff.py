@@ -18,13 +18,13 @@ from typing import Any
 from bson import ObjectId
 from pydantic import ValidationError
 from pymongo import ASCENDING, ReturnDocument
-from pymongo.asynchronous.database import AsyncDatabase
 
 from domain.collections import LOCATIONS, SERVICES, STAFF
 from domain.documents import AvailabilityRules, StaffDocument
 from domain.ids import parse_id
 from tenancy.errors import AppError, ErrorCode, not_found, validation_error
 from tenancy.models import Tenant, User, utcnow
+from tenancy.mongo_types import Database
 from tenancy.pagination import Page, fetch_page
 from tenancy.validation import check_email, check_timezone
 
@@ -88,9 +88,7 @@ class StaffService:
         user_by_id: the platform store's user lookup (``PlatformStore.user_by_id``).
     """
 
-    def __init__(
-        self, db: AsyncDatabase[dict[str, Any]], tenant: Tenant, user_by_id: UserLookup
-    ) -> None:
+    def __init__(self, db: Database, tenant: Tenant, user_by_id: UserLookup) -> None:
         self.db = db
         self.tenant = tenant
         self.user_by_id = user_by_id

@@ -24,8 +24,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from domain.booking_rules import BookingAction
 from domain.bookings import BookingRequest, BookingService
 from domain.catalog import CatalogService, ServiceFields
@@ -35,6 +33,7 @@ from domain.staff import StaffFields, StaffService
 from tenancy import lifecycle
 from tenancy.errors import AppError
 from tenancy.models import Role, TenantStatus
+from tenancy.mongo_types import Database
 from tenancy.passwords import verify_password
 from tenancy.runtime import Runtime
 
@@ -349,7 +348,7 @@ async def _seed_tenant(runtime: Runtime, demo: DemoTenant) -> None:
 async def _seed_schedule(
     runtime: Runtime,
     tenant: Any,
-    db: AsyncDatabase[dict[str, Any]],
+    db: Database,
     schedule: DemoSchedule,
     closed: date,
 ) -> None:

@@ -9,16 +9,13 @@ bookings without ``resources``/buffers are read as holding their location.
 
 from __future__ import annotations
 
-from typing import Any
-
-from pymongo.asynchronous.database import AsyncDatabase
-
 from domain.collections import ensure_tenant_schema
+from tenancy.mongo_types import Database
 
 DESCRIPTION = "staff collection; bookings' location/staff range indexes"
 
 
-async def up(db: AsyncDatabase[dict[str, Any]]) -> None:
+async def up(db: Database) -> None:
     """Create what is missing (collections and indexes)."""
     await ensure_tenant_schema(db)
 

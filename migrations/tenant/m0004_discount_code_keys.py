@@ -12,17 +12,14 @@ upper-case under a unique index on ``code``, so their keys cannot collide.
 
 from __future__ import annotations
 
-from typing import Any
-
-from pymongo.asynchronous.database import AsyncDatabase
-
 from domain.collections import REFERRAL_CODES, TENANT_INDEXES
 from tenancy.indexes import apply_indexes
+from tenancy.mongo_types import Database
 
 DESCRIPTION = "referral_codes: backfill code_key and uses; unique index on code_key"
 
 
-async def up(db: AsyncDatabase[dict[str, Any]]) -> None:
+async def up(db: Database) -> None:
     """Set ``code_key`` (upper-case code) and ``uses`` (0) where missing; create the indexes."""
     codes = db[REFERRAL_CODES]
     async for doc in codes.find({"code_key": None, "code": {"$type": "string"}}, {"code": 1}):
@@ -34,7 +31,7 @@ async def up(db: AsyncDatabase[dict[str, Any]]) -> None:
     await apply_indexes(codes, TENANT_INDEXES[REFERRAL_CODES])
 
 
-async def down(db: AsyncDatabase[dict[str, Any]]) -> None:
+async def down(db: Database) -> None:
     """Drop the ``code_key_unique`` index; the backfilled fields are harmless to older code."""
     names = [index["name"] async for index in await db[REFERRAL_CODES].list_indexes()]
     if "code_key_unique" in names:
