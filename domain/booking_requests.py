@@ -51,6 +51,7 @@ class BookingRequest:
     referral_code: str | None = None
     notes: str | None = None
     idempotency_key: str | None = None
+    staff_id: str | None = None
 
     def fingerprint(self) -> str:
         """Hash of the request's meaning, to tell a replay from a reused key."""
@@ -62,6 +63,8 @@ class BookingRequest:
             "location": self.location_id,
             "referral": (self.referral_code or "").strip().upper() or None,
         }
+        if self.staff_id:  # only when given: keys stored before staff existed still match
+            body["staff"] = self.staff_id
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 

@@ -1,22 +1,33 @@
 """Bookings of one tenant: create (idempotent), transitions, reschedule, page.
 
-Double booking is impossible by construction: each booking with a
-location claims one ``booking_slots`` document per ``SLOT_MINUTES`` cell
-it covers, under a unique (resource, slot) index; of two overlapping
-creates exactly one inserts all its cells. No multi-document transaction
-is needed (the brief: correctness must not depend on transactions).
+Double booking is impossible by construction: each booking claims, on each
+resource it uses (location, staff member, else its service), one
+``booking_slots`` document per ``SLOT_MINUTES`` cell its span covers
+(buffers included; ``domain.slots``), under a unique (resource, slot)
+index; of two overlapping creates of the last seat exactly one inserts all
+its cells. No multi-document transaction is needed (the brief: correctness
+must not depend on transactions). Start times obey the service's and the
+resources' scheduling rules (``domain.availability_service.check_start``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
 from pymongo import ReturnDocument
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from domain.availability import ServiceTiming
+from domain.availability_service import (
+    AvailabilityService,
+    booking_resources,
+    check_start,
+    display_zone,
+    resource_bases,
+)
 from domain.booking_requests import (
     SORTS,
     BookingFilter,
@@ -33,19 +44,20 @@ from domain.booking_rules import (
     TRANSITIONS,
     BookingAction,
     BookingStatus,
-    discount_minor,
     slot_starts,
 )
 from domain.catalog import CatalogService
-from domain.collections import ACTIVITY_LOG, BOOKINGS, COUNTERS
+from domain.collections import ACTIVITY_LOG, BOOKING_SLOTS, BOOKINGS, COUNTERS, STAFF
 from domain.customers import COUNTER as CUSTOMERS_COUNTER
 from domain.customers import CustomerFields, CustomerService
+from domain.discount_codes import AppliedDiscount, DiscountCodes
 from domain.documents import ActivityEntry, BookingDocument, StatusChange
 from domain.ids import parse_id
-from domain.slots import claim_slots, location_resource, release_slots
+from domain.slots import claim_seat, release_slots
 from tenancy import quota
 from tenancy.errors import AppError, ErrorCode, not_found, validation_error
 from tenancy.models import Tenant, utcnow
+from tenancy.mongo_types import Database
 from tenancy.pagination import Page, fetch_page
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
@@ -68,15 +80,26 @@ class BookingService:
         db: the tenant's database handle (from the request context).
         tenant: the tenant record (settings, limits).
         actor: who acts, for the status history (user id or ``"anonymous"``).
+        clock: the current time (UTC) for the notice and horizon rules; the
+            demo seeds its past bookings with an earlier clock.
     """
 
-    def __init__(self, db: AsyncDatabase, tenant: Tenant, actor: str) -> None:
+    def __init__(
+        self,
+        db: Database,
+        tenant: Tenant,
+        actor: str,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.db = db
         self.tenant = tenant
         self.actor = actor
+        self.clock = clock
         self.bookings = db[BOOKINGS]
         self.catalog = CatalogService(db)
+        self.codes = DiscountCodes(db)
         self.customers = CustomerService(db, tenant)
+        self.availability = AvailabilityService(db, tenant, clock)
 
     # -- reads -----------------------------------------------------------
 
@@ -111,8 +134,9 @@ class BookingService:
         """Create a booking, or return the one an idempotency key already made.
 
         Raises:
-            AppError: VALIDATION_FAILED, NOT_FOUND (service, customer, location),
-            SLOT_TAKEN, IDEMPOTENCY_KEY_REUSED, PLAN_LIMIT_EXCEEDED (new inline customer),
+            AppError: VALIDATION_FAILED, NOT_FOUND (service, customer, location,
+            staff member), TOO_SOON, TOO_FAR, OUTSIDE_AVAILABILITY, SLOT_TAKEN,
+            IDEMPOTENCY_KEY_REUSED, PLAN_LIMIT_EXCEEDED (new inline customer),
             FORBIDDEN (``customerId`` from a caller without customer access).
         """
         starts_at = appointment_time(request.starts_at, "startsAt")
@@ -132,47 +156,53 @@ class BookingService:
             if existing is not None:
                 return self._replay(existing, fingerprint)
 
-        service = await self.catalog.service(request.service_id)
-        if service is None or not service.get("active", True):
-            raise AppError(
-                ErrorCode.NOT_FOUND,
-                "service was not found or is not bookable",
-                ["input", "serviceId"],
-            )
+        service = await self.availability.service(request.service_id, ["input", "serviceId"])
         location = None
         if request.location_id:
-            location = await self.catalog.location(request.location_id)
-            if location is None:
-                raise AppError(
-                    ErrorCode.NOT_FOUND, "location was not found", ["input", "locationId"]
-                )
-        discount_bp, referral = 0, None
-        if request.referral_code:
-            code = await self.catalog.active_referral_code(request.referral_code)
-            if code is None:
-                raise validation_error(
-                    ["input", "referralCode"], "referral code is unknown or no longer active"
-                )
-            discount_bp, referral = int(code["discount_basis_points"]), code["code"]
-        customer, new_customer = await self._customer_for(
-            request, allow_customer_id=allow_customer_id
-        )
-        try:
-            return await self._create_booking(
-                request,
-                customer,
-                service,
-                location,
-                starts_at,
-                discount_bp,
-                referral,
-                key,
-                fingerprint,
+            location = await self.availability.location(
+                request.location_id, ["input", "locationId"]
             )
-        except AppError:
-            if new_customer:
-                await self._forget_unused_customer(customer["_id"])
+        staff = None
+        if request.staff_id:
+            staff = await self.availability.staff(
+                request.staff_id, ["input", "staffId"], service, location
+            )
+        check_start(
+            tenant=self.tenant,
+            timing=ServiceTiming.of(service),
+            location=location,
+            staff=staff,
+            starts_at=starts_at,
+            now=self.clock(),
+            field=["input", "startsAt"],
+        )
+        applied = await self.codes.redeem(request.referral_code, service)  # counts one use
+        try:
+            customer, new_customer = await self._customer_for(
+                request, allow_customer_id=allow_customer_id
+            )
+            try:
+                result = await self._create_booking(
+                    request,
+                    customer,
+                    service,
+                    location,
+                    staff,
+                    starts_at,
+                    applied,
+                    key,
+                    fingerprint,
+                )
+            except AppError:
+                if new_customer:
+                    await self._forget_unused_customer(customer["_id"])
+                raise
+        except Exception:
+            await self.codes.give_back(applied)  # no booking made: the use is not spent
             raise
+        if result.replayed:
+            await self.codes.give_back(applied)
+        return result
 
     async def _create_booking(
         self,
@@ -180,30 +210,35 @@ class BookingService:
         customer: dict[str, Any],
         service: dict[str, Any],
         location: dict[str, Any] | None,
+        staff: dict[str, Any] | None,
         starts_at: datetime,
-        discount_bp: int,
-        referral: str | None,
+        applied: AppliedDiscount,
         key: str | None,
         fingerprint: str,
     ) -> CreateResult:
         price = int(service["price_minor"])
-        discount = discount_minor(price, discount_bp)
+        discount = applied.discount_minor
         now = utcnow()
-        duration = int(service["duration_minutes"])
+        timing = ServiceTiming.of(service)
+        duration = timing.duration_minutes
+        bases = resource_bases(service, location, staff)
         doc = BookingDocument(
             customer_id=customer["_id"],
             service_id=service["_id"],
             location_id=location["_id"] if location else None,
+            staff_id=staff["_id"] if staff else None,
             starts_at=starts_at,
             ends_at=starts_at + timedelta(minutes=duration),
             duration_minutes=duration,
-            timezone=self.tenant.settings.timezone,
+            buffer_before_minutes=timing.buffer_before_minutes,
+            buffer_after_minutes=timing.buffer_after_minutes,
+            resources=bases,  # seat 0 of each; a later seat is set after claiming
+            timezone=display_zone(self.tenant, location, staff),
             currency=service["currency"],
             price_minor=price,
             discount_minor=discount,
             final_price_minor=price - discount,
-            referral_code=referral,
-            discount_basis_points=discount_bp,
+            **applied.booking_fields,
             notes=request.notes,
             status_history=[
                 StatusChange(status=BookingStatus.PENDING.value, at=now, by=self.actor)
@@ -218,10 +253,15 @@ class BookingService:
         if inserted is not None:
             return inserted
         try:
-            await self._claim(doc["_id"], doc["location_id"], slot_starts(starts_at, duration))
+            held = await self._claim(doc["_id"], bases, timing.capacity, _cells(doc))
         except AppError:
             await self.bookings.delete_one({"_id": doc["_id"]})
             raise
+        if [resource for resource, _ in held] != bases:
+            doc["resources"] = [resource for resource, _ in held]
+            await self.bookings.update_one(
+                {"_id": doc["_id"]}, {"$set": {"resources": doc["resources"]}}
+            )
         await self._log("booking.created", doc["_id"])
         return CreateResult(booking=doc, replayed=False)
 
@@ -260,6 +300,8 @@ class BookingService:
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
+        if counter is None:  # an upsert that returns the AFTER document always has one
+            raise AppError(ErrorCode.INTERNAL_ERROR, "the confirmation counter was not returned")
         prefix = self.tenant.settings.confirmation_prefix
         return f"{prefix}-{at:%y%m}-{counter['value']:05d}"
 
@@ -318,16 +360,25 @@ class BookingService:
     # -- slots -----------------------------------------------------------
 
     async def _claim(
-        self, booking_id: ObjectId, location_id: Any, cells: list[datetime]
-    ) -> list[datetime]:
-        """Claim slot cells at a location (``domain.slots``); returns the cells inserted.
+        self, booking_id: ObjectId, bases: list[str], capacity: int, cells: list[datetime]
+    ) -> list[tuple[str, list[datetime]]]:
+        """Claim ``cells`` on a free seat of each resource of ``bases``; all or nothing.
 
+        Returns:
+            Per resource, the seat's key and the cells this call inserted.
         Raises:
-            AppError(SLOT_TAKEN) when another booking holds any of the cells.
+            AppError(SLOT_TAKEN) when a resource has no seat free for all the
+            cells; what this call inserted is freed first.
         """
-        if location_id is None:
-            return []
-        return await claim_slots(self.db, booking_id, location_resource(location_id), cells)
+        held: list[tuple[str, list[datetime]]] = []
+        try:
+            for base in bases:
+                held.append(await claim_seat(self.db, booking_id, base, capacity, cells))
+        except AppError:
+            for resource, inserted in held:
+                await release_slots(self.db, booking_id, resource, inserted)
+            raise
+        return held
 
     # -- transitions -----------------------------------------------------
 
@@ -372,12 +423,15 @@ class BookingService:
     ) -> dict[str, Any]:
         """Move an open booking to a new time (and optionally location).
 
-        New cells are claimed before old ones are released, so the booking
-        never loses its slot; cells both times share are kept.
+        The new time obeys the scheduling rules (service, location, the
+        booking's staff member). New cells are claimed before old ones are
+        released, so the booking never loses its slot; cells both times share
+        are kept.
 
         Raises:
-            AppError: NOT_FOUND, INVALID_TRANSITION (closed booking), SLOT_TAKEN,
-            VALIDATION_FAILED, or a conflict if the booking changed meanwhile.
+            AppError: NOT_FOUND, INVALID_TRANSITION (closed booking), TOO_SOON,
+            TOO_FAR, OUTSIDE_AVAILABILITY, SLOT_TAKEN, VALIDATION_FAILED, or a
+            conflict if the booking changed meanwhile.
         """
         starts_at = appointment_time(starts_at, "startsAt")
         doc = await self.get(booking_id)
@@ -387,22 +441,39 @@ class BookingService:
             raise AppError(
                 ErrorCode.INVALID_TRANSITION, f"a {doc['status']} booking cannot be rescheduled"
             )
-        new_location = doc.get("location_id")
+        location = None
         if location_id is not None:
-            location = await self.catalog.location(location_id)
-            if location is None:
-                raise AppError(
-                    ErrorCode.NOT_FOUND, "location was not found", ["input", "locationId"]
-                )
-            new_location = location["_id"]
-        duration = int(doc["duration_minutes"])
-        old_cells = (
-            set(slot_starts(doc["starts_at"], duration)) if doc.get("location_id") else set()
+            location = await self.availability.location(location_id, ["input", "locationId"])
+        elif doc.get("location_id") is not None:
+            location = await self.catalog.location(str(doc["location_id"]))
+        staff = None
+        if doc.get("staff_id") is not None:  # kept even if deactivated since
+            staff = await self.db[STAFF].find_one({"_id": doc["staff_id"]})
+        service = await self.catalog.service(str(doc["service_id"]))
+        timing = ServiceTiming.of({**(service or {}), "duration_minutes": doc["duration_minutes"]})
+        check_start(
+            tenant=self.tenant,
+            timing=timing,
+            location=location,
+            staff=staff,
+            starts_at=starts_at,
+            now=self.clock(),
+            field=["input", "startsAt"],
         )
-        new_cells = set(slot_starts(starts_at, duration)) if new_location else set()
-        same_resource = new_location == doc.get("location_id")
-        to_claim = sorted(new_cells - old_cells if same_resource else new_cells)
-        claimed = await self._claim(doc["_id"], new_location, to_claim)
+        new_location = location["_id"] if location is not None else doc.get("location_id")
+        moved = {**doc, "starts_at": starts_at, "location_id": new_location}
+        duration = int(doc["duration_minutes"])
+        moved["ends_at"] = starts_at + timedelta(minutes=duration)
+        bases = resource_bases({"_id": doc["service_id"]}, location, staff)
+        if not booking_resources(doc) and location is None and staff is None:
+            bases = []  # an old booking without location never claimed: it still does not
+        held = {
+            (h["resource"], h["slot"])
+            for h in await self.db[BOOKING_SLOTS].find({"booking_id": doc["_id"]}).to_list(None)
+        }
+        capacity = timing.capacity
+        claimed = await self._claim(doc["_id"], bases, capacity, _cells(moved))
+        resources = [resource for resource, _ in claimed]
         now = utcnow()
         updated = await self.bookings.find_one_and_update(
             {  # unchanged since read: time, place and openness (two reschedules race here)
@@ -414,8 +485,9 @@ class BookingService:
             {
                 "$set": {
                     "starts_at": starts_at,
-                    "ends_at": starts_at + timedelta(minutes=duration),
+                    "ends_at": moved["ends_at"],
                     "location_id": new_location,
+                    "resources": resources,
                     "updated_at": now,
                 },
                 "$push": {
@@ -427,20 +499,32 @@ class BookingService:
             return_document=ReturnDocument.AFTER,
         )
         if updated is None:
-            await release_slots(self.db, doc["_id"], location_resource(new_location), claimed)
+            for resource, inserted in claimed:
+                await release_slots(self.db, doc["_id"], resource, inserted)
             raise AppError(
                 ErrorCode.INVALID_TRANSITION, "the booking changed meanwhile; reload and retry"
             )
-        stale = sorted(old_cells - new_cells) if same_resource else sorted(old_cells)
-        if stale:
-            resource = location_resource(doc["location_id"])
-            await release_slots(self.db, doc["_id"], resource, stale)
+        kept = {(resource, cell) for resource in resources for cell in _cells(moved)}
+        stale: dict[str, list[datetime]] = {}
+        for resource, cell in held - kept:
+            stale.setdefault(resource, []).append(cell)
+        for resource, cells in stale.items():
+            await release_slots(self.db, doc["_id"], resource, sorted(cells))
         await self._log("booking.rescheduled", doc["_id"])
         return updated
 
     async def _log(self, action: str, booking_id: ObjectId, reason: str | None = None) -> None:
         entry = ActivityEntry(actor=self.actor, action=action, booking_id=booking_id, reason=reason)
         await self.db[ACTIVITY_LOG].insert_one(entry.to_mongo())
+
+
+def _cells(booking: dict[str, Any]) -> list[datetime]:
+    """The grid cells a booking claims: its span widened by its buffers (README, Scheduling)."""
+    before = int(booking.get("buffer_before_minutes") or 0)
+    after = int(booking.get("buffer_after_minutes") or 0)
+    start = booking["starts_at"] - timedelta(minutes=before)
+    minutes = int(booking["duration_minutes"]) + before + after
+    return slot_starts(start, minutes)
 
 
 __all__ = [  # the service with the request types its callers pass

@@ -8,9 +8,9 @@ unique confirmation numbers and idempotency keys.
 from __future__ import annotations
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
-from pymongo.asynchronous.database import AsyncDatabase
 
 from tenancy.indexes import apply_indexes
+from tenancy.mongo_types import Database
 
 CUSTOMERS = "customers"
 SERVICES = "services"
@@ -22,6 +22,7 @@ COUNTERS = "counters"
 ACTIVITY_LOG = "activity_log"
 #: Messages to send (issue 9 calls it the ``outbox``): ``domain.outbox``.
 NOTIFICATION_OUTBOX = "notification_outbox"
+STAFF = "staff"
 #: Notifications of the legacy clinics system, imported as history (never sent again).
 LEGACY_NOTIFICATIONS = "notifications"
 
@@ -59,6 +60,9 @@ TENANT_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("status", ASCENDING), ("starts_at", DESCENDING)], name="status_starts"),
         IndexModel([("customer_id", ASCENDING), ("starts_at", DESCENDING)], name="customer"),
         IndexModel([("service_id", ASCENDING), ("starts_at", DESCENDING)], name="service"),
+        # Issue 8: a resource's bookings of a range (availableSlots).
+        IndexModel([("location_id", ASCENDING), ("starts_at", ASCENDING)], name="location_starts"),
+        IndexModel([("staff_id", ASCENDING), ("starts_at", ASCENDING)], name="staff_starts"),
     ],
     # One document per (resource, slot start): the unique index is what makes
     # two overlapping bookings of one resource impossible.
@@ -66,7 +70,16 @@ TENANT_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("resource", ASCENDING), ("slot", ASCENDING)], unique=True, name="slot_unique"),
         IndexModel([("booking_id", ASCENDING)], name="booking"),
     ],
-    REFERRAL_CODES: [IndexModel([("code", ASCENDING)], unique=True, name="code_unique")],
+    REFERRAL_CODES: [
+        IndexModel([("code", ASCENDING)], unique=True, name="code_unique"),
+        # Case-insensitive uniqueness and lookup (ReferralCodeDocument.to_mongo sets code_key).
+        IndexModel(
+            [("code_key", ASCENDING)],
+            unique=True,
+            partialFilterExpression={"code_key": _IS_STRING},
+            name="code_key_unique",
+        ),
+    ],
     ACTIVITY_LOG: [IndexModel([("at", DESCENDING)], name="at")],
     NOTIFICATION_OUTBOX: [
         # The relay's claim: status "pending"/"staged" and next_attempt_at passed.
@@ -78,11 +91,16 @@ TENANT_INDEXES: dict[str, list[IndexModel]] = {
         ),
         IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="created"),
     ],
+    STAFF: [
+        IndexModel([("name", ASCENDING), ("_id", ASCENDING)], name="name"),
+        IndexModel([("active", ASCENDING), ("name", ASCENDING)], name="active_name"),
+        IndexModel([("user_id", ASCENDING)], name="user"),
+    ],
     LEGACY_NOTIFICATIONS: [IndexModel([("booking_id", ASCENDING)], name="booking")],
 }
 
 
-async def ensure_tenant_schema(db: AsyncDatabase) -> None:
+async def ensure_tenant_schema(db: Database) -> None:
     """Create the tenant collections and indexes in ``db`` (idempotent)."""
     existing = set(await db.list_collection_names())
     for name in (*TENANT_INDEXES, COUNTERS):

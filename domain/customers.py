@@ -14,7 +14,6 @@ from enum import StrEnum
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from domain.collections import CUSTOMERS
@@ -23,6 +22,7 @@ from domain.ids import parse_id
 from tenancy import quota
 from tenancy.errors import AppError, ErrorCode, not_found, validation_error
 from tenancy.models import Tenant, utcnow
+from tenancy.mongo_types import Database
 from tenancy.pagination import Page, fetch_page
 from tenancy.platform import email_key
 from tenancy.validation import check_email
@@ -127,7 +127,7 @@ class CustomerService:
         tenant: the tenant record (for its plan limits).
     """
 
-    def __init__(self, db: AsyncDatabase, tenant: Tenant) -> None:
+    def __init__(self, db: Database, tenant: Tenant) -> None:
         self.db = db
         self.tenant = tenant
         self.collection = db[CUSTOMERS]

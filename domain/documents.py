@@ -18,11 +18,12 @@ Rules encoded here (seeds, MongoDB facts):
 
 from __future__ import annotations
 
-from datetime import datetime
+import itertools
+from datetime import date, datetime
 from typing import Any, Literal
 
 from bson import ObjectId
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.booking_rules import BookingStatus
 from tenancy.models import utcnow
@@ -97,6 +98,8 @@ class ServiceDocument(TenantDocument):
     model_config = ConfigDict(populate_by_name=True)
 
 
+MAX_OVERRIDES = 1000  # date overrides per availability (about three years of holidays)
+
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -126,6 +129,38 @@ class DateOverride(BaseModel):
     intervals: list[TimeInterval] = Field(default_factory=list)
     reason: str | None = Field(default=None, max_length=200)
 
+    @field_validator("date")
+    @classmethod
+    def _calendar_date(cls, value: str) -> str:
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value} is not a calendar date") from None
+        return value
+
+    @model_validator(mode="after")
+    def _closed_or_open(self) -> DateOverride:
+        if self.closed and self.intervals:
+            raise ValueError(f"{self.date}: a closed day has no intervals")
+        check_no_overlap(self.intervals, self.date)
+        return self
+
+
+def check_no_overlap(intervals: list[TimeInterval], day: str) -> None:
+    """Refuse intervals of one day that overlap (touching, 09:00-12:00 and 12:00-13:00, is fine).
+
+    Raises:
+        ValueError: naming ``day`` and the two intervals (pydantic turns it into
+        a validation error at the field's path).
+    """
+    ordered = sorted(intervals, key=lambda i: i.start)
+    for before, after in itertools.pairwise(ordered):
+        if after.start < before.end:
+            raise ValueError(
+                f"{day}: intervals {before.start}-{before.end} and "
+                f"{after.start}-{after.end} overlap"
+            )
+
 
 class AvailabilityRules(BaseModel):
     """When a location or staff member works, in the local time of its time zone.
@@ -135,7 +170,26 @@ class AvailabilityRules(BaseModel):
     """
 
     weekly_hours: dict[Weekday, list[TimeInterval]] = Field(default_factory=dict)
-    overrides: list[DateOverride] = Field(default_factory=list, max_length=1000)
+    overrides: list[DateOverride] = Field(default_factory=list, max_length=MAX_OVERRIDES)
+
+    @field_validator("weekly_hours")
+    @classmethod
+    def _days_without_overlap(
+        cls, value: dict[Weekday, list[TimeInterval]]
+    ) -> dict[Weekday, list[TimeInterval]]:
+        for day, intervals in value.items():
+            check_no_overlap(intervals, day)
+        return value
+
+    @field_validator("overrides")
+    @classmethod
+    def _one_override_per_date(cls, value: list[DateOverride]) -> list[DateOverride]:
+        seen: set[str] = set()
+        for override in value:
+            if override.date in seen:
+                raise ValueError(f"{override.date} has more than one override")
+            seen.add(override.date)
+        return value
 
 
 class LocationDocument(TenantDocument):
@@ -157,16 +211,77 @@ class LocationDocument(TenantDocument):
     model_config = ConfigDict(populate_by_name=True)
 
 
+class StaffDocument(TenantDocument):
+    """A ``staff`` document: a person bookings can name (issue 8).
+
+    ``user_id`` links a platform user of the same tenant (or ``None``);
+    ``service_ids`` empty means every service, ``location_ids`` empty every
+    location; ``availability`` ``None`` means the locations' hours only;
+    ``timezone`` (IANA) is the zone of ``availability``, else the location's,
+    else the tenant's. Deactivated staff keep their bookings.
+    """
+
+    id: Any = Field(default_factory=ObjectId, alias="_id")
+    name: str = Field(min_length=1, max_length=200)
+    email: str | None = None
+    user_id: Any = None
+    service_ids: list[Any] = Field(default_factory=list)
+    location_ids: list[Any] = Field(default_factory=list)
+    availability: AvailabilityRules | None = None
+    timezone: str | None = None
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+def code_key(code: str) -> str:
+    """The case-insensitive lookup key of a referral/discount code: trimmed, upper-case."""
+    return code.strip().upper()
+
+
 class ReferralCodeDocument(TenantDocument):
-    """A ``referral_codes`` document; ``discount_basis_points`` 1000 = 10 %."""
+    """A ``referral_codes`` document: a referral (seed 000: a doctor's) or discount code.
+
+    The discount is EITHER ``discount_basis_points`` (1000 = 10 %) OR a fixed
+    ``discount_amount_minor`` in ``discount_currency`` (then basis points are 0).
+    ``code_key`` (``code_key(code)``, written by ``to_mongo``) is the unique,
+    case-insensitive key. Fields added with discount codes (issue 8) default to
+    what older documents meant: valid at any time, no usage limit, every service.
+    ``valid_from``/``valid_until`` are UTC (from inclusive, until exclusive);
+    ``uses`` counts bookings made with the code; empty ``service_ids``: every service.
+    """
 
     id: Any = Field(default_factory=ObjectId, alias="_id")
     code: str
     doctor_name: str | None = None  # the referring doctor (seed 000)
-    discount_basis_points: int = Field(ge=0, le=10_000)
+    discount_basis_points: int = Field(default=0, ge=0, le=10_000)
+    discount_amount_minor: int | None = Field(default=None, ge=1)
+    discount_currency: str | None = None
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    max_uses: int | None = Field(default=None, ge=1)
+    uses: int = Field(default=0, ge=0)
+    service_ids: list[Any] = Field(default_factory=list)
     active: bool = True
 
     model_config = ConfigDict(populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_discount(self) -> ReferralCodeDocument:
+        if (self.discount_amount_minor is None) != (self.discount_currency is None):
+            raise ValueError("a fixed discount needs both an amount and a currency")
+        if self.discount_amount_minor is not None and self.discount_basis_points:
+            raise ValueError("a code gives basis points or a fixed amount, not both")
+        if self.valid_from and self.valid_until and self.valid_from >= self.valid_until:
+            raise ValueError("valid_until must be after valid_from")
+        return self
+
+    def to_mongo(self, exclude: set[str] | None = None) -> dict[str, Any]:
+        doc = super().to_mongo(exclude)
+        doc["code_key"] = code_key(self.code)
+        return doc
 
 
 class StatusChange(BaseModel):
@@ -192,6 +307,7 @@ class BookingDocument(TenantDocument):
     customer_id: Any
     service_id: Any
     location_id: Any = None
+    staff_id: Any = None  # issue 8: the staff member booked, if any
     starts_at: datetime
     ends_at: datetime
     duration_minutes: int
@@ -202,9 +318,17 @@ class BookingDocument(TenantDocument):
     final_price_minor: int = Field(ge=0)
     referral_code: str | None = None
     discount_basis_points: int = 0
+    discount_code_id: Any = None  # the referral_codes document applied, if any
     payment_status: str = "pending"
     notes: str | None = None
     confirmation_number: str | None = None
+    # Issue 8: the service's buffers when booked, and the resources whose slot
+    # claims the booking holds (``domain.slots``: ``location:<id>``,
+    # ``staff:<id>#seat1``...). Older bookings lack them: no buffers, and
+    # ``location:<id>`` when they have a location.
+    buffer_before_minutes: int = 0
+    buffer_after_minutes: int = 0
+    resources: list[str] = Field(default_factory=list)
     status_history: list[StatusChange] = Field(default_factory=list)
     created_by: str
     created_at: datetime = Field(default_factory=utcnow)

@@ -1,7 +1,11 @@
 """Slot claims: how one resource is never booked twice at one time.
 
-A booking with a resource (today: a location) claims one ``booking_slots``
-document per ``SLOT_MINUTES`` grid cell it covers. The unique
+A booking claims, on each resource it uses (its location, its staff member,
+or else its service: README, "Scheduling"), one ``booking_slots`` document
+per ``SLOT_MINUTES`` grid cell its span covers (buffers included). A
+resource has seats when a service takes several customers at once: seat 0
+is the resource itself (``location:<id>``), seat k is ``location:<id>#seat<k>``;
+a booking takes the first seat free over its whole span. The unique
 ``(resource, slot)`` index lets exactly one booking hold a cell, so of two
 overlapping claims one fails, without a transaction. Bookings made through
 the API and bookings imported from legacy systems claim through these
@@ -13,12 +17,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from domain.collections import BOOKING_SLOTS
 from domain.documents import BookingSlotDocument
 from tenancy.errors import AppError, ErrorCode
+from tenancy.mongo_types import Database
 
 
 def location_resource(location_id: Any) -> str:
@@ -26,20 +30,41 @@ def location_resource(location_id: Any) -> str:
     return f"location:{location_id}"
 
 
+def staff_resource(staff_id: Any) -> str:
+    """The resource key of a staff member (``staff:<id>``)."""
+    return f"staff:{staff_id}"
+
+
+def service_resource(service_id: Any) -> str:
+    """The resource key of a service booked without location or staff (``service:<id>``)."""
+    return f"service:{service_id}"
+
+
+def seat_resource(base: str, seat: int) -> str:
+    """Seat ``seat`` of resource ``base``: the resource itself for seat 0, else ``base#seat<k>``."""
+    return base if seat == 0 else f"{base}#seat{seat}"
+
+
+def split_seat(resource: str) -> tuple[str, int]:
+    """``(base, seat)`` of a claimed resource key (inverse of :func:`seat_resource`)."""
+    base, sep, seat = resource.partition("#seat")
+    return (base, int(seat)) if sep and seat.isdigit() else (resource, 0)
+
+
 class SlotTaken(AppError):
     """Another booking holds a cell; ``holders`` are their booking ids (never shown to clients)."""
 
-    def __init__(self, holders: list[Any]) -> None:
+    def __init__(self, holders: list[Any], where: str = "at this location") -> None:
         super().__init__(
             ErrorCode.SLOT_TAKEN,
-            "that time is already booked at this location; choose another time",
+            f"that time is already booked {where}; choose another time",
             ["input", "startsAt"],
         )
         self.holders = holders
 
 
 async def claim_slots(
-    db: AsyncDatabase, booking_id: Any, resource: str, cells: list[datetime]
+    db: Database, booking_id: Any, resource: str, cells: list[datetime]
 ) -> list[datetime]:
     """Claim every cell of ``cells`` for ``booking_id``; all or nothing.
 
@@ -69,8 +94,11 @@ async def claim_slots(
         await db[BOOKING_SLOTS].insert_many(docs, ordered=True)
         return list(cells)
     except (BulkWriteError, DuplicateKeyError) as exc:
-        bulk = isinstance(exc, BulkWriteError)
-        inserted = list(cells[: exc.details.get("nInserted", 0)]) if bulk else []
+        inserted = (
+            list(cells[: exc.details.get("nInserted", 0)])
+            if isinstance(exc, BulkWriteError)  # its details are the bulk result, never None
+            else []
+        )
     holders = (
         await db[BOOKING_SLOTS].find({"resource": resource, "slot": {"$in": cells}}).to_list(None)
     )
@@ -84,7 +112,7 @@ async def claim_slots(
 
 
 async def release_slots(
-    db: AsyncDatabase,
+    db: Database,
     booking_id: Any,
     resource: str | None = None,
     cells: list[datetime] | None = None,
@@ -97,3 +125,32 @@ async def release_slots(
         query["resource"] = resource
         query["slot"] = {"$in": cells}
     await db[BOOKING_SLOTS].delete_many(query)
+
+
+async def claim_seat(
+    db: Database,
+    booking_id: Any,
+    base: str,
+    capacity: int,
+    cells: list[datetime],
+) -> tuple[str, list[datetime]]:
+    """Claim ``cells`` on the first seat of ``base`` (of ``0 .. capacity - 1``) free for all.
+
+    Seats are tried in order, each claim all or nothing, so two concurrent
+    bookings of the last seat cannot both win (the unique index decides).
+
+    Returns:
+        The seat's resource key and the cells this call inserted.
+    Raises:
+        SlotTaken when every seat is held at some of the cells.
+    """
+    holders: list[Any] = []
+    for seat in range(max(1, capacity)):
+        resource = seat_resource(base, seat)
+        try:
+            return resource, await claim_slots(db, booking_id, resource, cells)
+        except SlotTaken as taken:
+            holders += taken.holders
+    where = {"staff": "with this staff member", "service": "for this service"}
+    kind = base.split(":")[0]
+    raise SlotTaken(sorted(set(holders), key=str), where.get(kind, "at this location"))

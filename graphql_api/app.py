@@ -38,7 +38,11 @@ from graphql_api.http_limits import (
     decode_request_json,
     request_error_response,
 )
-from graphql_api.rate_limit import LoginRateLimiter, TenantRateLimiter
+from graphql_api.rate_limit import (
+    BookingLookupRateLimiter,
+    LoginRateLimiter,
+    TenantRateLimiter,
+)
 from graphql_api.schema import build_schema
 from migrations.runtime import build_runtime
 from tenancy.embedded import embedded_database
@@ -95,8 +99,18 @@ class TenantGraphQL(GraphQL):
                 settings.rate_limit_storage,
                 settings.login_attempts_per_account,
                 settings.login_attempts_per_address,
+                settings.discount_code_checks_per_address,
             )
             if settings.login_rate_limit_enabled
+            else None
+        )
+        self.lookup_limiter = (
+            BookingLookupRateLimiter(
+                settings.rate_limit_storage,
+                settings.booking_lookup_attempts_per_address,
+                settings.booking_lookup_attempts_per_number,
+            )
+            if settings.booking_lookup_rate_limit_enabled
             else None
         )
 
@@ -114,6 +128,7 @@ class TenantGraphQL(GraphQL):
                 runtime=self.runtime, tokens=self.tokens, request=request, failure=failure
             )
         context.response = response
+        context.lookup_limiter = self.lookup_limiter
         return context
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
@@ -129,7 +144,7 @@ class TenantGraphQL(GraphQL):
         """Strict request JSON: UTF-8, an object (or a batch list), bounded nesting."""
         return decode_request_json(data, self.max_json_depth)
 
-    async def process_result(  # type: ignore[override]
+    async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         """Every error leaves with ``extensions.code`` and nothing internal (``format_error``).

@@ -21,16 +21,20 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure
 from starlette.requests import Request
 
 from graphql_api.auth import ANONYMOUS, Principal, TokenService
 from graphql_api.errors import unavailable
 from graphql_api.loaders import Loaders, PlatformLoaders
-from graphql_api.rate_limit import LoginRateLimiter, TenantRateLimiter
+from graphql_api.rate_limit import (
+    BookingLookupRateLimiter,
+    LoginRateLimiter,
+    TenantRateLimiter,
+)
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import Tenant
+from tenancy.mongo_types import Database
 from tenancy.runtime import Runtime
 
 TENANT_HEADER = "x-tenant"
@@ -46,13 +50,14 @@ class Context:
     response: Any = None
     principal: Principal = ANONYMOUS
     tenant: Tenant | None = None
-    db: AsyncDatabase | None = None
+    db: Database | None = None
     failure: AppError | None = None
     login_limiter: LoginRateLimiter | None = None
+    lookup_limiter: BookingLookupRateLimiter | None = None
     client_address: str = "unknown"
     _loaders: Loaders | None = field(default=None, repr=False)
 
-    def require_tenant(self) -> tuple[Tenant, AsyncDatabase]:
+    def require_tenant(self) -> tuple[Tenant, Database]:
         """The request's tenant and its database handle.
 
         Raises:
@@ -66,7 +71,7 @@ class Context:
             )
         return self.tenant, self.db
 
-    def require_writable(self) -> tuple[Tenant, AsyncDatabase]:
+    def require_writable(self) -> tuple[Tenant, Database]:
         """As ``require_tenant``, refusing writes while the tenant is in maintenance.
 
         Raises:

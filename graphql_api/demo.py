@@ -6,6 +6,12 @@ nipt.tr) with their tests, locations and referral codes, and Quattro Stand
 of seed 001 (trade-fair stand builder). Every tenant is provisioned through
 the same service as the API and the operator CLI; bookings go through the
 booking service, so prices, slots and confirmation numbers follow the rules.
+
+west-nipt also has a schedule (issue 8): its locations open Monday to
+Saturday 08:00-17:00 (Europe/Istanbul) and close on the next national
+holiday, its services have buffers, two hours' notice, a 90-day horizon and a
+15-minute step, and two staff members (one linked to its staff login). Its
+seeded bookings, some of them in the past, are booked as of 30 days ago.
 """
 
 from __future__ import annotations
@@ -14,16 +20,20 @@ import logging
 import os
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from domain.booking_rules import BookingAction
 from domain.bookings import BookingRequest, BookingService
 from domain.catalog import CatalogService, ServiceFields
 from domain.customers import CustomerFields, CustomerService
+from domain.documents import AvailabilityRules
+from domain.staff import StaffFields, StaffService
 from tenancy import lifecycle
 from tenancy.errors import AppError
 from tenancy.models import Role, TenantStatus
+from tenancy.mongo_types import Database
 from tenancy.passwords import verify_password
 from tenancy.runtime import Runtime
 
@@ -33,6 +43,57 @@ DEMO_PASSWORD = "demo-password"
 DEMO_SEED_CLAIM = "demo-seed"
 DEMO_SEED_WAIT_SECONDS = 120.0
 SUPER_ADMIN_EMAIL = "root@platform.example.com"
+
+
+# Fixed-date national holidays of Turkey (month, day): the demo closes on the next one.
+_HOLIDAYS = [(1, 1), (4, 23), (5, 1), (5, 19), (7, 15), (8, 30), (10, 29)]
+
+
+@dataclass
+class DemoSchedule:
+    """Hours of every location, scheduling values of every service, and staff members."""
+
+    weekly_hours: dict[str, list[tuple[str, str]]]
+    service_timing: dict[str, Any]
+    staff: list[tuple[str, str | None, str | None]]  # name, email, linked demo role
+    staff_hours: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+
+WEST_SCHEDULE = DemoSchedule(
+    weekly_hours={day: [("08:00", "17:00")] for day in ("mon", "tue", "wed", "thu", "fri", "sat")},
+    service_timing={
+        "buffer_before_minutes": 5,
+        "buffer_after_minutes": 10,
+        "min_notice_minutes": 120,
+        "max_advance_days": 90,
+        "slot_step_minutes": 15,
+    },
+    staff=[
+        ("Dr. Selin Aydın", "selin.aydin@westesti.com", "staff"),
+        ("Hemşire Ayşe Koç", None, None),
+    ],
+    staff_hours={day: [("09:00", "13:00")] for day in ("mon", "wed", "fri")},
+)
+
+
+def next_holiday(today: date) -> date:
+    """The next fixed national holiday after ``today`` (the demo locations' closed date)."""
+    candidates = [date(today.year + y, m, d) for y in (0, 1) for m, d in _HOLIDAYS]
+    return min(day for day in candidates if day > today)
+
+
+def _hours(weekly: dict[str, list[tuple[str, str]]], closed: date | None) -> AvailabilityRules:
+    overrides = []
+    if closed is not None:
+        overrides.append({"date": closed.isoformat(), "closed": True, "reason": "national holiday"})
+    return AvailabilityRules.model_validate(
+        {
+            "weekly_hours": {
+                day: [{"start": a, "end": b} for a, b in spans] for day, spans in weekly.items()
+            },
+            "overrides": overrides,
+        }
+    )
 
 
 @dataclass
@@ -49,6 +110,7 @@ class DemoTenant:
     bookings: int = 24
     status: TenantStatus = TenantStatus.ACTIVE
     status_reason: str | None = None
+    schedule: DemoSchedule | None = None
 
 
 DEMO_TENANTS = [
@@ -70,6 +132,7 @@ DEMO_TENANTS = [
             ("Zeynep Çelik", "zeynep.celik@example.com", "+90 534 333 4455"),
             ("Merve Şahin", "merve.sahin@example.com", "+90 535 444 5566"),
         ],
+        schedule=WEST_SCHEDULE,
     ),
     DemoTenant(
         slug="tromb-screening",
@@ -243,10 +306,14 @@ async def _seed_tenant(runtime: Runtime, demo: DemoTenant) -> None:
         await customers.create(CustomerFields(name=n, email=e, phone=p, tags=["demo"]))
         for n, e, p in demo.customers
     ]
-    bookings = BookingService(db, tenant, "demo-seed")
-    rng = random.Random(demo.slug)
     zone = ZoneInfo(tenant.settings.timezone)
     today = datetime.now(UTC).astimezone(zone).date()
+    if demo.schedule is not None:
+        await _seed_schedule(runtime, tenant, db, demo.schedule, next_holiday(today))
+    # Booked as of 30 days ago: the history (past days) passes the notice rules.
+    booked_at = datetime.now(UTC) - timedelta(days=30)
+    bookings = BookingService(db, tenant, "demo-seed", clock=lambda: booked_at)
+    rng = random.Random(demo.slug)
     for i in range(demo.bookings):
         day = today + timedelta(days=i // 4 - 3)
         local = datetime(day.year, day.month, day.day, 9 + (i % 4) * 2, 0, tzinfo=zone)
@@ -276,3 +343,34 @@ async def _seed_tenant(runtime: Runtime, demo: DemoTenant) -> None:
             tenant.id, {"status": TenantStatus.ACTIVE.value, "subscription.status": "active"}
         )
         runtime.registry.invalidate(demo.slug)
+
+
+async def _seed_schedule(
+    runtime: Runtime,
+    tenant: Any,
+    db: Database,
+    schedule: DemoSchedule,
+    closed: date,
+) -> None:
+    """Hours on every location, timing on every service (through the catalog service), staff."""
+    hours = _hours(schedule.weekly_hours, closed).model_dump()
+    catalog = CatalogService(db)
+    for location in await catalog.locations(include_inactive=True):
+        await catalog.update_location(str(location["_id"]), {"availability": hours})
+    for service in await catalog.services(include_inactive=True):
+        await catalog.update_service(str(service["_id"]), schedule.service_timing)
+    staff = StaffService(db, tenant, runtime.store.user_by_id)
+    for name, email, role in schedule.staff:
+        user = None
+        if role is not None:
+            user = await runtime.store.user_by_email(tenant.id, demo_login(tenant.slug, Role(role)))
+        await staff.create(
+            StaffFields(
+                name=name,
+                email=email,
+                user_id=str(user.id) if user else None,
+                availability=_hours(schedule.staff_hours, closed).model_dump()
+                if user is None and schedule.staff_hours
+                else None,
+            )
+        )

@@ -56,11 +56,11 @@ async def mutation_payload(payload: Callable[..., P], action: Callable[[], Await
             raise
         return payload(user_errors=[UserError.from_app_error(error)])
     except Exception as exc:
-        error = from_database_error(exc)
-        if error is None or error.code in REQUEST_LEVEL_CODES:
+        coded = from_database_error(exc)
+        if coded is None or coded.code in REQUEST_LEVEL_CODES:
             raise
         log.warning("mutation refused by the database: %s: %s", type(exc).__name__, exc)
-        return payload(user_errors=[UserError.from_app_error(error)])
+        return payload(user_errors=[UserError.from_app_error(coded)])
 
 
 class RequestGuard(SchemaExtension):

@@ -11,19 +11,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
 from strawberry.dataloader import DataLoader
 
 from domain.collections import CUSTOMERS, LOCATIONS, SERVICES
 from domain.notification_history import NotificationRecord, for_bookings
 from tenancy.models import Plan, Tenant
+from tenancy.mongo_types import Database
 from tenancy.runtime import Runtime
 from tenancy.usage import TenantUsage, usage_of
 
 
-def _by_id_loader(
-    db: AsyncDatabase, collection: str
-) -> Callable[[Sequence[Any]], Awaitable[list[Any]]]:
+def _by_id_loader(db: Database, collection: str) -> Callable[[Sequence[Any]], Awaitable[list[Any]]]:
     async def load(ids: Sequence[Any]) -> list[dict[str, Any] | None]:
         docs = await db[collection].find({"_id": {"$in": list(ids)}}).to_list(None)
         found = {doc["_id"]: doc for doc in docs}
@@ -36,7 +34,7 @@ class Loaders:
     """Documents by ``_id``: ``customer``, ``service``, ``location``; a booking's
     ``notifications`` (outbox and legacy history: two queries per batch)."""
 
-    def __init__(self, db: AsyncDatabase) -> None:
+    def __init__(self, db: Database) -> None:
         self.customer: DataLoader[Any, dict[str, Any] | None] = DataLoader(
             _by_id_loader(db, CUSTOMERS)
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from strawberry.extensions.field_extension import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types import Info
 
@@ -31,6 +32,6 @@ class Needs(BasePermission):
         )
 
 
-def requires(permission: str) -> list[PermissionExtension]:
+def requires(permission: str) -> list[FieldExtension]:
     """Field extensions that enforce one permission (``extensions=requires("x")``)."""
     return [PermissionExtension(permissions=[Needs(permission)], use_directives=False)]

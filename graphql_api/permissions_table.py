@@ -1,15 +1,19 @@
 """Role -> permission table (the seeds' RBAC: super_admin, admin, staff/user, viewer).
 
 Anonymous callers (a tenant's public booking site) may read the catalog
-and book with inline customer details, nothing more.
+and its free slots and the tenant's public profile, check a discount code, book
+with inline customer details, and look up (and cancel) one booking by
+confirmation number plus email; nothing more.
 """
 
 from __future__ import annotations
 
 from tenancy.models import Role
 
-ANONYMOUS_PERMISSIONS = frozenset({"services.read", "bookings.create"})
-VIEWER = frozenset({"tenant.read", "services.read", "customers.read", "bookings.read"})
+# Public reads of issue 8 (also in VIEWER upward).
+PUBLIC = frozenset({"slots.read", "discounts.validate", "tenant.profile", "bookings.lookup"})
+ANONYMOUS_PERMISSIONS = frozenset({"services.read", "bookings.create"}) | PUBLIC
+VIEWER = frozenset({"tenant.read", "services.read", "customers.read", "bookings.read"}) | PUBLIC
 STAFF = VIEWER | {
     "customers.write",
     "bookings.create",
@@ -17,7 +21,7 @@ STAFF = VIEWER | {
     "notifications.read",  # a booking's messages, the outbox
     "notifications.write",  # retryNotification
 }
-ADMIN = STAFF | {"services.write", "settings.write", "users.write"}
+ADMIN = STAFF | {"services.write", "settings.write", "users.write", "discounts.read"}
 SUPER_ADMIN = ADMIN | {"platform.read", "platform.write"}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {

@@ -10,6 +10,17 @@
   client address, so neither one account nor one address can guess
   passwords at speed (``APP_LOGIN_ATTEMPTS_PER_ACCOUNT`` /
   ``APP_LOGIN_ATTEMPTS_PER_ADDRESS``).
+- **Discount code checks**: guessing a discount code is guessing a secret,
+  so every ``validateDiscountCode`` and every anonymous booking naming a
+  code counts against its client address
+  (``APP_DISCOUNT_CODE_CHECKS_PER_ADDRESS``; switched with the login limit).
+
+- **Booking look-up limit**: every ``bookingLookup`` and
+  ``cancelBookingByCustomer`` attempt counts against its client address
+  and against the confirmation number it names (per tenant), so neither
+  sweeping numbers from one address nor guessing the email of one number
+  gets far (``APP_BOOKING_LOOKUP_ATTEMPTS_PER_ADDRESS`` /
+  ``APP_BOOKING_LOOKUP_ATTEMPTS_PER_NUMBER``).
 
 Refusals are ``RATE_LIMITED`` with the seconds to wait in
 ``extensions.retryAfter``; the HTTP layer copies it into a ``Retry-After``
@@ -94,18 +105,40 @@ class TenantRateLimiter:
 
 
 class LoginRateLimiter:
-    """Counts login attempts per account and per client address.
+    """Counts login attempts per account and per client address, and discount
+    code checks per client address (both are guesses of a secret).
 
     Args:
         storage_uri: a ``limits`` async storage URI.
         per_account: a ``limits`` rate string, e.g. ``"10/15 minutes"``.
         per_address: a ``limits`` rate string, e.g. ``"50/15 minutes"``.
+        code_checks_per_address: a ``limits`` rate string for discount code checks.
     """
 
-    def __init__(self, storage_uri: str, per_account: str, per_address: str) -> None:
+    def __init__(
+        self,
+        storage_uri: str,
+        per_account: str,
+        per_address: str,
+        code_checks_per_address: str = "30/15 minutes",
+    ) -> None:
         self.limiter = SlidingWindowCounterRateLimiter(_storage(storage_uri))
         self.per_account = parse(per_account)
         self.per_address = parse(per_address)
+        self.code_checks = parse(code_checks_per_address)
+
+    async def hit_code_check(self, address: str) -> None:
+        """Count one discount code check (or booking with a code) from ``address``.
+
+        Raises:
+            AppError(RATE_LIMITED) with ``details["retryAfter"]`` in seconds.
+        """
+        await _refuse_if_spent(
+            self.limiter,
+            self.code_checks,
+            ("code-check", address),
+            "too many discount code checks from this address",
+        )
 
     async def hit_address(self, address: str) -> None:
         """Count one login attempt from ``address`` (before anything else is looked at).
@@ -131,4 +164,47 @@ class LoginRateLimiter:
             self.per_account,
             ("login-account", scope, email.strip().lower()),
             "too many login attempts for this account",
+        )
+
+
+#: Longer confirmation numbers are counted under their first characters (no
+#: unbounded keys in the storage); such numbers never match a booking anyway.
+_MAX_NUMBER_KEY = 64
+
+
+class BookingLookupRateLimiter:
+    """Counts booking look-ups (and customers' cancels) per client address and per number.
+
+    Args:
+        storage_uri: a ``limits`` async storage URI.
+        per_address: a ``limits`` rate string, e.g. ``"30/15 minutes"``.
+        per_number: a ``limits`` rate string, e.g. ``"10/15 minutes"``.
+    """
+
+    def __init__(self, storage_uri: str, per_address: str, per_number: str) -> None:
+        self.limiter = SlidingWindowCounterRateLimiter(_storage(storage_uri))
+        self.per_address = parse(per_address)
+        self.per_number = parse(per_number)
+
+    async def hit(self, tenant_slug: str, address: str, confirmation_number: str) -> None:
+        """Count one attempt from ``address`` for ``confirmation_number`` of ``tenant_slug``.
+
+        The address is counted first, over all tenants; the number as the
+        customer would type it in any letter case.
+
+        Raises:
+            AppError(RATE_LIMITED) with ``details["retryAfter"]`` in seconds.
+        """
+        await _refuse_if_spent(
+            self.limiter,
+            self.per_address,
+            ("lookup-address", address),
+            "too many booking look-ups from this address",
+        )
+        number = confirmation_number.strip().upper()[:_MAX_NUMBER_KEY]
+        await _refuse_if_spent(
+            self.limiter,
+            self.per_number,
+            ("lookup-number", tenant_slug, number),
+            "too many look-ups of this confirmation number",
         )

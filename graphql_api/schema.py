@@ -29,7 +29,10 @@ from graphql_api.resolvers.auth import AuthMutations, AuthQueries
 from graphql_api.resolvers.bookings import BookingMutations, BookingQueries
 from graphql_api.resolvers.catalog import CatalogMutations, CatalogQueries
 from graphql_api.resolvers.customers import CustomerMutations, CustomerQueries
+from graphql_api.resolvers.discount_codes import DiscountCodeMutations, DiscountCodeQueries
 from graphql_api.resolvers.notifications import NotificationMutations, NotificationQueries
+from graphql_api.resolvers.public_bookings import PublicBookingMutations, PublicBookingQueries
+from graphql_api.resolvers.scheduling import SchedulingMutations, SchedulingQueries
 from graphql_api.resolvers.tenants import TenantMutations, TenantQueries
 from tenancy.settings import Settings
 
@@ -44,6 +47,9 @@ Query = merge_types(
         CatalogQueries,
         CustomerQueries,
         BookingQueries,
+        SchedulingQueries,
+        DiscountCodeQueries,
+        PublicBookingQueries,
         NotificationQueries,
     ),
 )
@@ -55,6 +61,9 @@ Mutation = merge_types(
         CatalogMutations,
         CustomerMutations,
         BookingMutations,
+        SchedulingMutations,
+        DiscountCodeMutations,
+        PublicBookingMutations,
         NotificationMutations,
     ),
 )

@@ -38,12 +38,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from tenancy.errors import AppError, ErrorCode
+from tenancy.mongo_types import Database
 
-MigrationFn = Callable[[AsyncDatabase], Awaitable[Any]]
-"""``async def up(db: AsyncDatabase) -> None`` (the return value is ignored)."""
+MigrationFn = Callable[[Database], Awaitable[Any]]
+"""``async def up(db: Database) -> None`` (the return value is ignored)."""
 
 ID_PATTERN = re.compile(r"(?P<number>\d{4})_[a-z0-9_]+")  # used with fullmatch
 """Migration ids: four digits, underscore, lowercase words (``0001_initial_schema``)."""

@@ -22,8 +22,6 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, Literal
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from migrations.base import Migration, MigrationScope
 from migrations.ledger import DEFAULT_LOCK_TTL, Ledger, MigrationLock, default_owner
 from migrations.progress import ProgressCallback, ProgressEvent, ProgressKind, emit
@@ -38,6 +36,7 @@ from migrations.reports import (
 from migrations.status import compute_status, label_of, refuse_drift, refuse_unknown
 from tenancy.errors import AppError, ErrorCode, validation_error
 from tenancy.models import utcnow
+from tenancy.mongo_types import Database
 from tenancy.reports import ReportError
 
 log = logging.getLogger(__name__)
@@ -49,7 +48,7 @@ def _check_target_id(migrations: Sequence[Migration], migration_id: str | None) 
 
 
 async def migrate_database(
-    db: AsyncDatabase,
+    db: Database,
     scope: MigrationScope | str,
     *,
     actor: str,
@@ -115,7 +114,7 @@ async def migrate_database(
 
 
 async def _run_database(
-    db: AsyncDatabase,
+    db: Database,
     scope: MigrationScope,
     label: str | None,
     dry_run: bool,
@@ -139,7 +138,7 @@ async def _run_database(
 
 
 async def _run_step(
-    db: AsyncDatabase,
+    db: Database,
     migration: Migration,
     direction: Literal["up", "down"],
     lock: MigrationLock,
@@ -246,7 +245,7 @@ def _fail(result: DatabaseResult, exc: Exception) -> None:
 
 
 async def rollback_database(
-    db: AsyncDatabase,
+    db: Database,
     scope: MigrationScope | str,
     *,
     actor: str,
@@ -333,7 +332,7 @@ async def _plan_down(
 
 
 async def repair_checksums(
-    db: AsyncDatabase,
+    db: Database,
     scope: MigrationScope | str,
     *,
     actor: str,
@@ -377,7 +376,7 @@ async def repair_checksums(
 
 
 async def bring_to_latest(
-    db: AsyncDatabase,
+    db: Database,
     scope: MigrationScope | str,
     actor: str,
     *,

@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from migrations.base import MigrationScope
 from migrations.database import migrate_database
 from migrations.ledger import DEFAULT_LOCK_TTL, default_owner
@@ -29,6 +27,7 @@ from migrations.reports import DatabaseResult, DatabaseStatus, Outcome, RunRepor
 from migrations.status import PLATFORM_LABEL, database_status
 from tenancy.errors import AppError, ErrorCode, validation_error
 from tenancy.models import Tenant, TenantStatus
+from tenancy.mongo_types import Database
 from tenancy.reports import ReportError
 
 if TYPE_CHECKING:
@@ -49,7 +48,7 @@ class MigrationTarget:
 
     scope: MigrationScope
     label: str
-    db: AsyncDatabase | None
+    db: Database | None
     tenant: Tenant | None = None
     error: AppError | None = None
     skip_reason: str | None = None

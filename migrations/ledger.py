@@ -36,12 +36,12 @@ from types import TracebackType
 from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from migrations.base import Migration
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import utcnow
+from tenancy.mongo_types import Database
 from tenancy.schema_upgrade import LEDGER_COLLECTION
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class Ledger:
         db: the database the ledger belongs to.
     """
 
-    def __init__(self, db: AsyncDatabase) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
         self.collection = db[LEDGER_COLLECTION]
 
@@ -206,7 +206,7 @@ class MigrationLock:
 
     def __init__(
         self,
-        db: AsyncDatabase,
+        db: Database,
         owner: str,
         *,
         ttl: timedelta = DEFAULT_LOCK_TTL,

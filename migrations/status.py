@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from migrations.base import Migration, MigrationScope
 from migrations.ledger import Ledger, LedgerEntry, MigrationLock
 from migrations.registry import MigrationRegistry, default_registry
 from migrations.reports import DatabaseStatus, MigrationState, MigrationStatus
 from tenancy.errors import AppError, ErrorCode
+from tenancy.mongo_types import Database
 
 #: How reports name the platform database.
 PLATFORM_LABEL = "platform"
@@ -97,7 +96,7 @@ def refuse_unknown(status: DatabaseStatus) -> None:
         )
 
 
-def label_of(db: AsyncDatabase, scope: MigrationScope, label: str | None) -> str:
+def label_of(db: Database, scope: MigrationScope, label: str | None) -> str:
     """How reports name a database: ``label``, else ``platform`` or the database name."""
     if label:
         return label
@@ -105,7 +104,7 @@ def label_of(db: AsyncDatabase, scope: MigrationScope, label: str | None) -> str
 
 
 async def database_status(
-    db: AsyncDatabase,
+    db: Database,
     scope: MigrationScope | str,
     *,
     label: str | None = None,

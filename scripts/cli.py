@@ -12,8 +12,6 @@ adds the traceback.
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
 from scripts.commands import databases, legacy, worker
@@ -53,4 +51,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()  # typer exits with the command's code

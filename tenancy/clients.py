@@ -11,16 +11,16 @@ import logging
 from typing import Any
 
 from pymongo import AsyncMongoClient
-from pymongo.asynchronous.database import AsyncDatabase
 
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import DatabaseLocation
+from tenancy.mongo_types import Client, Database
 
 log = logging.getLogger(__name__)
 APP_NAME = "tenant-graphql"
 
 
-def open_client(url: str, **options: Any) -> AsyncMongoClient:
+def open_client(url: str, **options: Any) -> Client:
     """A new client for ``url``: timezone-aware datetimes (UTC), our app name.
 
     Args:
@@ -47,7 +47,7 @@ class ClientRegistry:
     ) -> None:
         self._urls = dict(cluster_urls)
         self._options = dict(client_options or {})
-        self._clients: dict[str, AsyncMongoClient] = {}
+        self._clients: dict[str, Client] = {}
 
     @property
     def cluster_names(self) -> list[str]:
@@ -67,7 +67,7 @@ class ClientRegistry:
                 f"cluster {cluster!r} is not configured (known: {', '.join(self._urls)})",
             ) from None
 
-    def client(self, cluster: str) -> AsyncMongoClient:
+    def client(self, cluster: str) -> Client:
         """The shared client of ``cluster``, created on first use.
 
         Raises:
@@ -86,7 +86,7 @@ class ClientRegistry:
             self._clients[cluster] = client
         return client
 
-    def database(self, location: DatabaseLocation) -> AsyncDatabase:
+    def database(self, location: DatabaseLocation) -> Database:
         """A handle on one database of one cluster."""
         return self.client(location.cluster)[location.name]
 

@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from tenancy.databases.batches import (
@@ -58,6 +57,7 @@ from tenancy.databases.specs import (
 )
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import utcnow
+from tenancy.mongo_types import Database
 from tenancy.naming import check_no_case_twin
 from tenancy.reports import Status
 
@@ -79,7 +79,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 async def export_database(
-    db: AsyncDatabase,
+    db: Database,
     directory: str | os.PathLike[str],
     *,
     collections: Sequence[str] | None = None,
@@ -171,7 +171,7 @@ def _swap_into_place(tmp: Path, dest: Path) -> None:
 
 
 async def _export_collection(
-    db: AsyncDatabase,
+    db: Database,
     spec: CollectionSpec,
     tmp: Path,
     taken: set[str],
@@ -222,7 +222,7 @@ async def _export_collection(
 
 async def holds_dump(
     manifest: dict[str, Any],
-    db: AsyncDatabase,
+    db: Database,
     *,
     ignore: Sequence[str] = (),
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -247,7 +247,7 @@ async def holds_dump(
 
 async def import_database(
     directory: str | os.PathLike[str],
-    db: AsyncDatabase,
+    db: Database,
     *,
     overwrite: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -345,7 +345,7 @@ async def import_database(
 async def _import_collection(
     root: Path,
     entry: dict[str, Any],
-    db: AsyncDatabase,
+    db: Database,
     item: CollectionResult,
     existing: set[str],
     *,
@@ -388,7 +388,7 @@ async def _import_collection(
 
 
 async def _verify_import(
-    db: AsyncDatabase,
+    db: Database,
     entry: dict[str, Any],
     item: CollectionResult,
     batch_size: int,

@@ -214,8 +214,9 @@ class ErrorCode(StrEnum):
         CodeInfo(
             _REQUEST,
             429,
-            "The tenant's requests per minute, or the login attempts of an account or address, "
-            "are used up; `extensions.retryAfter` and `Retry-After` give the seconds to wait.",
+            "The tenant's requests per minute, or the login attempts or booking look-ups of an "
+            "address, account or number, are used up; `extensions.retryAfter` and `Retry-After` "
+            "give the seconds to wait.",
         ),
     )
     BAD_REQUEST = (
@@ -296,6 +297,32 @@ class ErrorCode(StrEnum):
     CHECKSUM_MISMATCH = (
         "CHECKSUM_MISMATCH",
         CodeInfo(_OPERATOR, None, "The code of an applied migration changed after it ran."),
+    )
+    OUTSIDE_AVAILABILITY = (
+        "OUTSIDE_AVAILABILITY",
+        CodeInfo(
+            _PAYLOAD,
+            None,
+            "The time is outside the location's or staff member's working hours (or not one of "
+            "the service's start times); `availableSlots` lists the free ones.",
+        ),
+    )
+    TOO_SOON = (
+        "TOO_SOON",
+        CodeInfo(_PAYLOAD, None, "The time is in the past or inside the service's minimum notice."),
+    )
+    TOO_FAR = (
+        "TOO_FAR",
+        CodeInfo(_PAYLOAD, None, "The time is beyond how far ahead the service can be booked."),
+    )
+    CANCELLATION_WINDOW_CLOSED = (
+        "CANCELLATION_WINDOW_CLOSED",
+        CodeInfo(
+            _PAYLOAD,
+            None,
+            "The customer can no longer cancel this booking themselves: it starts within the "
+            "tenant's cancellation window, or the tenant takes no online cancellations.",
+        ),
     )
 
 

@@ -9,10 +9,11 @@ silently drops options such as ``partialFilterExpression`` and
 from __future__ import annotations
 
 from pymongo import IndexModel
-from pymongo.asynchronous.collection import AsyncCollection
+
+from tenancy.mongo_types import Collection
 
 
-async def apply_indexes(collection: AsyncCollection, indexes: list[IndexModel]) -> None:
+async def apply_indexes(collection: Collection, indexes: list[IndexModel]) -> None:
     """Create ``indexes`` on ``collection`` with all their options (idempotent)."""
     for model in indexes:
         options = dict(model.document)

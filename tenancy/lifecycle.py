@@ -38,6 +38,7 @@ from tenancy.passwords import MIN_PASSWORD_LENGTH, hash_password
 from tenancy.platform import email_key
 from tenancy.runtime import Runtime
 from tenancy.settings import DEFAULT_CLUSTER
+from tenancy.tenant_settings import TenantSettingsUpdate, check_language, settings_changes
 from tenancy.validation import check_currency, check_email, check_timezone
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ async def provision_tenant(runtime: Runtime, request: ProvisionRequest, actor: s
     _check_password(request.owner_password, ["input", "ownerPassword"])
     settings = TenantSettings(
         timezone=check_timezone(request.timezone, ["input", "timezone"]),
-        language=request.language,
+        language=check_language(request.language, ["input", "language"]),
         currency=check_currency(request.currency, ["input", "currency"]),
         confirmation_prefix=(request.confirmation_prefix or slug[:2]).upper(),
     )
@@ -208,7 +209,7 @@ async def update_tenant(runtime: Runtime, slug: str, update: TenantUpdate, actor
     if update.timezone is not None:
         changes["settings.timezone"] = check_timezone(update.timezone, ["input", "timezone"])
     if update.language is not None:
-        changes["settings.language"] = update.language
+        changes["settings.language"] = check_language(update.language, ["input", "language"])
     if update.currency is not None:
         changes["settings.currency"] = check_currency(update.currency, ["input", "currency"])
     if update.email_sender is not None:
@@ -231,6 +232,31 @@ async def update_tenant(runtime: Runtime, slug: str, update: TenantUpdate, actor
     updated = await runtime.store.update_tenant(tenant.id, changes)
     runtime.registry.invalidate(slug)
     await audit(runtime, actor, "tenant.update", slug, {"fields": sorted(changes)})
+    return updated
+
+
+async def update_tenant_settings(
+    runtime: Runtime, slug: str, update: TenantSettingsUpdate, actor: str
+) -> Tenant:
+    """Change a tenant's own settings (``updateTenantSettings``: its admins, super-admins).
+
+    Only the fields of ``TenantSettingsUpdate`` (name, time zone, language,
+    currency, sender, branding, booking policy); plan, status, limits and
+    domains are not reachable here. Omitted fields stay as they are. The
+    change is one ``$set`` of the named paths, audit-logged as
+    ``tenant.settings.update`` with the fields it changed, and the registry
+    cache of the tenant is invalidated.
+
+    Raises:
+        AppError: TENANT_NOT_FOUND, VALIDATION_FAILED (the field at fault).
+    """
+    tenant = await get_tenant(runtime, slug)
+    changes = settings_changes(update)
+    if not changes:
+        return tenant
+    updated = await runtime.store.update_tenant(tenant.id, changes)
+    runtime.registry.invalidate(slug)
+    await audit(runtime, actor, "tenant.settings.update", slug, {"fields": sorted(changes)})
     return updated
 
 

@@ -42,6 +42,7 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 from tenancy.errors import AppError, ErrorCode
+from tenancy.mongo_types import RawDocument
 
 SECANTUS_VERSION = "0.7.0b3"  # pinned in pyproject.toml; tested with this version
 REPLICA_SET = "secantus"
@@ -104,7 +105,7 @@ def pid_alive(pid: int) -> bool:
 def answers(url: str, timeout_seconds: float = 2.0) -> bool:
     """True when a MongoDB server at ``url`` answers ``ping`` within the timeout."""
     timeout_ms = int(timeout_seconds * 1000)
-    client: MongoClient = MongoClient(
+    client: MongoClient[RawDocument] = MongoClient(
         url, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
     )
     try:

@@ -68,6 +68,9 @@ class TenantStatus(StrEnum):
     DELETED = "deleted"
 
 
+#: Upper bound of ``BookingPolicy.cancellation_window_hours`` (30 days).
+MAX_CANCELLATION_WINDOW_HOURS = 720
+
 SERVED_STATUSES = frozenset({TenantStatus.TRIAL, TenantStatus.ACTIVE, TenantStatus.PAST_DUE})
 
 
@@ -108,14 +111,49 @@ class Plan(Document):
     stripe_price_id_yearly: str | None = None
 
 
+class Branding(BaseModel):
+    """How a tenant's public booking site looks: colours ``#RRGGBB``, an https logo URL.
+
+    ``None`` means "not set" (the site's own default).
+    """
+
+    primary_color: str | None = None
+    secondary_color: str | None = None
+    logo_url: str | None = None
+
+
+class BookingPolicy(BaseModel):
+    """Rules a tenant sets for its customers' own actions on their bookings.
+
+    Attributes:
+        cancellation_window_hours: a customer may cancel a booking themselves
+            (``cancelBookingByCustomer``) only while its start is MORE than
+            this many hours away; 0 allows it until the start.
+        allow_customer_cancellation: ``False`` switches cancelling by the
+            customer off (staff still cancel).
+    """
+
+    cancellation_window_hours: int = Field(default=24, ge=0, le=MAX_CANCELLATION_WINDOW_HOURS)
+    allow_customer_cancellation: bool = True
+
+
 class TenantSettings(BaseModel):
-    """Per-tenant preferences. ``timezone`` is an IANA zone name."""
+    """Per-tenant preferences. ``timezone`` is an IANA zone name.
+
+    Records written before branding, sender name and booking policy existed
+    read with these defaults (24-hour cancellation window, nothing branded).
+    ``email_sender`` is the sender address of the tenant's emails,
+    ``sender_name`` the name shown with it.
+    """
 
     timezone: str = "Europe/Istanbul"
     language: str = "tr"
     currency: str = "TRY"
     confirmation_prefix: str = "BK"
     email_sender: str | None = None
+    sender_name: str | None = None
+    branding: Branding = Field(default_factory=Branding)
+    booking_policy: BookingPolicy = Field(default_factory=BookingPolicy)
 
 
 class Subscription(BaseModel):

@@ -17,9 +17,9 @@ from typing import Any
 
 from bson import ObjectId, json_util
 from bson.errors import BSONError
-from pymongo.asynchronous.collection import AsyncCollection
 
 from tenancy.errors import validation_error
+from tenancy.mongo_types import Collection
 
 SortSpec = list[tuple[str, int]]
 _JSON = json_util.JSONOptions(json_mode=json_util.JSONMode.CANONICAL, tz_aware=True)
@@ -112,7 +112,7 @@ def keyset_filter(sort: SortSpec, values: list[Any]) -> dict[str, Any]:
 
 
 async def fetch_page(
-    collection: AsyncCollection,
+    collection: Collection,
     query: dict[str, Any],
     *,
     sort_name: str,

@@ -20,7 +20,6 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from tenancy import quota
@@ -35,6 +34,7 @@ from tenancy.models import (
     User,
     utcnow,
 )
+from tenancy.mongo_types import Database
 from tenancy.naming import database_key
 from tenancy.pagination import Page, fetch_page
 
@@ -137,7 +137,7 @@ class PlatformStore:
         db: the platform database handle.
     """
 
-    def __init__(self, db: AsyncDatabase | Callable[[], AsyncDatabase]) -> None:
+    def __init__(self, db: Database | Callable[[], Database]) -> None:
         """Args:
         db: the platform database, or a function that returns it on each use
             (the embedded server's address is known only once it runs).
@@ -147,7 +147,7 @@ class PlatformStore:
         self.instance_id: str | None = None
 
     @property
-    def db(self) -> AsyncDatabase:
+    def db(self) -> Database:
         """The platform database handle."""
         return self._db() if callable(self._db) else self._db
 

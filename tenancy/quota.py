@@ -13,13 +13,14 @@ from __future__ import annotations
 from contextlib import suppress
 
 from pymongo import ReturnDocument
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
+
+from tenancy.mongo_types import Database
 
 COUNTERS = "counters"  # the same collection name in the platform and tenant databases
 
 
-async def reserve(db: AsyncDatabase, counter: str, limit: int | None) -> bool:
+async def reserve(db: Database, counter: str, limit: int | None) -> bool:
     """Take one unit of ``counter``; False when the limit is reached (``None``: unlimited)."""
     if limit is None:
         await db[COUNTERS].update_one({"_id": counter}, {"$inc": {"value": 1}}, upsert=True)
@@ -40,17 +41,17 @@ async def reserve(db: AsyncDatabase, counter: str, limit: int | None) -> bool:
     return doc is not None
 
 
-async def release(db: AsyncDatabase, counter: str) -> None:
+async def release(db: Database, counter: str) -> None:
     """Give one unit back (after a failed insert or a delete)."""
     await db[COUNTERS].update_one({"_id": counter, "value": {"$gt": 0}}, {"$inc": {"value": -1}})
 
 
-async def set_usage(db: AsyncDatabase, counter: str, value: int) -> None:
+async def set_usage(db: Database, counter: str, value: int) -> None:
     """Set a counter to a recounted value (seeding, imports, repairs)."""
     await db[COUNTERS].update_one({"_id": counter}, {"$set": {"value": value}}, upsert=True)
 
 
-async def ensure_counter(db: AsyncDatabase, counter: str, current: int) -> None:
+async def ensure_counter(db: Database, counter: str, current: int) -> None:
     """Create ``counter`` at ``current`` if it does not exist yet (first use on old data)."""
     with suppress(DuplicateKeyError):  # created concurrently by another request: same value
         await db[COUNTERS].update_one(
@@ -58,6 +59,6 @@ async def ensure_counter(db: AsyncDatabase, counter: str, current: int) -> None:
         )
 
 
-async def usage(db: AsyncDatabase, counter: str) -> int:
+async def usage(db: Database, counter: str) -> int:
     doc = await db[COUNTERS].find_one({"_id": counter})
     return int(doc["value"]) if doc else 0

@@ -9,11 +9,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from tenancy.clients import ClientRegistry
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import DatabaseLocation, Tenant
+from tenancy.mongo_types import Database
 from tenancy.plans import ensure_default_plans
 from tenancy.platform import PlatformStore
 from tenancy.registry import TenantRegistry
@@ -87,7 +86,7 @@ class Runtime:
             if error.code != ErrorCode.MIGRATION_LOCKED:  # another process is doing it
                 raise
 
-    def tenant_database(self, tenant: Tenant) -> AsyncDatabase:
+    def tenant_database(self, tenant: Tenant) -> Database:
         """The handle bound to this tenant's own database (cluster + name from its record)."""
         return self.clients.database(tenant.database)
 

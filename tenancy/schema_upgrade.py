@@ -19,12 +19,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
-from pymongo.asynchronous.database import AsyncDatabase
+from tenancy.mongo_types import Database
 
 #: Which migrations apply: those of the platform database or of a tenant database.
 SchemaScope = Literal["platform", "tenant"]
 
-SchemaUpgrader = Callable[[AsyncDatabase, SchemaScope, str], Awaitable[object]]
+SchemaUpgrader = Callable[[Database, SchemaScope, str], Awaitable[object]]
 """``await upgrade(db, scope, actor)``: apply every pending migration of ``scope``
 to ``db``, recording each (``actor`` is who asked, for the record).
 

@@ -77,6 +77,20 @@ class Settings(BaseSettings):
     login_attempts_per_address: str = Field(
         default="50/15 minutes", description="login attempts per client address"
     )
+    discount_code_checks_per_address: str = Field(
+        default="30/15 minutes",
+        description="validateDiscountCode calls (and anonymous bookings naming a code) per "
+        "client address; on with the login limit",
+    )
+    booking_lookup_rate_limit_enabled: bool = True
+    booking_lookup_attempts_per_address: str = Field(
+        default="30/15 minutes",
+        description="bookingLookup / cancelBookingByCustomer attempts per client address",
+    )
+    booking_lookup_attempts_per_number: str = Field(
+        default="10/15 minutes",
+        description="bookingLookup / cancelBookingByCustomer attempts per confirmation number",
+    )
     trusted_proxies: list[str] = Field(
         default_factory=list,
         description="Proxy addresses/CIDRs whose X-Forwarded-For is believed; others' is ignored.",
@@ -132,7 +146,13 @@ class Settings(BaseSettings):
             raise ValueError("tenant_db_prefix must be 1-10 chars of [a-z0-9_], starting a-z")
         return value
 
-    @field_validator("login_attempts_per_account", "login_attempts_per_address")
+    @field_validator(
+        "login_attempts_per_account",
+        "login_attempts_per_address",
+        "discount_code_checks_per_address",
+        "booking_lookup_attempts_per_address",
+        "booking_lookup_attempts_per_number",
+    )
     @classmethod
     def _check_rate(cls, value: str) -> str:
         try:

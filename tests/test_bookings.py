@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -181,8 +181,10 @@ class West:
 
 @pytest.fixture
 async def west(runtime: Runtime, gql: GraphQLClient) -> West:
-    # Only the west-nipt demo tenant (the whole demo takes ten times longer to seed).
-    await _seed_tenant(runtime, DEMO_TENANTS[0])
+    # Only the west-nipt demo tenant (the whole demo takes ten times longer to seed),
+    # without its schedule: these tests book any time (no hours set: unrestricted);
+    # tests/test_scheduling.py covers the scheduling rules.
+    await _seed_tenant(runtime, replace(DEMO_TENANTS[0], schedule=None))
     demo = runtime
     token = await gql.token("west-nipt")
     tenant = await demo.store.tenant_by_slug("west-nipt")
@@ -569,7 +571,10 @@ async def test_times_without_offset_or_with_seconds_are_refused(west: West, star
 
 async def test_utc_and_offset_times_are_the_same_instant(west: West):
     a = await west.create(startsAt="2030-03-10T07:00:00Z")
-    b = await west.create(startsAt="2030-03-10T10:00:00+03:00")
+    # another service: without location or staff, the service is the resource (one at a time)
+    b = await west.create(
+        startsAt="2030-03-10T10:00:00+03:00", serviceId=west.services["momguard"]["id"]
+    )
     assert a["startsAt"] == b["startsAt"] == "2030-03-10T07:00:00+00:00"
 
 

@@ -266,7 +266,7 @@ async def test_interrupted_copy_resumes_skips_done_collections_without_duplicate
     assert failed.status is Status.FAILED and "AutoReconnect" in failed.error.message
     assert first.collection("customers").status is Status.OK  # before sessions
     assert first.collection("types").status is Status.NOT_RUN  # after sessions
-    assert [c.name for c in first.failed] == ["sessions", "types"]
+    assert [c.name for c in first.failed] == ["sessions", "staff", "types"]  # it, and all after
     assert first.to_dict()["status"] == "failed"
     assert STATE_COLLECTION in await plain_target.list_collection_names()
     # 2 full batches plus half of the third landed before the "connection loss".

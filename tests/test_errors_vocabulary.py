@@ -32,9 +32,10 @@ import re
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -46,8 +47,15 @@ from typer.testing import CliRunner
 
 import tenancy.clients as clients_module
 from domain.customers import CustomerService
+from domain.documents import ServiceDocument
 from graphql_api.app import create_app
-from graphql_api.demo import DEMO_PASSWORD, DEMO_TENANTS, SUPER_ADMIN_EMAIL, _seed_tenant
+from graphql_api.demo import (
+    DEMO_PASSWORD,
+    DEMO_TENANTS,
+    SUPER_ADMIN_EMAIL,
+    _seed_tenant,
+    next_holiday,
+)
 from graphql_api.errors import REQUEST_LEVEL_CODES, error_body, format_error, mutation_payload
 from graphql_api.rate_limit import TenantRateLimiter
 from graphql_api.schema import schema as served_schema
@@ -479,8 +487,8 @@ LOGIN = """mutation($email: String!, $password: String!) {
   login(email: $email, password: $password) { token userErrors { field code message } } }"""
 DELETE_CUSTOMER = """mutation($id: ID!) {
   deleteCustomer(id: $id) { customer { id } userErrors { field code message } } }"""
-CREATE_BOOKING = """mutation($input: CreateBookingInput!) {
-  createBooking(input: $input) { booking { id } userErrors { field code message } } }"""
+CREATE_BOOKING = """mutation($input: CreateBookingInput!) { createBooking(input: $input) {
+  booking { id confirmationNumber } userErrors { field code message } } }"""
 REACTIVATE = """mutation($slug: String!) {
   reactivateTenant(slug: $slug) { tenant { slug } userErrors { field code message } } }"""
 DELETE_TENANT = """mutation($slug: String!) {
@@ -519,8 +527,18 @@ async def _invalid_transition(w: World) -> Any:
     return await w.mutate(REACTIVATE, token=w.root, slug=SLUG)  # it is active
 
 
+def _open_day() -> date:
+    """A day next week on which west-nipt's demo locations are open (Mon-Sat, not a holiday)."""
+    today = datetime.now(UTC).astimezone(ZoneInfo("Europe/Istanbul")).date()
+    day = today + timedelta(days=7)
+    while day.weekday() == 6 or day == next_holiday(today):
+        day += timedelta(days=1)
+    return day
+
+
 def _booking(ids: dict[str, str], key: str, hour: int) -> dict[str, Any]:
-    return {**ids, "startsAt": f"2030-03-18T{hour:02d}:00:00+03:00", "idempotencyKey": key}
+    starts = f"{_open_day().isoformat()}T{hour:02d}:00:00+03:00"  # inside the demo's hours
+    return {**ids, "startsAt": starts, "idempotencyKey": key}
 
 
 async def _slot_taken(w: World) -> Any:
@@ -533,6 +551,23 @@ async def _idempotency_key_reused(w: World) -> Any:
     ids = await w.ids()
     assert (await w.mutate(CREATE_BOOKING, input=_booking(ids, "k-1", 10)))["userErrors"] == []
     return await w.mutate(CREATE_BOOKING, input=_booking(ids, "k-1", 11))
+
+
+async def _outside_availability(w: World) -> Any:
+    return await w.mutate(CREATE_BOOKING, input=_booking(await w.ids(), "k-1", 20))  # closed
+
+
+async def _too_soon(w: World) -> Any:
+    soon = datetime.now(UTC) + timedelta(minutes=30)  # inside the demo's 2 h notice
+    starts = soon.replace(minute=soon.minute - soon.minute % 5, second=0, microsecond=0)
+    fields = {**await w.ids(), "startsAt": starts.isoformat()}
+    return await w.mutate(CREATE_BOOKING, input=fields)
+
+
+async def _too_far(w: World) -> Any:
+    return await w.mutate(
+        CREATE_BOOKING, input={**await w.ids(), "startsAt": "2030-03-18T10:00:00+03:00"}
+    )  # beyond the demo's 90-day horizon
 
 
 async def _locked(w: World) -> Any:
@@ -561,6 +596,33 @@ async def _document_too_large(w: World) -> Any:
     return await w.mutate(CREATE_CUSTOMER, name="Ayse")
 
 
+CANCEL_BY_CUSTOMER = """mutation($n: String!, $e: String!) {
+  cancelBookingByCustomer(confirmationNumber: $n, email: $e) {
+    booking { status } userErrors { field code message } } }"""
+
+
+async def _cancellation_window_closed(w: World) -> Any:
+    # A booking an hour from now (a service without notice rules, no location);
+    # the tenant's default window is 24 hours.
+    tenant = await w.runtime.store.tenant_by_slug(SLUG)
+    assert tenant is not None
+    service = ServiceDocument(
+        code="window", name="Window", duration_minutes=30, price_minor=0, currency="TRY"
+    )
+    await w.runtime.tenant_database(tenant)["services"].insert_one(service.to_mongo())
+    at = (utcnow() + timedelta(hours=1)).replace(second=0, microsecond=0)
+    at += timedelta(minutes=(-at.minute) % 5)
+    customer = {"name": "Ayse", "email": "ayse@example.com"}
+    booked = await w.gql(
+        CREATE_BOOKING,
+        {"input": {"serviceId": str(service.id), "startsAt": at.isoformat(), "customer": customer}},
+        tenant=SLUG,
+    )
+    number = booked["data"]["createBooking"]["booking"]["confirmationNumber"]
+    result = await w.gql(CANCEL_BY_CUSTOMER, {"n": number, "e": customer["email"]}, tenant=SLUG)
+    return result["data"]["cancelBookingByCustomer"]
+
+
 MUTATION_PRODUCERS: dict[ErrorCode, Callable[[World], Awaitable[Any]]] = {
     ErrorCode.INVALID_CREDENTIALS: _invalid_credentials,
     ErrorCode.VALIDATION_FAILED: _validation_failed_input,
@@ -573,6 +635,10 @@ MUTATION_PRODUCERS: dict[ErrorCode, Callable[[World], Awaitable[Any]]] = {
     ErrorCode.LOCKED: _locked,
     ErrorCode.BACKUP_FAILED: _backup_failed,
     ErrorCode.PAYLOAD_TOO_LARGE: _document_too_large,
+    ErrorCode.OUTSIDE_AVAILABILITY: _outside_availability,
+    ErrorCode.TOO_SOON: _too_soon,
+    ErrorCode.TOO_FAR: _too_far,
+    ErrorCode.CANCELLATION_WINDOW_CLOSED: _cancellation_window_closed,
 }
 
 
@@ -756,15 +822,15 @@ def _migration_irreversible(op: Operator) -> ErrorCode | None:
     # Not reachable through tenantctl: it has no rollback command. The
     # runner's rollback refuses to pass a migration without a down step.
     from migrations.database import rollback_database
-    from migrations.registry import default_registry
+    from migrations.registry import discover
 
     assert op.provision().exit_code == 0
-    every = len(default_registry().for_scope("tenant"))  # down to 0001, which has no down
+    steps = len(discover("tenant"))  # all of them: 0001 has no down step
 
     async def rollback() -> ErrorCode | None:
         client = clients_module.open_client(op.backend.url())
         try:
-            result = await rollback_database(client[ACME_DB], "tenant", actor="test", steps=every)
+            result = await rollback_database(client[ACME_DB], "tenant", actor="test", steps=steps)
         finally:
             await client.close()
         return result.error.code if result.error else None

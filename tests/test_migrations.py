@@ -45,10 +45,13 @@ PLATFORM_MIGRATIONS = [
     "0003_ascii_custom_domains",
     "0004_notification_due",
 ]
+# The real tenant migrations, in order (a new migration adds its id here).
 TENANT_MIGRATIONS = [
     "0001_initial_schema",
     "0002_backfill_customer_name_key",
-    "0006_notification_outbox_indexes",
+    "0003_staff_and_booking_resources",
+    "0004_discount_code_keys",
+    "0005_notification_outbox_indexes",
 ]
 
 # -- a test registry whose migrations record what they do ----------------------
@@ -173,7 +176,7 @@ def test_registry_discovers_the_real_migrations_in_order() -> None:
     for migration in (*registry.for_scope("platform"), *tenant):
         assert len(migration.checksum) == 64
         assert migration.description
-    assert not tenant[0].reversible and tenant[1].reversible
+    assert not tenant[0].reversible and tenant[1].reversible and not tenant[2].reversible
 
 
 def test_registry_refuses_duplicate_numbers_and_bad_ids() -> None:
@@ -287,7 +290,9 @@ async def test_backfill_migration_sets_name_key_and_recounts(runtime: Runtime) -
     )
     await db["counters"].insert_one({"_id": "customers", "value": 42})
 
-    result = await migrate_database(db, "tenant", actor=ACTOR, to="0002_backfill_customer_name_key")
+    result = await migrate_database(
+        db, "tenant", actor=ACTOR, to="0002_backfill_customer_name_key"
+    )  # (0003 has no down step: stop before it, to roll 0002 back below)
     assert result.applied == ["0002_backfill_customer_name_key"], result.error
     keys = {d["name"]: d.get("name_key") async for d in db["customers"].find({})}
     assert keys["  Ömer ÇELİK "] == "  Ömer ÇELİK ".strip().casefold()

@@ -1,10 +1,12 @@
-"""The in-process mock's unique indexes (tests.mock_shims shims over mongomock).
+"""The in-process mock (tests.mock_shims shims over mongomock and pymongo-async-mock).
 
 Uniqueness must behave like a server: duplicates rejected on insert, update,
 insert_many and index builds over existing documents; documents outside a
 partial filter never conflict; sparse indexes skip documents without the
 fields. The checks must also cost O(1) filter evaluations per document
-(counted, not timed).
+(counted, not timed). The other shims each have a test below that fails
+without them: bulk updates after many collection handles, cursor iteration
+in O(N) (counted), an awaitable ``close``.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import mongomock
 import pytest
 from bson import Decimal128, ObjectId
 from mongomock import filtering
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from domain.collections import CUSTOMERS, TENANT_INDEXES
@@ -348,3 +351,92 @@ async def test_building_a_partial_unique_index_costs_o_n(
     counter.calls = 0
     await db[CUSTOMERS].insert_one({"email_key": "new@x"})  # the build's grouping is reused
     assert counter.calls <= 5
+
+
+# ------------------------------------------------------------ bulk updates (_fix_bulk_update_patch)
+
+
+async def test_bulk_updates_work_after_many_collection_handles(db: Any) -> None:
+    """pymongo-async-mock wraps ``add_update`` again for every collection it
+    hands out (a test suite opens thousands): without the shim, ``bulk_write``
+    nests past the recursion limit after about a thousand."""
+    await db.c.insert_many([{"_id": 1, "k": "a"}, {"_id": 2, "k": "b"}])
+    for i in range(1500):
+        db[f"other_{i}"]
+    result = await db["c"].bulk_write(
+        [
+            UpdateOne({"_id": 1}, {"$set": {"k": "x"}}),
+            UpdateOne({"_id": 3}, {"$set": {"k": "y"}}, upsert=True),
+        ]
+    )
+    assert (result.matched_count, result.modified_count, result.upserted_count) == (1, 1, 1)
+    assert await db.c.find({}).sort("_id", ASCENDING).to_list(None) == [
+        {"_id": 1, "k": "x"},
+        {"_id": 2, "k": "b"},
+        {"_id": 3, "k": "y"},
+    ]
+
+
+# ------------------------------------------------------------ cursors (_linear_cursor_iteration)
+
+
+class SliceCounter(list[Any]):
+    """A cursor's computed results that count the elements their slices copy."""
+
+    copied = 0
+
+    def __getitem__(self, index: Any) -> Any:
+        item = super().__getitem__(index)
+        if isinstance(index, slice):
+            self.copied += len(item)
+        return item
+
+
+def counted_cursor(cursor: Any) -> SliceCounter:
+    """Compute ``cursor``'s results once and swap in a counting copy (same content,
+    so mongomock does not compute them again)."""
+    cursor._compute_results()
+    counter = SliceCounter(cursor._results)
+    cursor._results = counter
+    return counter
+
+
+def test_iterating_a_cursor_copies_o_n_elements() -> None:
+    """As shipped, each ``next`` slices the remaining results: N^2 / 2 copies."""
+    collection = mongomock.MongoClient()["t"]["c"]
+    collection.insert_many([{"_id": i} for i in range(N)])
+    cursor = collection.find({}).sort("_id", ASCENDING)
+    counter = counted_cursor(cursor)
+    assert [doc["_id"] for doc in cursor] == list(range(N))
+    assert counter.copied <= N
+
+
+@pytest.mark.parametrize(
+    ("skip", "limit", "expected"),
+    [
+        (0, 0, list(range(10))),
+        (3, 0, list(range(3, 10))),
+        (3, 4, [3, 4, 5, 6]),
+        (3, -4, [3, 4, 5, 6]),  # a negative limit: one batch of |limit|
+        (8, 5, [8, 9]),
+        (12, 2, []),
+    ],
+)
+async def test_cursor_skip_and_limit_select_the_same_documents(
+    db: Any, skip: int, limit: int, expected: list[int]
+) -> None:
+    await db.c.insert_many([{"_id": i} for i in range(10)])
+    docs = await db.c.find({}).sort("_id", ASCENDING).skip(skip).limit(limit).to_list(None)
+    assert [doc["_id"] for doc in docs] == expected
+
+
+# ------------------------------------------------------------ close (_awaitable_close)
+
+
+async def test_client_close_is_awaitable_like_async_mongo_client() -> None:
+    """``AsyncMongoClient.close`` is a coroutine; the mock's was a plain method
+    returning None (``await`` raised TypeError)."""
+    client = new_mock_client()
+    await client["t"].c.insert_one({"_id": 1})
+    await client.close()
+    assert await client["t"].c.find_one({"_id": 1}) == {"_id": 1}

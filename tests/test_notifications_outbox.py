@@ -12,7 +12,7 @@ from domain.collections import BOOKINGS, LEGACY_NOTIFICATIONS, NOTIFICATION_OUTB
 from domain.outbox import STAGED_ABANDON, STAGED_CHECK, message_key
 from domain.outbox_queue import claim, resolve_staged
 from migrations.platform import m0004_notification_due as m0004
-from migrations.tenant import m0006_notification_outbox_indexes as m0006
+from migrations.tenant import m0005_notification_outbox_indexes as m0005
 from tenancy.models import DatabaseLocation, utcnow
 from tenancy.platform import NOTIFICATION_DUE
 from tenancy.runtime import Runtime
@@ -253,13 +253,13 @@ async def test_a_reminder_of_an_open_booking_goes_out_at_its_time(runtime: Runti
 
 
 async def test_the_outbox_migrations_create_their_indexes_idempotently(runtime: Runtime) -> None:
-    db = runtime.clients.database(DatabaseLocation(cluster="default", name="t_m0006"))
-    await m0006.up(db)
-    await m0006.up(db)  # idempotent
+    db = runtime.clients.database(DatabaseLocation(cluster="default", name="t_m0005"))
+    await m0005.up(db)
+    await m0005.up(db)  # idempotent
     names = set(await db[NOTIFICATION_OUTBOX].index_information())
     assert {"due", "booking", "status_created", "created"} <= names
     assert "booking" in await db[LEGACY_NOTIFICATIONS].index_information()
-    await m0006.down(db)
+    await m0005.down(db)
     assert set(await db[NOTIFICATION_OUTBOX].index_information()) == {"_id_", "due"}
     await m0004.up(runtime.store.db)
     assert "due" in await runtime.store.db[NOTIFICATION_DUE].index_information()

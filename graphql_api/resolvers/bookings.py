@@ -12,6 +12,7 @@ from domain.booking_rules import BookingAction
 from graphql_api.errors import mutation_payload
 from graphql_api.permissions import requires
 from graphql_api.resolvers.common import page_size
+from graphql_api.resolvers.discount_codes import count_code_check
 from graphql_api.types.booking import (
     Booking,
     BookingConnection,
@@ -82,6 +83,8 @@ class BookingMutations:
         """
 
         async def run() -> BookingPayload:
+            if input.referral_code and not info.context.principal.is_authenticated:
+                await count_code_check(info)  # a booking must not be a way to guess codes
             inline = input.customer
             request = svc.BookingRequest(
                 service_id=input.service_id,
@@ -91,6 +94,7 @@ class BookingMutations:
                 if inline
                 else None,
                 location_id=input.location_id,
+                staff_id=input.staff_id,
                 referral_code=input.referral_code,
                 notes=input.notes,
                 idempotency_key=input.idempotency_key,

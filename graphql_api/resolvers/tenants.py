@@ -1,4 +1,5 @@
-"""Tenant queries and the super-admin tenant lifecycle mutations.
+"""Tenant queries (the tenant, its public profile), the super-admin tenant lifecycle
+mutations and a tenant admin's own settings.
 
 The mutations call ``tenancy.lifecycle``, the same functions as the operator CLI.
 """
@@ -11,11 +12,15 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from domain.public_profile import public_catalog
 from graphql_api.errors import mutation_payload
 from graphql_api.permissions import requires
 from graphql_api.resolvers.common import page_size
+from graphql_api.types.catalog import Location, Service
 from graphql_api.types.common import UserError
 from graphql_api.types.tenant import (
+    BookingPolicy,
+    Branding,
     CountByKey,
     CreateTenantInput,
     DeleteTenantPayload,
@@ -26,11 +31,14 @@ from graphql_api.types.tenant import (
     TenantConnection,
     TenantFilter,
     TenantPayload,
+    TenantProfile,
     UpdateTenantInput,
+    UpdateTenantSettingsInput,
 )
 from tenancy import lifecycle, models
 from tenancy.errors import ErrorCode, validation_error
 from tenancy.operations import delete_tenant
+from tenancy.tenant_settings import TenantSettingsUpdate
 from tenancy.validation import parse_model
 
 
@@ -77,6 +85,24 @@ class TenantQueries:
             active_users=await store.count_all_users(),
         )
 
+    @strawberry.field(extensions=requires("tenant.profile"))
+    async def tenant_profile(self, info: Info) -> TenantProfile:
+        """The request's tenant as its public booking site shows it (anyone may read it)."""
+        tenant, db = info.context.require_tenant()
+        settings = tenant.settings
+        catalog = await public_catalog(db)
+        return TenantProfile(
+            slug=tenant.slug,
+            name=tenant.name,
+            timezone=settings.timezone,
+            language=settings.language,
+            currency=settings.currency,
+            branding=Branding.from_model(settings.branding),
+            booking_policy=BookingPolicy.from_model(settings.booking_policy),
+            services=[Service.from_doc(doc) for doc in catalog.services],
+            locations=[Location.from_doc(doc) for doc in catalog.locations],
+        )
+
     @strawberry.field(description="Active plans, cheapest first (public).")
     async def plans(self, info: Info) -> list[Plan]:
         return [Plan.from_model(p) for p in await info.context.runtime.store.plans()]
@@ -107,6 +133,27 @@ class TenantMutations:
                 info.context.principal.actor,
             )
             return TenantPayload(tenant=Tenant.from_model(tenant))
+
+        return await mutation_payload(TenantPayload, run)
+
+    @strawberry.mutation(extensions=requires("settings.write"))
+    async def update_tenant_settings(
+        self, info: Info, input: UpdateTenantSettingsInput
+    ) -> TenantPayload:
+        """Change the request's tenant's own settings (its admins; super-admins in the tenant).
+
+        Plan, status, limits and domains are not here: ``updateTenant`` (super-admin).
+        """
+
+        async def run() -> TenantPayload:
+            tenant, _ = info.context.require_tenant()
+            updated = await lifecycle.update_tenant_settings(
+                info.context.runtime,
+                tenant.slug,
+                TenantSettingsUpdate(**asdict(input)),
+                info.context.principal.actor,
+            )
+            return TenantPayload(tenant=Tenant.from_model(updated))
 
         return await mutation_payload(TenantPayload, run)
 

@@ -49,7 +49,15 @@ class Booking:
     created_at: datetime
     doc: strawberry.Private[dict[str, Any]]
 
-    @strawberry.field(description="Start in the tenant's time zone, ISO 8601 with offset.")
+    @strawberry.field(description="The staff member booked, if any.")
+    def staff_id(self) -> strawberry.ID | None:
+        staff = self.doc.get("staff_id")
+        return strawberry.ID(str(staff)) if staff else None
+
+    @strawberry.field(
+        description="Start in the booking's time zone (the location's, else the tenant's), "
+        "ISO 8601 with offset."
+    )
     def starts_at_local(self) -> str:
         return self.starts_at.astimezone(ZoneInfo(self.timezone)).isoformat()
 
@@ -142,6 +150,9 @@ class CreateBookingInput:
         default=None, description="New or returning customer, matched by email."
     )
     location_id: strawberry.ID | None = None
+    staff_id: strawberry.ID | None = strawberry.field(
+        default=None, description="A staff member offering the service (never double-booked)."
+    )
     referral_code: str | None = None
     notes: str | None = None
     idempotency_key: str | None = strawberry.field(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import strawberry
 
@@ -15,8 +16,9 @@ from tenancy.validation import currency_exponent
 ErrorCodeEnum = strawberry.enum(ErrorCode, name="ErrorCode", description="Stable error codes.")
 # Each value is described by its code's declared line (tenancy/errors.py).
 _definition = ErrorCodeEnum.__strawberry_definition__  # type: ignore[attr-defined]
+_codes = {code.value: code for code in ErrorCode}
 _definition.values = [
-    dataclasses.replace(value, description=ErrorCode(value.value).info.description)
+    dataclasses.replace(value, description=_codes[value.value].info.description)
     for value in _definition.values
 ]
 
@@ -73,7 +75,7 @@ class Connection(Generic[T]):
         return await self.page.count()
 
     @classmethod
-    def from_page(cls, page: Page, convert) -> Connection[T]:  # type: ignore[no-untyped-def]
+    def from_page(cls, page: Page, convert: Callable[[dict[str, Any]], T]) -> Connection[T]:
         edges = [
             Edge(cursor=cursor, node=convert(doc))
             for doc, cursor in zip(page.docs, page.cursors, strict=True)

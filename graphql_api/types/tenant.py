@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
+from graphql_api.types.catalog import Location, Service
 from graphql_api.types.common import Connection, Money, UserError
 from tenancy import models
 
@@ -69,13 +70,62 @@ class TenantSubscription:
         return Plan.from_model(plan) if plan else None
 
 
+@strawberry.type(description="How the tenant's public booking site looks.")
+class Branding:
+    primary_color: str | None = strawberry.field(description="#RRGGBB, or null (not set).")
+    secondary_color: str | None = strawberry.field(description="#RRGGBB, or null (not set).")
+    logo_url: str | None = strawberry.field(description="An https:// URL, or null.")
+
+    @classmethod
+    def from_model(cls, branding: models.Branding) -> Branding:
+        return cls(
+            primary_color=branding.primary_color,
+            secondary_color=branding.secondary_color,
+            logo_url=branding.logo_url,
+        )
+
+
+@strawberry.type(description="What customers may do with their own bookings.")
+class BookingPolicy:
+    cancellation_window_hours: int = strawberry.field(
+        description="A customer may cancel a booking themselves only while its start is more "
+        "than this many hours away."
+    )
+    allow_customer_cancellation: bool = strawberry.field(
+        description="False: customers cannot cancel online at all."
+    )
+
+    @classmethod
+    def from_model(cls, policy: models.BookingPolicy) -> BookingPolicy:
+        return cls(
+            cancellation_window_hours=policy.cancellation_window_hours,
+            allow_customer_cancellation=policy.allow_customer_cancellation,
+        )
+
+
 @strawberry.type
 class TenantSettings:
     timezone: str = strawberry.field(description="IANA time zone of appointment times.")
-    language: str
+    language: str = strawberry.field(description="BCP 47 language tag, e.g. tr or en-GB.")
     currency: str
     confirmation_prefix: str
-    email_sender: str | None
+    email_sender: str | None = strawberry.field(description="Sender address of emails.")
+    sender_name: str | None = strawberry.field(description="Sender name shown with it.")
+    branding: Branding
+    booking_policy: BookingPolicy
+
+    @classmethod
+    def from_model(cls, settings: models.TenantSettings) -> TenantSettings:
+        return cls(
+            timezone=settings.timezone,
+            language=settings.language,
+            currency=settings.currency,
+            confirmation_prefix=settings.confirmation_prefix,
+            email_sender=settings.email_sender,
+            sender_name=settings.sender_name,
+            branding=Branding.from_model(settings.branding),
+            booking_policy=BookingPolicy.from_model(settings.booking_policy),
+        )
 
 
 @strawberry.type(description="What the tenant uses of its plan limits.")
@@ -116,7 +166,7 @@ class Tenant:
             status_reason=tenant.status_reason,
             in_maintenance=tenant.maintenance is not None,
             domains=tenant.domains,
-            settings=TenantSettings(**tenant.settings.model_dump()),
+            settings=TenantSettings.from_model(tenant.settings),
             subscription=TenantSubscription(
                 plan_key=sub.plan_key,
                 status=sub.status,
@@ -177,6 +227,43 @@ class UpdateTenantInput:
     email_sender: str | None = None
     domains: list[str] | None = None
     plan_key: str | None = strawberry.field(default=None, description="Upgrade or downgrade.")
+
+
+@strawberry.input(
+    description="A tenant's own settings (tenant admins). Omitted fields stay as they are; "
+    "an empty string clears an optional text (sender, colours, logo)."
+)
+class UpdateTenantSettingsInput:
+    name: str | None = None
+    timezone: str | None = strawberry.field(default=None, description="IANA, e.g. Europe/Berlin.")
+    language: str | None = strawberry.field(default=None, description="BCP 47, e.g. tr, en-GB.")
+    currency: str | None = strawberry.field(default=None, description="ISO 4217, e.g. TRY.")
+    sender_name: str | None = strawberry.field(default=None, description="1-100 characters.")
+    sender_email: str | None = None
+    primary_color: str | None = strawberry.field(default=None, description="#RRGGBB.")
+    secondary_color: str | None = strawberry.field(default=None, description="#RRGGBB.")
+    logo_url: str | None = strawberry.field(
+        default=None, description="https:// only, at most 2048 characters."
+    )
+    cancellation_window_hours: int | None = strawberry.field(
+        default=None, description="0-720 hours."
+    )
+    allow_customer_cancellation: bool | None = None
+
+
+@strawberry.type(
+    description="What anyone may read about a tenant: no subscription, limits, usage or domains."
+)
+class TenantProfile:
+    slug: str
+    name: str
+    timezone: str
+    language: str
+    currency: str
+    branding: Branding
+    booking_policy: BookingPolicy
+    services: list[Service] = strawberry.field(description="Active services, by name.")
+    locations: list[Location] = strawberry.field(description="Active locations, by name.")
 
 
 @strawberry.type

@@ -8,16 +8,15 @@ existed. Later index or plan changes get their own migration.
 
 from __future__ import annotations
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from tenancy.indexes import apply_indexes
+from tenancy.mongo_types import Database
 from tenancy.plans import ensure_default_plans
 from tenancy.platform import PLATFORM_INDEXES, PlatformStore
 
 DESCRIPTION = "platform indexes (tenants, users, plans) and the default plans"
 
 
-async def up(db: AsyncDatabase) -> None:
+async def up(db: Database) -> None:
     """Create the platform indexes; insert the default plans when there are none."""
     for collection, indexes in PLATFORM_INDEXES.items():
         await apply_indexes(db[collection], indexes)

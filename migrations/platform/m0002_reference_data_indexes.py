@@ -10,9 +10,9 @@ imports run at once. The audit log gets an index for "latest first, per tenant".
 from __future__ import annotations
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
-from pymongo.asynchronous.database import AsyncDatabase
 
 from tenancy.indexes import apply_indexes
+from tenancy.mongo_types import Database
 
 DESCRIPTION = "unique keys of global_* reference data and feature_flags; audit_log index"
 
@@ -30,13 +30,13 @@ INDEXES: dict[str, list[IndexModel]] = {
 }
 
 
-async def up(db: AsyncDatabase) -> None:
+async def up(db: Database) -> None:
     """Create the indexes (idempotent)."""
     for collection, indexes in INDEXES.items():
         await apply_indexes(db[collection], indexes)
 
 
-async def down(db: AsyncDatabase) -> None:
+async def down(db: Database) -> None:
     """Drop the indexes again (the data stays)."""
     for collection, indexes in INDEXES.items():
         for index in indexes:

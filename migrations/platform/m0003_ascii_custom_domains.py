@@ -13,15 +13,15 @@ from __future__ import annotations
 
 from contextlib import suppress
 
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from tenancy.hostnames import to_ascii_hostname
+from tenancy.mongo_types import Database
 
 DESCRIPTION = "custom domains stored as punycode (IDNA) so that Host headers match them"
 
 
-async def up(db: AsyncDatabase) -> None:
+async def up(db: Database) -> None:
     """Rewrite non-ASCII domain claims and tenant domain lists (idempotent)."""
     async for claim in db["tenant_domains"].find({}):
         old = claim["_id"]

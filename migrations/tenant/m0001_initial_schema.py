@@ -8,14 +8,13 @@ makes the specific change), so existing tenants receive it too.
 
 from __future__ import annotations
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from domain.collections import ensure_tenant_schema
+from tenancy.mongo_types import Database
 
 DESCRIPTION = "tenant collections and indexes (customers, bookings, services, ...)"
 
 
-async def up(db: AsyncDatabase) -> None:
+async def up(db: Database) -> None:
     """Create the tenant collections and indexes that are missing."""
     await ensure_tenant_schema(db)
 

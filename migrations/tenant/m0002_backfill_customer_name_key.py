@@ -21,14 +21,13 @@ during the count can leave it one off, as any recount would.
 
 from __future__ import annotations
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from domain.collections import COUNTERS, CUSTOMERS
+from tenancy.mongo_types import Database
 
 DESCRIPTION = "backfill customers.name_key; recount the customers counter"
 
 
-async def up(db: AsyncDatabase) -> None:
+async def up(db: Database) -> None:
     """Set ``name_key`` where missing; set counter ``customers`` to the live count."""
     cursor = db[CUSTOMERS].find(
         {"name_key": None, "name": {"$type": "string"}}, projection={"name": 1}
@@ -42,6 +41,6 @@ async def up(db: AsyncDatabase) -> None:
     await db[COUNTERS].update_one({"_id": "customers"}, {"$set": {"value": live}}, upsert=True)
 
 
-async def down(db: AsyncDatabase) -> None:
+async def down(db: Database) -> None:
     """Nothing to undo: ``name_key`` and the recount are right for the 0001 code as well."""
     return None

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from pymongo.asynchronous.database import AsyncDatabase
 
 from scripts.commands.common import (
     ACTOR,
@@ -23,6 +22,7 @@ from tenancy.databases.results import OperationResult
 from tenancy.dump import export_database
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import DatabaseLocation
+from tenancy.mongo_types import Database
 from tenancy.operations import restore_tenant
 from tenancy.runtime import Runtime
 
@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
     app.command("copy")(copy_cmd)
 
 
-async def _tenant_db(runtime: Runtime, slug: str) -> AsyncDatabase:
+async def _tenant_db(runtime: Runtime, slug: str) -> Database:
     return runtime.tenant_database(await lifecycle.get_tenant(runtime, slug))
 
 

@@ -14,6 +14,7 @@ from tenancy.runtime import Runtime
 
 if TYPE_CHECKING:  # the importers load on use: other commands start faster
     from scripts.legacy.report import ImportReport
+    from tenancy.mongo_types import Client
 
 
 class LegacyKind(StrEnum):
@@ -93,7 +94,7 @@ def import_legacy_cmd(
         from pymongo import AsyncMongoClient
 
         timeout_ms = round(runtime.settings.cli_server_selection_timeout_seconds * 1000)
-        client: AsyncMongoClient = AsyncMongoClient(
+        client: Client = AsyncMongoClient(
             source_url, tz_aware=True, serverSelectionTimeoutMS=timeout_ms
         )
         try:

@@ -23,6 +23,7 @@ Runs are idempotent and resumable. Typical use from an operator command::
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from scripts.legacy.checkpoints import STATE_COLLECTION
 from scripts.legacy.clinics import ClinicsOptions, import_legacy_clinics
@@ -83,7 +84,7 @@ async def import_legacy(
     raise ValueError(f"unknown legacy source {kind!r}; choose one of {', '.join(DATABASES)}")
 
 
-def _common(options: ImportOptions | None) -> dict[str, object]:
+def _common(options: ImportOptions | None) -> dict[str, Any]:
     if options is None:
         return {}
     return {name: getattr(options, name) for name in ImportOptions.__dataclass_fields__}

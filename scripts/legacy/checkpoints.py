@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from scripts.legacy.report import Issue
 from tenancy.models import utcnow
+from tenancy.mongo_types import Database
 
 STATE_COLLECTION = "legacy_import_state"
 MAX_STORED_SKIPS = 10_000  # skipped records kept in a checkpoint, re-reported on resume
@@ -38,7 +37,7 @@ class Progress:
     started_at, updated_at, finished_at, summary}``.
     """
 
-    def __init__(self, db: AsyncDatabase) -> None:
+    def __init__(self, db: Database) -> None:
         self.collection = db[STATE_COLLECTION]
 
     async def begin(self, key: str) -> Checkpoint | None:

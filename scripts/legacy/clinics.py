@@ -41,8 +41,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from domain.collections import BOOKINGS, REFERRAL_CODES, SERVICES
 from scripts.legacy.clinics_bookings import ClinicBookings
 from scripts.legacy.clinics_mapping import (
@@ -69,8 +67,10 @@ from scripts.legacy.engine import Engine
 from scripts.legacy.preflight import check_sources
 from scripts.legacy.report import CollectionReport, ImportReport, Issue, Validation
 from scripts.legacy.sources import Source, require_sources
+from scripts.legacy.validation import ExtraCheck
 from scripts.legacy.writes import Mapped, MapResult, insert_once, per_doc
 from tenancy.models import utcnow
+from tenancy.mongo_types import Database
 from tenancy.runtime import Runtime
 
 
@@ -218,7 +218,7 @@ class ClinicsImport:
 
         async def run(docs: list[dict[str, Any]]) -> list[MapResult]:
             results = await inner(docs)
-            wanted: dict[str, tuple[AsyncDatabase, set[Any]]] = {}
+            wanted: dict[str, tuple[Database, set[Any]]] = {}
             for result in results:
                 for write in result.writes:
                     booking = write.check.get("booking_id")
@@ -272,7 +272,7 @@ class ClinicsImport:
                     Issue(tenant.slug, "tenant record missing or legacy_id differs")
                 )
         tenants_entry.validation = validation
-        extra = {id(self.entries["bookings"]): booking_money_problems}
+        extra: dict[int, ExtraCheck] = {id(self.entries["bookings"]): booking_money_problems}
         for collection in COLLECTIONS:
             if collection not in names:
                 continue

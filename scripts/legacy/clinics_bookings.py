@@ -12,8 +12,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from domain.booking_rules import OPEN_STATUSES, slot_starts
 from domain.collections import BOOKINGS, CUSTOMERS
 from domain.slots import SlotTaken, claim_slots, location_resource
@@ -39,6 +37,7 @@ from scripts.legacy.report import CollectionReport, ImportReport
 from scripts.legacy.sources import Source
 from scripts.legacy.writes import NO_ID_REASON, Mapped, MapResult, Skip, insert_once, source_id
 from tenancy.errors import AppError
+from tenancy.mongo_types import Database
 from tenancy.platform import email_key
 from tenancy.validation import check_email
 
@@ -276,7 +275,7 @@ class ClinicBookings:
         a legacy double booking is kept, reported as a warning, and only the
         first booking holds the slot.
         """
-        candidates: dict[str, tuple[AsyncDatabase, list[Any]]] = {}
+        candidates: dict[str, tuple[Database, list[Any]]] = {}
         for result in results:
             for write in result.writes:
                 if write.collection != BOOKINGS or write.ident in failed:
@@ -307,9 +306,7 @@ class ClinicBookings:
                     continue
                 await self._claim(db, booking, entry)
 
-    async def _claim(
-        self, db: AsyncDatabase, booking: dict[str, Any], entry: CollectionReport
-    ) -> None:
+    async def _claim(self, db: Database, booking: dict[str, Any], entry: CollectionReport) -> None:
         cells = slot_starts(booking["starts_at"], int(booking["duration_minutes"]))
         resource = location_resource(booking["location_id"])
         try:

@@ -14,8 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from domain.collections import LOCATIONS, REFERRAL_CODES, SERVICES
 from scripts.legacy.clinics_mapping import tenant_spec
 from scripts.legacy.clinics_spec import HEALTHCARE_PROVIDERS, ClinicsOptions
@@ -25,6 +23,7 @@ from scripts.legacy.sources import Source
 from scripts.legacy.tenants import TenantSpec, ensure_tenant
 from scripts.legacy.writes import Skip, source_id
 from tenancy.models import Tenant
+from tenancy.mongo_types import Database
 from tenancy.runtime import Runtime
 
 ORPHAN_REASON = "tenant_id {tenant_id!r} names no tenant in omega_shared.tenants"
@@ -54,7 +53,7 @@ class ClinicTenant:
     legacy_id: str
     slug: str
     tenant: Tenant
-    db: AsyncDatabase
+    db: Database
     services: dict[Any, dict[str, Any]] = field(default_factory=dict)
     locations: set[Any] = field(default_factory=set)
     referrals: dict[Any, tuple[str, int]] = field(default_factory=dict)
@@ -192,7 +191,7 @@ async def confirmation_prefixes(source: Source, wanted: set[str]) -> dict[str, s
     found: dict[str, str] = {}
     if not wanted:
         return found
-    iterator = source.iterate("bookings", on_error=lambda rid, msg: None).__aiter__()
+    iterator = source.iterate("bookings", on_error=lambda rid, msg: None)
     try:
         async for doc in iterator:
             legacy_tenant = doc.get("tenant_id")

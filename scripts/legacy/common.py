@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from domain.collections import BOOKINGS, COUNTERS, CUSTOMERS
 from domain.customers import COUNTER as CUSTOMER_COUNTER
 from domain.customers import CustomerStatus
 from scripts.legacy.convert import confirmation_parts, optional_utc
 from tenancy import quota
 from tenancy.models import PlanLimits
+from tenancy.mongo_types import Database
 from tenancy.settings import DEFAULT_CLUSTER
 
 CONFIRMATION_COUNTER = "confirmation_number"  # BookingService._next_confirmation_number
@@ -70,7 +69,7 @@ def carry(doc: dict[str, Any], used: set[str]) -> dict[str, Any]:
 
 
 async def update_counters(
-    db: AsyncDatabase, confirmation_prefix: str | None, plan_limits: PlanLimits
+    db: Database, confirmation_prefix: str | None, plan_limits: PlanLimits
 ) -> tuple[dict[str, int], list[str]]:
     """Set the tenant's counters after an import.
 
@@ -105,7 +104,7 @@ async def update_counters(
         await db[COUNTERS].update_one(
             {"_id": CONFIRMATION_COUNTER}, {"$max": {"value": highest}}, upsert=True
         )
-    doc = await db[COUNTERS].find_one({"_id": CONFIRMATION_COUNTER})
-    if doc is not None:
-        counters[CONFIRMATION_COUNTER] = int(doc["value"])
+    counter = await db[COUNTERS].find_one({"_id": CONFIRMATION_COUNTER})
+    if counter is not None:
+        counters[CONFIRMATION_COUNTER] = int(counter["value"])
     return counters, warnings

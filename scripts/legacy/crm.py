@@ -31,7 +31,7 @@ document mapping is in :mod:`scripts.legacy.crm_mapping`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -394,12 +394,13 @@ class CrmImport:
         return run
 
     def _tenant_mapper(self, collection: str, entry: CollectionReport) -> BatchMapper:
-        build = {
+        builders: dict[str, Callable[[dict[str, Any], Any], dict[str, Any]]] = {
             "customers": customer_from_legacy,
             "products": lambda doc, warn: product_from_legacy(doc),
             "leads": lambda doc, warn: lead_from_legacy(doc),
             "calendar_events": lambda doc, warn: event_from_legacy(doc),
-        }[collection]
+        }
+        build = builders[collection]
         target = TENANT_COLLECTIONS[collection]
         checks: dict[str, tuple[str, ...] | None] = {"customers": CUSTOMER_CHECK_FIELDS}
 

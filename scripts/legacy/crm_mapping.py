@@ -69,7 +69,8 @@ def plan_from_package(doc: dict[str, Any]) -> tuple[str, dict[str, Any], dict[st
         currency = check_currency(str(doc.get("currency") or "TRY"))
     except AppError as exc:
         raise Skip(exc.message) from None
-    features = doc.get("features") if isinstance(doc.get("features"), dict) else {}
+    raw_features = doc.get("features")
+    features = raw_features if isinstance(raw_features, dict) else {}
     names = [flag for flag in PACKAGE_FEATURE_FLAGS if features.get(flag) is True]
     for flag in features.get("feature_flags") or []:
         if isinstance(flag, str) and flag not in names:

@@ -40,8 +40,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from domain.collections import CUSTOMERS
 from scripts.legacy.convert import ConversionError, oldest_first, snake_fields, text_or_none
 from scripts.legacy.report import Merge
@@ -54,6 +52,7 @@ from scripts.legacy.writes import (
     write_error_reason,
     write_one,
 )
+from tenancy.mongo_types import Database
 
 LOOKUP_CHUNK = 500  # email keys per owner lookup query
 OLDEST_RULE = "the oldest record (created_at, then lowest _id) is kept, the others merged into it"
@@ -149,7 +148,7 @@ class CustomerMerges:
         check_fields: fields the validation compares on a target made by this import.
     """
 
-    db: AsyncDatabase
+    db: Database
     target: str
     build: BuildCustomer
     marker: str

@@ -24,11 +24,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from domain.collections import BOOKINGS
 from scripts.legacy.convert import derived_id
 from scripts.legacy.report import Merge
+from tenancy.mongo_types import Database
 
 PATIENT_RULE = (
     "the patient of the oldest booking (created_at, then lowest _id) names the customer; "
@@ -117,7 +116,7 @@ class PatientPlan:
     def __len__(self) -> int:
         return len(self._groups)
 
-    async def merges(self, databases: dict[str, AsyncDatabase]) -> list[Merge]:
+    async def merges(self, databases: dict[str, Database]) -> list[Merge]:
         """The report's listing: per shared address, the customer made for it, the kept
         booking and the merged ones, as the tenant database has them (read back, so a
         resumed run lists the bookings of the earlier run too).

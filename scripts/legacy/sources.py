@@ -13,16 +13,16 @@ memory and an interrupted run can resume at a position.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from datetime import UTC
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from bson import json_util
 from bson.errors import InvalidBSON
-from pymongo.asynchronous.database import AsyncDatabase
 
 from tenancy.errors import AppError, ErrorCode
+from tenancy.mongo_types import Database
 
 # Relaxed Extended JSON in, tz-aware UTC datetimes out ($date), Decimal128 kept.
 JSON_OPTIONS = json_util.JSONOptions(
@@ -67,8 +67,10 @@ class Source(Protocol):
 
     def iterate(
         self, collection: str, *, on_error: ErrorHandler | None = None
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """The documents of ``collection`` in a stable order (empty if missing).
+
+        An async generator: a caller that stops early closes it (``aclose``).
 
         Records that cannot be read go to ``on_error`` and are not yielded;
         without a handler they raise :class:`SourceError`.
@@ -147,7 +149,7 @@ class DirectorySource:
 
     async def iterate(
         self, collection: str, *, on_error: ErrorHandler | None = None
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         for number, doc, problem in self.lines(collection):
             if doc is None:
                 if on_error is None:
@@ -186,7 +188,7 @@ class DatabaseSource:
         batch_size: cursor batch size.
     """
 
-    def __init__(self, db: AsyncDatabase, batch_size: int = 1000) -> None:
+    def __init__(self, db: Database, batch_size: int = 1000) -> None:
         self.db = db
         self.name = db.name
         self.batch_size = batch_size
@@ -203,7 +205,7 @@ class DatabaseSource:
 
     async def iterate(
         self, collection: str, *, on_error: ErrorHandler | None = None
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         cursor = self.db[collection].find({}).sort("_id", 1).batch_size(self.batch_size)
         async for doc in cursor:
             yield doc

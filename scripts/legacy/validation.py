@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from scripts.legacy.report import CollectionReport, Issue, Validation
 from scripts.legacy.sources import Source
 from scripts.legacy.writes import BatchMapper, Mapped, freeze, key_label
+from tenancy.mongo_types import Database
 
 MAX_MISMATCHES = 1000
 
@@ -36,7 +35,7 @@ async def validate_collection(
     """
     extra_checks = extra_checks or {}
     states: dict[int, tuple[CollectionReport, Validation, set[Any]]] = {}
-    markers: dict[tuple[int, str, str, str], AsyncDatabase] = {}
+    markers: dict[tuple[int, str, str, str], Database] = {}
 
     def state_of(report: CollectionReport) -> tuple[CollectionReport, Validation, set[Any]]:
         if id(report) not in states:

@@ -12,11 +12,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import WriteError
 
 from scripts.legacy.convert import ConversionError
 from scripts.legacy.report import CollectionReport
+from tenancy.mongo_types import Database
 
 NO_ID_REASON = "record has no _id"
 ERROR_PREFIX = "error:"
@@ -53,7 +53,7 @@ class Mapped:
             customer the tenant already has): no match is then an error, never a stub.
     """
 
-    db: AsyncDatabase
+    db: Database
     target: str
     collection: str
     key: dict[str, Any]
@@ -131,7 +131,7 @@ def write_error_reason(write: Mapped, outcome: str) -> str:
 
 
 def insert_once(
-    db: AsyncDatabase,
+    db: Database,
     target: str,
     collection: str,
     doc: dict[str, Any],

@@ -21,10 +21,10 @@ from bson import ObjectId, Timestamp
 from bson.max_key import MaxKey
 from bson.min_key import MinKey
 from bson.regex import Regex
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 
 from tenancy.errors import AppError, ErrorCode
+from tenancy.mongo_types import Collection
 
 DEFAULT_BATCH_SIZE = 1000
 
@@ -39,7 +39,7 @@ def check_batch_size(batch_size: int) -> None:
 
 
 async def iter_batches(
-    collection: AsyncCollection,
+    collection: Collection,
     batch_size: int,
     *,
     query: dict[str, Any] | None = None,
@@ -107,7 +107,7 @@ def _id_type_group(value: Any) -> int:
     return _ID_TYPE_GROUPS.index("object")
 
 
-async def after_id_filter(collection: AsyncCollection, last_id: Any) -> dict[str, Any]:
+async def after_id_filter(collection: Collection, last_id: Any) -> dict[str, Any]:
     """A filter for the documents after ``last_id`` in ascending ``_id`` order.
 
     Range operators only match values of the same BSON type group, so ``_id``

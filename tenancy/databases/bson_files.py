@@ -23,9 +23,10 @@ from bson.codec_options import CodecOptions
 from bson.errors import BSONError
 
 from tenancy.databases.ejson_io import FileStats
+from tenancy.mongo_types import RawDocument
 
 #: Decoded like our MongoDB clients decode (timezone-aware UTC datetimes).
-DECODE_OPTIONS: CodecOptions = CodecOptions(tz_aware=True, tzinfo=UTC)
+DECODE_OPTIONS: CodecOptions[RawDocument] = CodecOptions(tz_aware=True, tzinfo=UTC)
 _READ_CHUNK = 1 << 20
 _MIN_DOCUMENT = 5  # int32 length + terminating NUL
 _MAX_DOCUMENT = 48 * 1024 * 1024  # a server's largest message; documents are <= 16 MiB
@@ -84,6 +85,7 @@ def iter_bson(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
 def _length(path: str | os.PathLike[str], number: int, header: bytes) -> int:
     if len(header) < 4:
         raise ValueError(f"{path}: document {number} is cut short (truncated file)")
+    length: int  # "<i": one int32
     (length,) = struct.unpack("<i", header)
     if not _MIN_DOCUMENT <= length <= _MAX_DOCUMENT:
         raise ValueError(f"{path}: document {number} has an impossible length {length}")

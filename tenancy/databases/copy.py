@@ -50,8 +50,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from tenancy.databases.batches import (
     DEFAULT_BATCH_SIZE,
     ProgressCallback,
@@ -77,6 +75,7 @@ from tenancy.databases.specs import (
 from tenancy.databases.verify import verify_collection, verify_database
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import utcnow
+from tenancy.mongo_types import Database
 from tenancy.naming import check_no_case_twin
 from tenancy.reports import Status
 
@@ -91,7 +90,7 @@ class CopyCheckpoint:
 
     RUN_ID = "run"
 
-    def __init__(self, target: AsyncDatabase, collection: str) -> None:
+    def __init__(self, target: Database, collection: str) -> None:
         self._coll = target[collection]
         self.run: dict[str, Any] | None = None
         self.collections: dict[str, dict[str, Any]] = {}
@@ -145,8 +144,8 @@ class CopyCheckpoint:
 
 @dataclass
 class _CopyJob:
-    source: AsyncDatabase
-    target: AsyncDatabase
+    source: Database
+    target: Database
     batch_size: int
     checkpoint: CopyCheckpoint
     on_progress: ProgressCallback | None
@@ -157,8 +156,8 @@ class _CopyJob:
 
 
 async def copy_database(
-    source: AsyncDatabase,
-    target: AsyncDatabase,
+    source: Database,
+    target: Database,
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     collections: Sequence[str] | None = None,
@@ -314,8 +313,8 @@ async def copy_database(
 
 
 async def _already_copied(
-    source: AsyncDatabase,
-    target: AsyncDatabase,
+    source: Database,
+    target: Database,
     collections: Sequence[str] | None,
     batch_size: int,
     on_progress: ProgressCallback | None,

@@ -28,9 +28,9 @@ from typing import Any
 import bson
 from bson.binary import UuidRepresentation
 from bson.codec_options import CodecOptions
-from pymongo.asynchronous.collection import AsyncCollection
 
 from tenancy.databases.batches import DEFAULT_BATCH_SIZE, ProgressCallback, iter_batches
+from tenancy.mongo_types import Collection, RawDocument
 
 HASH_MODULUS = 2**256
 #: Human-readable definition of the content hash, recorded in manifests.
@@ -38,7 +38,9 @@ CONTENT_HASH_ALGORITHM = (
     "sum mod 2**256 of sha256(bson.encode(document)); top-level _id first, "
     "all other fields in stored order, BSON types exact"
 )
-_CANONICAL_CODEC = CodecOptions(uuid_representation=UuidRepresentation.STANDARD)
+_CANONICAL_CODEC: CodecOptions[RawDocument] = CodecOptions(
+    uuid_representation=UuidRepresentation.STANDARD
+)
 
 
 def canonical_bson(doc: Mapping[str, Any]) -> bytes:
@@ -95,7 +97,7 @@ class ContentDigest:
 
 
 async def collection_digest(
-    collection: AsyncCollection,
+    collection: Collection,
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     label: str | None = None,

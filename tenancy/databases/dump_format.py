@@ -229,7 +229,9 @@ def _index_problems(collection: str, indexes: Any) -> list[str]:
         for option, expected in _INDEX_OPTION_TYPES.items():
             value = spec.get(option)
             wrong = not isinstance(value, expected) or (
-                expected is int and (isinstance(value, bool) or value < 0)
+                expected is int
+                and isinstance(value, int)
+                and (isinstance(value, bool) or value < 0)
             )
             if option in spec and wrong:
                 problems.append(f"{where}: option {option} has an invalid value {value!r}")

@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pymongo.asynchronous.collection import AsyncCollection
-
 from tenancy.databases.ejson_io import stable_json
+from tenancy.mongo_types import Collection
 
 _INDEX_METADATA = frozenset({"v", "ns", "background"})
 
@@ -25,7 +24,7 @@ def _normalise_index(info: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
-async def read_index_specs(collection: AsyncCollection) -> list[dict[str, Any]]:
+async def read_index_specs(collection: Collection) -> list[dict[str, Any]]:
     """Secondary index definitions of ``collection`` (the ``_id`` index excluded).
 
     Returns:
@@ -48,13 +47,13 @@ def _index_keys(spec: dict[str, Any]) -> list[tuple[str, Any]]:
     return keys
 
 
-async def build_index(collection: AsyncCollection, spec: dict[str, Any]) -> None:
+async def build_index(collection: Collection, spec: dict[str, Any]) -> None:
     """Create one index with every option of ``spec`` (idempotent for equal specs)."""
     options = {k: v for k, v in spec.items() if k not in _INDEX_METADATA and k != "key"}
     await collection.create_index(_index_keys(spec), **options)
 
 
-async def build_indexes(collection: AsyncCollection, specs: Sequence[dict[str, Any]]) -> list[str]:
+async def build_indexes(collection: Collection, specs: Sequence[dict[str, Any]]) -> list[str]:
     """Create every index of ``specs`` on a filled ``collection`` (one build each).
 
     Indexes already present with the same definition are left alone.

@@ -11,18 +11,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from tenancy.errors import ErrorCode
 from tenancy.models import utcnow
+from tenancy.mongo_types import Database
 from tenancy.reports import ReportError, Status, Table, cell_error, error_dict, first_error
 
 #: Failures that stop a run and leave a resumable state (network, server, disk).
 RECOVERABLE_ERRORS: tuple[type[BaseException], ...] = (PyMongoError, OSError)
 
 
-def describe(db: AsyncDatabase) -> str:
+def describe(db: Database) -> str:
     """How reports name a database: ``database <name>``."""
     return f"database {db.name}"
 

@@ -11,9 +11,8 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from tenancy.errors import AppError, ErrorCode
+from tenancy.mongo_types import Database
 
 #: Name of the copy checkpoint collection (in the target database of a copy).
 STATE_COLLECTION = "_copy_state"
@@ -44,7 +43,7 @@ def is_internal(name: str, state_collection: str = STATE_COLLECTION) -> bool:
 
 
 async def list_collection_specs(
-    db: AsyncDatabase, *, state_collection: str = STATE_COLLECTION
+    db: Database, *, state_collection: str = STATE_COLLECTION
 ) -> list[CollectionSpec]:
     """The collections of ``db`` with their options, sorted by name; views last.
 
@@ -54,9 +53,8 @@ async def list_collection_specs(
     """
     specs: list[CollectionSpec] = []
     try:
-        cursor = db.list_collections()
-        if isinstance(cursor, Awaitable):
-            cursor = await cursor
+        listing = db.list_collections()
+        cursor = await listing if isinstance(listing, Awaitable) else listing
         async for info in cursor:
             name = info["name"]
             if is_internal(name, state_collection):
@@ -82,7 +80,7 @@ def _creatable_options(options: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
-async def create_collection_from_spec(db: AsyncDatabase, spec: CollectionSpec) -> list[str]:
+async def create_collection_from_spec(db: Database, spec: CollectionSpec) -> list[str]:
     """Create ``spec.name`` in ``db`` with ``spec.options``.
 
     Returns warnings (options the server could not apply). An existing
@@ -131,7 +129,7 @@ def select_specs(
 
 
 async def non_empty_collections(
-    db: AsyncDatabase, *, state_collection: str = STATE_COLLECTION
+    db: Database, *, state_collection: str = STATE_COLLECTION
 ) -> list[str]:
     """Names of the collections of ``db`` that hold at least one document
     (``system.*`` and the checkpoint collection left out), sorted."""

@@ -8,8 +8,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from tenancy.databases.batches import DEFAULT_BATCH_SIZE, ProgressCallback, check_batch_size
 from tenancy.databases.digests import collection_digest, describe_mismatch
 from tenancy.databases.ejson_io import stable_json
@@ -17,11 +15,12 @@ from tenancy.databases.indexes import compare_indexes, read_index_specs
 from tenancy.databases.results import CollectionResult, OperationResult, describe
 from tenancy.databases.specs import STATE_COLLECTION, list_collection_specs, select_specs
 from tenancy.errors import ErrorCode
+from tenancy.mongo_types import Database
 
 
 async def verify_collection(
-    source: AsyncDatabase,
-    target: AsyncDatabase,
+    source: Database,
+    target: Database,
     name: str,
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -76,8 +75,8 @@ async def verify_collection(
 
 
 async def verify_database(
-    source: AsyncDatabase,
-    target: AsyncDatabase,
+    source: Database,
+    target: Database,
     *,
     collections: Sequence[str] | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,

@@ -1,4 +1,4 @@
-"""Tenant 0006: the indexes of the notification outbox and of the legacy notification history.
+"""Tenant 0005: the indexes of the notification outbox and of the legacy notification history.
 
 The outbox (``notification_outbox``, issue 9) keeps its ``due`` index (status,
 next_attempt_at: the relay's claim) and gains ``booking`` (a booking's
