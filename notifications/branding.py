@@ -1,25 +1,26 @@
-"""A tenant's branding and sender, read from its record with safe defaults.
+"""A tenant's branding and sender, read from its settings (``tenancy.models.TenantSettings``).
 
-Tenant settings grow branding fields (sender name and address, logo URL,
-colours, footer, contact); records written before them lack them, so every
-field is read with a default (``getattr``), from ``settings`` or from a
-nested ``settings.branding``. Values that reach HTML attributes are checked
-here: colours must be ``#rgb``/``#rrggbb``, the logo an ``https://`` (or
-``http://``) URL; anything else falls back to the default.
+The fields come from ``updateTenantSettings``: ``sender_name``,
+``email_sender`` (the sender address), ``branding.primary_color`` /
+``secondary_color`` and ``branding.logo_url``, and ``language``. Unset
+fields fall back to the platform's sender and the default colours. Colours
+and the logo reach HTML attributes, so they are checked again here
+(``#rgb``/``#rrggbb``, an ``https://`` URL) for records that did not come
+through ``updateTenantSettings`` (imports, direct edits); anything else
+falls back to the default.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from tenancy.models import Tenant
 
 _COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
-_URL = re.compile(r"https?://[^\s\"'<>]+")
+_URL = re.compile(r"https://[^\s\"'<>]+")
 DEFAULT_PRIMARY = "#1f4e79"
-DEFAULT_ACCENT = "#f2f5f9"
+DEFAULT_SECONDARY = "#f2f5f9"
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,13 @@ class Branding:
     """What the templates and the email headers use of one tenant.
 
     Attributes:
-        name: the tenant's display name.
-        sender_name / sender_address: the ``From`` (tenant's, else the platform's).
-        reply_to: where replies go (the tenant's reply-to or contact address,
-            or its own sender address); ``None`` when the tenant gave none.
-        logo_url, primary_color, accent_color, footer, contact_email,
-        contact_phone, website: template data.
+        name: the tenant's display name (``Tenant.name``).
+        sender_name / sender_address: the ``From``: the tenant's ``sender_name``
+            (else the platform's sender name, else the tenant's name) and
+            ``email_sender`` (else the platform's address).
+        reply_to: the tenant's own address (``email_sender``), where replies
+            and the footer's contact link go; ``None`` when it gave none.
+        logo_url, primary_color, secondary_color: ``settings.branding``, checked.
         language: ``tr`` or ``en`` (other languages read English).
     """
 
@@ -50,51 +52,31 @@ class Branding:
     reply_to: str | None
     logo_url: str | None
     primary_color: str
-    accent_color: str
-    footer: str | None
-    contact_email: str | None
-    contact_phone: str | None
-    website: str | None
+    secondary_color: str
     language: str
 
 
-def _pick(settings: Any, *names: str) -> str | None:
-    """The first non-empty text among ``names`` in ``settings`` or ``settings.branding``."""
-    nested = getattr(settings, "branding", None)
-    for source in (settings, nested):
-        if source is None:
-            continue
-        for name in names:
-            value = source.get(name) if isinstance(source, dict) else getattr(source, name, None)
-            if isinstance(value, str) and value.strip():
-                return value.strip()
-    return None
+def _text(value: str | None) -> str | None:
+    return value.strip() or None if value is not None else None
 
 
 def _checked(value: str | None, pattern: re.Pattern[str]) -> str | None:
+    value = _text(value)
     return value if value is not None and pattern.fullmatch(value) else None
 
 
 def branding_of(tenant: Tenant, defaults: SenderDefaults) -> Branding:
     """The branding and sender of ``tenant`` (only its own record is read)."""
     settings = tenant.settings
-    tenant_name = _pick(settings, "name", "display_name") or tenant.name
-    own_address = _pick(settings, "sender_email", "email_sender", "sender_address")
-    contact = _pick(settings, "contact_email", "support_email")
-    language = (getattr(settings, "language", None) or "tr").lower()
+    own_address = _text(settings.email_sender)
+    language = (settings.language or "tr").lower()
     return Branding(
-        name=tenant_name,
-        sender_name=_pick(settings, "sender_name") or defaults.name or tenant_name,
+        name=tenant.name,
+        sender_name=_text(settings.sender_name) or defaults.name or tenant.name,
         sender_address=own_address or defaults.address,
-        reply_to=_pick(settings, "reply_to", "reply_to_email") or contact or own_address,
-        logo_url=_checked(_pick(settings, "logo_url"), _URL),
-        primary_color=_checked(_pick(settings, "primary_color", "brand_color"), _COLOUR)
-        or DEFAULT_PRIMARY,
-        accent_color=_checked(_pick(settings, "accent_color", "secondary_color"), _COLOUR)
-        or DEFAULT_ACCENT,
-        footer=_pick(settings, "footer", "email_footer"),
-        contact_email=contact,
-        contact_phone=_pick(settings, "contact_phone", "phone"),
-        website=_checked(_pick(settings, "website", "website_url"), _URL),
+        reply_to=own_address,
+        logo_url=_checked(settings.branding.logo_url, _URL),
+        primary_color=_checked(settings.branding.primary_color, _COLOUR) or DEFAULT_PRIMARY,
+        secondary_color=_checked(settings.branding.secondary_color, _COLOUR) or DEFAULT_SECONDARY,
         language="tr" if language.startswith("tr") else "en",
     )

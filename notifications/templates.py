@@ -7,7 +7,7 @@
 autoescaped, so customer names, reasons and branding stay data (the kind's
 sentences reach it as plain text and are escaped like any value); the text
 parts are not escaped. Branding is data (:class:`notifications.branding.Branding`):
-the tenant's name, colours, logo, contact and footer.
+the tenant's name, colours, logo and contact address.
 """
 
 from __future__ import annotations

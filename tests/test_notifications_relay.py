@@ -11,12 +11,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from bson import ObjectId
 from pymongo import monitoring
 
 from domain.collections import NOTIFICATION_OUTBOX
 from domain.outbox_queue import claim, retry_dead
 from notifications.backoff import backoff_ceiling, backoff_delay
-from notifications.branding import Branding, SenderDefaults, branding_of
+from notifications.branding import (
+    DEFAULT_PRIMARY,
+    DEFAULT_SECONDARY,
+    Branding,
+    SenderDefaults,
+    branding_of,
+)
 from notifications.delivery import Delivery
 from notifications.sms import LoggingSmsProvider
 from notifications.smtp import SmtpConfig, SmtpPool
@@ -407,14 +414,10 @@ def test_every_kind_renders_in_both_languages_and_escapes_html(kind: str, langua
         name="Omega <West>",
         sender_name="Omega West",
         sender_address="info@westesti.com",
-        reply_to=None,
+        reply_to="kvkk&info@westesti.com",
         logo_url="https://cdn.example.com/logo.png",
         primary_color="#123abc",
-        accent_color="#fafafa",
-        footer="KVKK & gizlilik",
-        contact_email="info@westesti.com",
-        contact_phone="+90 232 000 0000",
-        website=None,
+        secondary_color="#fafafa",
         language=language,
     )
     data = {
@@ -435,28 +438,65 @@ def test_every_kind_renders_in_both_languages_and_escapes_html(kind: str, langua
     assert "NIPT &lt;script&gt;" in email.html and "Ayşe &lt;Demir&gt;" in email.html
     assert "NIPT <script>" in email.text  # the text part is not HTML
     assert 'src="https://cdn.example.com/logo.png"' in email.html and "#123abc" in email.html
-    assert "KVKK &amp; gizlilik" in email.html
+    assert "kvkk&amp;info@westesti.com" in email.html and "#fafafa" in email.html
     sms = render(kind, "sms", brand, data)
     assert sms.text.startswith("Omega <West>: ") and "\n" not in sms.text
 
 
-def test_branding_values_that_reach_html_attributes_are_checked() -> None:
-    from types import SimpleNamespace
-
-    tenant = SimpleNamespace(
-        name="Omega",
-        settings=SimpleNamespace(
-            language="tr",
-            branding={"primary_color": "red;background:url(x)", "logo_url": "javascript:alert(1)"},
-            sender_name="Omega Randevu",
-            contact_email="destek@omega.example.com",
-        ),
+def test_branding_comes_from_the_tenant_settings_and_is_checked() -> None:
+    tenant = Tenant.model_validate(
+        {
+            "_id": ObjectId(),
+            "slug": "omega",
+            "name": "Omega",
+            "database": {"cluster": "default", "name": "t_omega"},
+            "database_key": "omega",
+            "subscription": {"plan_key": "starter"},
+            "settings": {
+                "language": "tr-TR",
+                "sender_name": " Omega Randevu ",
+                "email_sender": "randevu@omega.example.com",
+                "branding": {
+                    "primary_color": "#0a7d3b",
+                    "secondary_color": "#eef",
+                    "logo_url": "https://cdn.omega.example.com/logo.png",
+                },
+            },
+        }
     )
-    brand = branding_of(tenant, SenderDefaults("no-reply@platform.test"))  # type: ignore[arg-type]
-    assert brand.primary_color.startswith("#") and brand.logo_url is None
-    assert brand.sender_name == "Omega Randevu"
-    assert brand.sender_address == "no-reply@platform.test"
-    assert brand.reply_to == "destek@omega.example.com"
+    brand = branding_of(tenant, SenderDefaults("no-reply@platform.test", "Platform"))
+    assert (brand.name, brand.sender_name) == ("Omega", "Omega Randevu")
+    assert brand.sender_address == brand.reply_to == "randevu@omega.example.com"
+    assert (brand.primary_color, brand.secondary_color) == ("#0a7d3b", "#eef")
+    assert brand.logo_url == "https://cdn.omega.example.com/logo.png"
+    assert brand.language == "tr"
+
+    # Values written around updateTenantSettings (imports, direct edits) that
+    # would reach HTML attributes fall back to the defaults.
+    unchecked = tenant.settings.branding.model_copy(
+        update={
+            "primary_color": "red;background:url(x)",
+            "secondary_color": "#12345",
+            "logo_url": "javascript:alert(1)",
+        }
+    )
+    bare = tenant.model_copy(
+        update={
+            "settings": tenant.settings.model_copy(
+                update={
+                    "branding": unchecked,
+                    "sender_name": None,
+                    "email_sender": None,
+                    "language": "de",
+                }
+            )
+        }
+    )
+    brand = branding_of(bare, SenderDefaults("no-reply@platform.test", "Platform"))
+    assert (brand.primary_color, brand.secondary_color) == (DEFAULT_PRIMARY, DEFAULT_SECONDARY)
+    assert brand.logo_url is None
+    assert (brand.sender_name, brand.sender_address) == ("Platform", "no-reply@platform.test")
+    assert brand.reply_to is None and brand.language == "en"
 
 
 async def test_a_pooled_connection_is_reused(catcher: SmtpCatcher) -> None:
