@@ -14,12 +14,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from domain.collections import CUSTOMERS, LOCATIONS, SERVICES
 from domain.documents import OutboxMessage
 from domain.outbox import REMINDER_KIND, message_key
 from tenancy.models import utcnow
+from tenancy.mongo_types import Database
+from tenancy.settings import Settings
 
 Channel = Literal["email", "sms"]
 
@@ -56,6 +56,14 @@ class NotificationPolicy:
     reminder_before: timedelta = timedelta(hours=24)
     sms: bool = True
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> NotificationPolicy:
+        """The policy the platform's settings choose."""
+        return cls(
+            reminder_before=timedelta(minutes=settings.reminder_before_minutes),
+            sms=settings.sms_enabled,
+        )
+
 
 @dataclass(frozen=True)
 class Related:
@@ -66,7 +74,7 @@ class Related:
     location: dict[str, Any] | None
 
 
-async def related(db: AsyncDatabase[dict[str, Any]], booking: dict[str, Any]) -> Related:
+async def related(db: Database, booking: dict[str, Any]) -> Related:
     """Load a booking's customer, service and location (three reads by ``_id``)."""
     customer = await db[CUSTOMERS].find_one({"_id": booking.get("customer_id")})
     service = await db[SERVICES].find_one({"_id": booking.get("service_id")})

@@ -26,9 +26,8 @@ itself), and ``failed`` only tidies up (the relay deletes what it leaves).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
-
-from pymongo.asynchronous.database import AsyncDatabase
 
 from domain.booking_messages import (
     CANCELS_REMINDERS,
@@ -40,6 +39,7 @@ from domain.booking_messages import (
 )
 from domain.outbox import DueMarker, Outbox, Staged, commit_fields, commit_update
 from tenancy.models import Tenant
+from tenancy.mongo_types import Database
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,24 @@ def merge_updates(*updates: dict[str, Any]) -> dict[str, Any]:
     return dict(merged)
 
 
+@dataclass(frozen=True)
+class OutboxSetup:
+    """What booking operations need from their composition root to queue messages.
+
+    There is no default: a booking service without it could not mark its
+    tenant as having due messages, and the relay would never look. The
+    server's resolvers, the demo seeding and tools build it with
+    ``notifications.wiring.outbox_setup(runtime)``.
+
+    Attributes:
+        mark_due: ``PlatformStore.mark_notifications_due`` (``domain.outbox.DueMarker``).
+        policy: reminders and SMS (``NotificationPolicy.from_settings``).
+    """
+
+    mark_due: DueMarker
+    policy: NotificationPolicy
+
+
 class BookingOutbox:
     """The outbox steps of booking operations on one tenant.
 
@@ -69,7 +87,7 @@ class BookingOutbox:
 
     def __init__(
         self,
-        db: AsyncDatabase[dict[str, Any]],
+        db: Database,
         tenant: Tenant,
         mark_due: DueMarker,
         policy: NotificationPolicy | None = None,
@@ -77,6 +95,11 @@ class BookingOutbox:
         self.db = db
         self.outbox = Outbox(db, tenant.id, mark_due)
         self.policy = policy or NotificationPolicy()
+
+    @classmethod
+    def of(cls, db: Database, tenant: Tenant, setup: OutboxSetup) -> BookingOutbox:
+        """The outbox steps of ``tenant`` with the composition root's ``setup``."""
+        return cls(db, tenant, setup.mark_due, setup.policy)
 
     async def prepare(
         self,

@@ -330,6 +330,12 @@ class BookingDocument(TenantDocument):
     buffer_after_minutes: int = 0
     resources: list[str] = Field(default_factory=list)
     status_history: list[StatusChange] = Field(default_factory=list)
+    # Issue 9: every write of the booking service adds one to ``version`` and
+    # is conditional on the version it read; ``outbox_keys`` lists the
+    # notification messages its writes committed (``domain.outbox``). Older
+    # bookings lack both (``version`` null matches them).
+    version: int = 1
+    outbox_keys: list[str] = Field(default_factory=list)
     created_by: str
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from domain.collections import LEGACY_NOTIFICATIONS, NOTIFICATION_OUTBOX
 from domain.outbox import STAGED
+from tenancy.mongo_types import Database
 from tenancy.pagination import Page, fetch_page
 
 #: Legacy statuses and what they mean here: a legacy message is never re-sent.
@@ -91,7 +90,7 @@ def from_legacy(doc: dict[str, Any]) -> NotificationRecord:
 
 
 async def for_bookings(
-    db: AsyncDatabase[dict[str, Any]], booking_ids: Sequence[Any]
+    db: Database, booking_ids: Sequence[Any]
 ) -> dict[Any, list[NotificationRecord]]:
     """Every notification of each booking, oldest first: outbox and legacy, two queries."""
     ids = list(booking_ids)
@@ -108,7 +107,7 @@ async def for_bookings(
 
 
 async def outbox_page(
-    db: AsyncDatabase[dict[str, Any]], statuses: Sequence[str] | None, first: int, after: str | None
+    db: Database, statuses: Sequence[str] | None, first: int, after: str | None
 ) -> Page:
     """A page of the tenant's outbox, newest first, optionally of some statuses.
 

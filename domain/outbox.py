@@ -48,12 +48,12 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from bson import ObjectId
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from domain.collections import BOOKINGS, NOTIFICATION_OUTBOX
 from domain.documents import OutboxMessage
 from tenancy.models import utcnow
+from tenancy.mongo_types import Database
 
 STAGED: Final = "staged"
 PENDING: Final = "pending"
@@ -123,9 +123,7 @@ class Outbox:
         mark_due: records on the platform that the tenant has due messages.
     """
 
-    def __init__(
-        self, db: AsyncDatabase[dict[str, Any]], tenant_id: ObjectId, mark_due: DueMarker
-    ) -> None:
+    def __init__(self, db: Database, tenant_id: ObjectId, mark_due: DueMarker) -> None:
         self.db = db
         self.tenant_id = tenant_id
         self.mark_due = mark_due

@@ -23,7 +23,6 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pymongo import ASCENDING, ReturnDocument
-from pymongo.asynchronous.database import AsyncDatabase
 
 from domain.booking_rules import OPEN_STATUSES
 from domain.collections import BOOKINGS, LEGACY_NOTIFICATIONS, NOTIFICATION_OUTBOX
@@ -41,12 +40,13 @@ from domain.outbox import (
 )
 from tenancy.errors import AppError, ErrorCode, not_found
 from tenancy.models import utcnow
+from tenancy.mongo_types import Database
 
 StagedOutcome = Literal["promoted", "deleted", "waiting"]
 
 
 async def claim(
-    db: AsyncDatabase[dict[str, Any]], status: str, owner: str, lease: timedelta, now: datetime
+    db: Database, status: str, owner: str, lease: timedelta, now: datetime
 ) -> dict[str, Any] | None:
     """Claim the most overdue message of ``status`` (``staged`` or ``pending``), or ``None``.
 
@@ -66,9 +66,7 @@ async def claim(
     return doc
 
 
-async def due_ids(
-    db: AsyncDatabase[dict[str, Any]], status: str, now: datetime, limit: int
-) -> list[str]:
+async def due_ids(db: Database, status: str, now: datetime, limit: int) -> list[str]:
     """Up to ``limit`` ids of messages of ``status`` due by ``now``, most overdue first.
 
     A hint, not a claim: :func:`claim_one` claims each (another relay may be
@@ -85,7 +83,7 @@ async def due_ids(
 
 
 async def claim_one(
-    db: AsyncDatabase[dict[str, Any]],
+    db: Database,
     message_id: str,
     status: str,
     owner: str,
@@ -110,9 +108,7 @@ def _claim_update(status: str, owner: str, lease: timedelta, now: datetime) -> d
     return update
 
 
-async def resolve_staged(
-    db: AsyncDatabase[dict[str, Any]], message: dict[str, Any], now: datetime
-) -> StagedOutcome:
+async def resolve_staged(db: Database, message: dict[str, Any], now: datetime) -> StagedOutcome:
     """Decide a claimed staged message by its booking (``domain.outbox``, crash safety).
 
     Returns:
@@ -147,7 +143,7 @@ async def resolve_staged(
     return "waiting"
 
 
-async def reminder_is_current(db: AsyncDatabase[dict[str, Any]], message: dict[str, Any]) -> bool:
+async def reminder_is_current(db: Database, message: dict[str, Any]) -> bool:
     """True when the booking a reminder names is still open at the start it reminds of."""
     booking = await db[BOOKINGS].find_one(
         {"_id": message["booking_id"]}, {"status": 1, "starts_at": 1}
@@ -159,9 +155,7 @@ async def reminder_is_current(db: AsyncDatabase[dict[str, Any]], message: dict[s
     )
 
 
-async def mark_sent(
-    db: AsyncDatabase[dict[str, Any]], message_id: str, provider_message_id: str, now: datetime
-) -> None:
+async def mark_sent(db: Database, message_id: str, provider_message_id: str, now: datetime) -> None:
     """Record a delivery: ``sent``, when, and the provider's message id.
 
     Also when this relay's lease had expired meanwhile (the message did go out).
@@ -181,7 +175,7 @@ async def mark_sent(
 
 
 async def mark_failed(
-    db: AsyncDatabase[dict[str, Any]],
+    db: Database,
     message_id: str,
     owner: str,
     error: str,
@@ -208,9 +202,7 @@ async def mark_failed(
     return result.modified_count == 1
 
 
-async def cancel(
-    db: AsyncDatabase[dict[str, Any]], message_id: str, reason: str, now: datetime
-) -> None:
+async def cancel(db: Database, message_id: str, reason: str, now: datetime) -> None:
     """Cancel an unsent message (a reminder whose booking was cancelled or moved)."""
     await db[NOTIFICATION_OUTBOX].update_one(
         {"_id": message_id, "status": {"$in": list(DUE_STATUSES)}},
@@ -225,9 +217,7 @@ async def cancel(
     )
 
 
-async def release(
-    db: AsyncDatabase[dict[str, Any]], message_id: str, owner: str, now: datetime
-) -> None:
+async def release(db: Database, message_id: str, owner: str, now: datetime) -> None:
     """Give a claimed message back unsent (shutdown): due now, its attempt not counted."""
     await db[NOTIFICATION_OUTBOX].update_one(
         {"_id": message_id, "status": PENDING, "lease_owner": owner},
@@ -238,7 +228,7 @@ async def release(
     )
 
 
-async def next_due(db: AsyncDatabase[dict[str, Any]]) -> datetime | None:
+async def next_due(db: Database) -> datetime | None:
     """When the tenant's next message falls due (staged or pending), or ``None``."""
     doc = await db[NOTIFICATION_OUTBOX].find_one(
         {"status": {"$in": list(DUE_STATUSES)}},
@@ -248,9 +238,7 @@ async def next_due(db: AsyncDatabase[dict[str, Any]]) -> datetime | None:
     return doc["next_attempt_at"] if doc else None
 
 
-async def retry_dead(
-    db: AsyncDatabase[dict[str, Any]], message_id: str, now: datetime
-) -> dict[str, Any] | None:
+async def retry_dead(db: Database, message_id: str, now: datetime) -> dict[str, Any] | None:
     """Put a ``dead`` message back in the queue (due now, attempts from zero).
 
     Returns the updated message, or ``None`` when no dead message has this id.

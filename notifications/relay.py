@@ -44,14 +44,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from domain import outbox_queue as queue
 from domain.outbox import PENDING, REMINDER_KIND, STAGED
 from notifications.backoff import backoff_delay
 from notifications.delivery import Delivery
 from notifications.smtp import DeliveryError
 from tenancy.models import Tenant, TenantStatus, utcnow
+from tenancy.mongo_types import Database
 from tenancy.platform import DueTenant
 from tenancy.runtime import Runtime
 from tenancy.settings import Settings
@@ -269,7 +268,7 @@ class Relay:
             with contextlib.suppress(Exception):
                 await self.store.hold_due_tenant(tenant_id, self.owner, pause)
 
-    async def _drain(self, tenant: Tenant, db: AsyncDatabase[dict[str, Any]]) -> bool:
+    async def _drain(self, tenant: Tenant, db: Database) -> bool:
         """Handle up to ``batch`` due messages; True when more may be due (or stopping).
 
         Due ids are read in chunks (one query each); each message is then
@@ -293,9 +292,7 @@ class Relay:
                 handled += len(ids)
         return handled >= self.config.batch or self._stopping
 
-    async def _handle(
-        self, tenant: Tenant, db: AsyncDatabase[dict[str, Any]], message_id: str, status: str
-    ) -> None:
+    async def _handle(self, tenant: Tenant, db: Database, message_id: str, status: str) -> None:
         message = await queue.claim_one(
             db, message_id, status, self.owner, self.lease, self.clock()
         )
@@ -307,9 +304,7 @@ class Relay:
         else:
             await self._deliver(tenant, db, message)
 
-    async def _deliver(
-        self, tenant: Tenant, db: AsyncDatabase[dict[str, Any]], message: dict[str, Any]
-    ) -> None:
+    async def _deliver(self, tenant: Tenant, db: Database, message: dict[str, Any]) -> None:
         message_id = message["_id"]
         if message["kind"] == REMINDER_KIND and not await queue.reminder_is_current(db, message):
             await queue.cancel(db, message_id, "the booking was cancelled or moved", self.clock())
@@ -326,9 +321,7 @@ class Relay:
         await queue.mark_sent(db, message_id, provider_id, self.clock())
         self.stats.sent += 1
 
-    async def _failed(
-        self, db: AsyncDatabase[dict[str, Any]], message: dict[str, Any], exc: Exception
-    ) -> None:
+    async def _failed(self, db: Database, message: dict[str, Any], exc: Exception) -> None:
         error = (
             exc if isinstance(exc, DeliveryError) else DeliveryError(f"{type(exc).__name__}: {exc}")
         )

@@ -9,24 +9,22 @@ index, which ``Runtime.start`` ensures on every start.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pymongo import ASCENDING, IndexModel
-from pymongo.asynchronous.database import AsyncDatabase
 
 from tenancy.indexes import apply_indexes
+from tenancy.mongo_types import Database
 
 DESCRIPTION = "notification_due: tenants with due notifications, by due time"
 
 INDEXES = [IndexModel([("due_at", ASCENDING)], name="due")]
 
 
-async def up(db: AsyncDatabase[dict[str, Any]]) -> None:
+async def up(db: Database) -> None:
     """Create the collection's index (idempotent)."""
     await apply_indexes(db["notification_due"], INDEXES)
 
 
-async def down(db: AsyncDatabase[dict[str, Any]]) -> None:
+async def down(db: Database) -> None:
     """Drop the index; the records stay (they say which tenants have messages to send)."""
     if "due" in await db["notification_due"].index_information():
         await db["notification_due"].drop_index("due")

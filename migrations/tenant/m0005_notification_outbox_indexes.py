@@ -13,12 +13,10 @@ Idempotent (``create_index`` of an existing index is a no-op).
 
 from __future__ import annotations
 
-from typing import Any
-
 from pymongo import ASCENDING, DESCENDING, IndexModel
-from pymongo.asynchronous.database import AsyncDatabase
 
 from tenancy.indexes import apply_indexes
+from tenancy.mongo_types import Database
 
 DESCRIPTION = "notification outbox indexes (due, booking, status/created) and legacy history"
 
@@ -36,13 +34,13 @@ INDEXES: dict[str, list[IndexModel]] = {
 }
 
 
-async def up(db: AsyncDatabase[dict[str, Any]]) -> None:
+async def up(db: Database) -> None:
     """Create the indexes that are missing."""
     for collection, indexes in INDEXES.items():
         await apply_indexes(db[collection], indexes)
 
 
-async def down(db: AsyncDatabase[dict[str, Any]]) -> None:
+async def down(db: Database) -> None:
     """Drop the indexes this migration added (``due`` predates it; the data stays)."""
     for collection, indexes in INDEXES.items():
         existing = await db[collection].index_information()
