@@ -1,9 +1,10 @@
 """One outbox message -> rendered in its tenant's language and branding -> its channel.
 
 The email: ``From`` the tenant's sender (name and address) or the platform
-default with the tenant's name, ``Reply-To`` the tenant's reply or contact
-address (so a platform ``no-reply`` sender still gets answers to the
-tenant), ``Auto-Submitted: auto-generated`` (RFC 3834), a text part and an
+default with the tenant's name, ``Reply-To`` the tenant's own address when
+it differs from ``From`` (``Branding.reply_to``; today the tenant's settings
+hold one address, its sender, so replies go to ``From``),
+``Auto-Submitted: auto-generated`` (RFC 3834), a text part and an
 HTML alternative. The ``Message-ID`` is derived from the tenant and the
 message key, so a message sent twice (at-least-once delivery) carries the
 same id both times and mail clients show it once.
