@@ -116,13 +116,14 @@ async def _add_bookings(runtime: Any, total: int) -> None:
 
     from domain.bookings import BookingRequest, BookingService
     from domain.customers import CustomerFields, CustomerService
+    from notifications.wiring import outbox_setup
 
     tenant = await runtime.store.tenant_by_slug("west-nipt")
     db = runtime.tenant_database(tenant)
     have = await db["bookings"].count_documents({})
     services = await db["services"].find({}).to_list(None)
     customers = CustomerService(db, tenant)
-    bookings = BookingService(db, tenant, "bench")
+    bookings = BookingService(db, tenant, "bench", outbox_setup(runtime))
     start = datetime(2030, 1, 1, 8, tzinfo=UTC)
     for i in range(max(0, total - have)):
         person = await customers.create(

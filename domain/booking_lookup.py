@@ -29,6 +29,7 @@ from typing import Any
 
 from bson import ObjectId
 
+from domain.booking_outbox import OutboxSetup
 from domain.booking_rules import OPEN_STATUSES, BookingAction, BookingStatus
 from domain.bookings import BookingService
 from domain.collections import BOOKINGS, CUSTOMERS, LOCATIONS, SERVICES
@@ -108,6 +109,7 @@ class BookingLookup:
     Args:
         db: the tenant's database handle (from the request context).
         tenant: the tenant record (its booking policy and settings).
+        outbox: how a cancel queues its message (``BookingService``'s ``outbox``).
         now: the clock (UTC, timezone-aware); tests pass a fixed one.
     """
 
@@ -115,10 +117,12 @@ class BookingLookup:
         self,
         db: Database,
         tenant: Tenant,
+        outbox: OutboxSetup,
         now: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
         self.tenant = tenant
+        self.outbox = outbox
         self.now = now
 
     @property
@@ -190,7 +194,7 @@ class BookingLookup:
             )
         if not customer_may_cancel(booking, self.policy, self.now()):
             raise AppError(ErrorCode.CANCELLATION_WINDOW_CLOSED, self._closed_message())
-        service = BookingService(self.db, self.tenant, CUSTOMER_ACTOR)
+        service = BookingService(self.db, self.tenant, CUSTOMER_ACTOR, self.outbox)
         cancelled = await service.transition(str(booking["_id"]), BookingAction.CANCEL, text)
         return await self.public_view(cancelled)
 

@@ -8,6 +8,13 @@ index; of two overlapping creates of the last seat exactly one inserts all
 its cells. No multi-document transaction is needed (the brief: correctness
 must not depend on transactions). Start times obey the service's and the
 resources' scheduling rules (``domain.availability_service.check_start``).
+
+Every write that changes what a customer was told (create, confirm,
+reschedule, cancel, no-show) queues its messages the outbox way
+(``domain.booking_outbox``): stage them, make the write conditional on the
+booking's ``version`` (which it increments) and record their keys in it,
+then promote them. A write that does not happen leaves nothing to send; a
+write that happened always gets its messages (``domain.outbox``).
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from domain.availability_service import (
     display_zone,
     resource_bases,
 )
+from domain.booking_messages import MessageKind, Related
+from domain.booking_outbox import BookingOutbox, OutboxSetup, merge_updates
 from domain.booking_requests import (
     SORTS,
     BookingFilter,
@@ -53,6 +62,7 @@ from domain.customers import CustomerFields, CustomerService
 from domain.discount_codes import AppliedDiscount, DiscountCodes
 from domain.documents import ActivityEntry, BookingDocument, StatusChange
 from domain.ids import parse_id
+from domain.outbox import Staged
 from domain.slots import claim_seat, release_slots
 from tenancy import quota
 from tenancy.errors import AppError, ErrorCode, not_found, validation_error
@@ -62,6 +72,14 @@ from tenancy.pagination import Page, fetch_page
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
 _CONFIRMATION_ATTEMPTS = 5
+#: A transition re-reads the booking this many times when another write changed it meanwhile.
+_TRANSITION_ATTEMPTS = 5
+#: The message each action sends (other actions send nothing).
+ACTION_MESSAGES = {
+    BookingAction.CONFIRM: MessageKind.BOOKING_CONFIRMED,
+    BookingAction.CANCEL: MessageKind.BOOKING_CANCELLED,
+    BookingAction.NO_SHOW: MessageKind.BOOKING_NO_SHOW,
+}
 # For messages: "a cancelled booking cannot be completed".
 _DONE = {
     BookingAction.CONFIRM: "confirmed",
@@ -80,6 +98,10 @@ class BookingService:
         db: the tenant's database handle (from the request context).
         tenant: the tenant record (settings, limits).
         actor: who acts, for the status history (user id or ``"anonymous"``).
+        outbox: how to queue the customers' messages (the platform's due
+            marker and the policy; ``notifications.wiring.outbox_setup``).
+            Required: a service that could not mark its tenant would queue
+            messages no relay looks for.
         clock: the current time (UTC) for the notice and horizon rules; the
             demo seeds its past bookings with an earlier clock.
     """
@@ -89,12 +111,14 @@ class BookingService:
         db: Database,
         tenant: Tenant,
         actor: str,
+        outbox: OutboxSetup,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
         self.tenant = tenant
         self.actor = actor
         self.clock = clock
+        self.notes = BookingOutbox.of(db, tenant, outbox)
         self.bookings = db[BOOKINGS]
         self.catalog = CatalogService(db)
         self.codes = DiscountCodes(db)
@@ -249,14 +273,20 @@ class BookingService:
             created_at=now,
             updated_at=now,
         ).to_mongo()
-        inserted = await self._insert_with_confirmation_number(doc)
+        rel = Related(customer, service, location)
+        inserted, staged = await self._insert_with_confirmation_number(doc, rel)
         if inserted is not None:
             return inserted
+        assert staged is not None
         try:
             held = await self._claim(doc["_id"], bases, timing.capacity, _cells(doc))
         except AppError:
+            # No booking after all: delete it, then its staged messages (in this
+            # order: the relay deletes staged messages no booking names).
             await self.bookings.delete_one({"_id": doc["_id"]})
+            await self.notes.failed(staged)
             raise
+        await self.notes.committed(staged)
         if [resource for resource, _ in held] != bases:
             doc["resources"] = [resource for resource, _ in held]
             await self.bookings.update_one(
@@ -274,22 +304,37 @@ class BookingService:
             )
         return CreateResult(booking=existing, replayed=True)
 
-    async def _insert_with_confirmation_number(self, doc: dict[str, Any]) -> CreateResult | None:
-        """Insert ``doc`` with a fresh confirmation number.
+    async def _insert_with_confirmation_number(
+        self, doc: dict[str, Any], rel: Related
+    ) -> tuple[CreateResult | None, Staged | None]:
+        """Insert ``doc`` with a fresh confirmation number and its staged confirmation.
 
-        Returns a replay result when the idempotency key won in another request, else ``None``.
+        The messages (which show the number) are staged before the insert,
+        which commits their keys (``outbox_keys``); the caller promotes them
+        once the booking holds its slots, or removes them.
+
+        Returns:
+            ``(None, staged)`` when inserted; ``(replay, None)`` when the
+            idempotency key won in another request.
         """
         for _ in range(_CONFIRMATION_ATTEMPTS):
             doc["confirmation_number"] = await self._next_confirmation_number(doc["created_at"])
+            staged = await self.notes.prepare(
+                MessageKind.BOOKING_CONFIRMATION, doc, doc["version"], rel=rel
+            )
+            doc.update(self.notes.commit_fields(staged))
             try:
                 await self.bookings.insert_one(doc)
-                return None
-            except DuplicateKeyError:
+                return None, staged
+            except BaseException as exc:
+                await self.notes.failed(staged)
+                if not isinstance(exc, DuplicateKeyError):
+                    raise
                 key = doc.get("idempotency_key")
                 if key is not None:
                     existing = await self.bookings.find_one({"idempotency_key": key})
                     if existing is not None:
-                        return self._replay(existing, doc["request_hash"])
+                        return self._replay(existing, doc["request_hash"]), None
         raise AppError(ErrorCode.INTERNAL_ERROR, "could not allocate a confirmation number; retry")
 
     async def _next_confirmation_number(self, at: datetime) -> str:
@@ -387,6 +432,12 @@ class BookingService:
     ) -> dict[str, Any]:
         """Apply a status-machine action with one conditional update.
 
+        Confirm, cancel and no-show queue the customer's message
+        (``ACTION_MESSAGES``): the booking is read, the message staged, and
+        the update is conditional on the version read as well as the status;
+        when another write came first, the booking is read again (up to
+        ``_TRANSITION_ATTEMPTS`` times).
+
         Raises:
             AppError: NOT_FOUND, INVALID_TRANSITION (names the current status),
             VALIDATION_FAILED (cancel without a reason).
@@ -394,29 +445,99 @@ class BookingService:
         allowed, target = TRANSITIONS[action]
         if action == BookingAction.CANCEL and not (reason and reason.strip()):
             raise validation_error(["input", "reason"], "a cancellation needs a reason")
-        now = utcnow()
-        changes: dict[str, Any] = {"status": target.value, "updated_at": now}
-        if action == BookingAction.CANCEL:
-            changes["cancel_reason"] = reason.strip() if reason else None
-        entry = StatusChange(status=target.value, at=now, by=self.actor, reason=reason).model_dump()
-        doc = await self.bookings.find_one_and_update(
-            {"_id": parse_id(booking_id), "status": {"$in": [s.value for s in allowed]}},
-            {"$set": changes, "$push": {"status_history": entry}},
-            return_document=ReturnDocument.AFTER,
-        )
+        oid = parse_id(booking_id)
+        kind = ACTION_MESSAGES.get(action)
+        doc = None
+        for _ in range(_TRANSITION_ATTEMPTS):
+            now = utcnow()
+            changes: dict[str, Any] = {"status": target.value, "updated_at": now}
+            if action == BookingAction.CANCEL:
+                changes["cancel_reason"] = reason.strip() if reason else None
+            entry = StatusChange(
+                status=target.value, at=now, by=self.actor, reason=reason
+            ).model_dump()
+            update = {"$set": changes, "$push": {"status_history": entry}, "$inc": {"version": 1}}
+            condition: dict[str, Any] = {"_id": oid, "status": {"$in": [s.value for s in allowed]}}
+            if kind is None:  # nothing to tell the customer: one conditional update
+                doc = await self.bookings.find_one_and_update(
+                    condition, update, return_document=ReturnDocument.AFTER
+                )
+                break
+            doc = await self._write_with_messages(kind, oid, condition, changes, update)
+            if doc is not None or not await self._still_allowed(oid, allowed):
+                break
         if doc is None:
-            current = await self.bookings.find_one({"_id": parse_id(booking_id)}, {"status": 1})
-            if current is None:
-                raise not_found("booking", booking_id)
-            raise AppError(
-                ErrorCode.INVALID_TRANSITION,
-                f"a {current['status']} booking cannot be {_DONE[action]}; "
-                f"allowed from: {', '.join(sorted(s.value for s in allowed))}",
-            )
+            await self._refuse_transition(oid, booking_id, action, allowed)
+        assert doc is not None
         if target in RELEASING_STATUSES:
             await release_slots(self.db, doc["_id"])
         await self._log(f"booking.{action.value}", doc["_id"], reason)
         return doc
+
+    async def _write_with_messages(
+        self,
+        kind: MessageKind,
+        oid: Any,
+        condition: dict[str, Any],
+        changes: dict[str, Any],
+        update: dict[str, Any],
+        *,
+        previous: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """One conditional update of a booking that sends ``kind``, the outbox way.
+
+        Reads the booking (unless ``previous`` is it), stages the messages
+        of the booking as ``changes`` leave it, and writes ``update`` where
+        ``condition`` and the version read still hold, committing the
+        messages' keys. Returns the booking after the write, or ``None``
+        when it is missing or the condition (or version) no longer held:
+        then nothing was written and nothing will be sent.
+        """
+        before = previous or await self.bookings.find_one(condition)
+        if before is None:
+            return None
+        version = before.get("version")  # None: written before versions (null matches missing)
+        after_version = int(version or 0) + 1
+        after = {**before, **changes, "version": after_version}
+        staged = await self.notes.prepare(
+            kind, after, after_version, previous=before if previous is not None else None
+        )
+        try:
+            doc = await self.bookings.find_one_and_update(
+                {**condition, "version": version},
+                merge_updates(update, self.notes.commit_update(staged)),
+                return_document=ReturnDocument.AFTER,
+            )
+        except BaseException:
+            await self.notes.failed(staged)
+            raise
+        if doc is None:
+            await self.notes.failed(staged)
+            return None
+        await self.notes.committed(staged)
+        return doc
+
+    async def _still_allowed(self, oid: Any, allowed: frozenset[BookingStatus]) -> bool:
+        """Whether the booking exists in one of ``allowed`` (a lost race is worth a retry)."""
+        current = await self.bookings.find_one({"_id": oid}, {"status": 1})
+        return current is not None and current["status"] in {s.value for s in allowed}
+
+    async def _refuse_transition(
+        self, oid: Any, booking_id: str, action: BookingAction, allowed: frozenset[BookingStatus]
+    ) -> None:
+        """Raise why ``action`` cannot apply: NOT_FOUND or INVALID_TRANSITION."""
+        current = await self.bookings.find_one({"_id": oid}, {"status": 1})
+        if current is None:
+            raise not_found("booking", booking_id)
+        if current["status"] in {s.value for s in allowed}:  # changed on every attempt
+            raise AppError(
+                ErrorCode.INVALID_TRANSITION, "the booking changed meanwhile; reload and retry"
+            )
+        raise AppError(
+            ErrorCode.INVALID_TRANSITION,
+            f"a {current['status']} booking cannot be {_DONE[action]}; "
+            f"allowed from: {', '.join(sorted(s.value for s in allowed))}",
+        )
 
     async def reschedule(
         self, booking_id: str, starts_at: datetime, location_id: str | None = None
@@ -475,29 +596,36 @@ class BookingService:
         claimed = await self._claim(doc["_id"], bases, capacity, _cells(moved))
         resources = [resource for resource, _ in claimed]
         now = utcnow()
-        updated = await self.bookings.find_one_and_update(
-            {  # unchanged since read: time, place and openness (two reschedules race here)
-                "_id": doc["_id"],
-                "starts_at": doc["starts_at"],
-                "location_id": doc.get("location_id"),
-                "status": {"$in": list(OPEN_STATUSES)},
-            },
-            {
-                "$set": {
-                    "starts_at": starts_at,
-                    "ends_at": moved["ends_at"],
-                    "location_id": new_location,
-                    "resources": resources,
-                    "updated_at": now,
+        changes = {
+            "starts_at": starts_at,
+            "ends_at": moved["ends_at"],
+            "location_id": new_location,
+            "resources": resources,
+            "updated_at": now,
+        }
+        entry = StatusChange(status=doc["status"], at=now, by=self.actor, reason="rescheduled")
+        try:
+            updated = await self._write_with_messages(
+                MessageKind.BOOKING_RESCHEDULED,
+                doc["_id"],
+                {  # unchanged since read (the version too): two reschedules race here
+                    "_id": doc["_id"],
+                    "starts_at": doc["starts_at"],
+                    "location_id": doc.get("location_id"),
+                    "status": {"$in": list(OPEN_STATUSES)},
                 },
-                "$push": {
-                    "status_history": StatusChange(
-                        status=doc["status"], at=now, by=self.actor, reason="rescheduled"
-                    ).model_dump()
+                changes,
+                {
+                    "$set": changes,
+                    "$push": {"status_history": entry.model_dump()},
+                    "$inc": {"version": 1},
                 },
-            },
-            return_document=ReturnDocument.AFTER,
-        )
+                previous=doc,
+            )
+        except BaseException:
+            for resource, inserted in claimed:
+                await release_slots(self.db, doc["_id"], resource, inserted)
+            raise
         if updated is None:
             for resource, inserted in claimed:
                 await release_slots(self.db, doc["_id"], resource, inserted)

@@ -20,8 +20,11 @@ BOOKING_SLOTS = "booking_slots"
 REFERRAL_CODES = "referral_codes"
 COUNTERS = "counters"
 ACTIVITY_LOG = "activity_log"
+#: Messages to send (issue 9 calls it the ``outbox``): ``domain.outbox``.
 NOTIFICATION_OUTBOX = "notification_outbox"
 STAFF = "staff"
+#: Notifications of the legacy clinics system, imported as history (never sent again).
+LEGACY_NOTIFICATIONS = "notifications"
 
 _IS_STRING = {"$type": "string"}
 
@@ -79,13 +82,21 @@ TENANT_INDEXES: dict[str, list[IndexModel]] = {
     ],
     ACTIVITY_LOG: [IndexModel([("at", DESCENDING)], name="at")],
     NOTIFICATION_OUTBOX: [
+        # The relay's claim: status "pending"/"staged" and next_attempt_at passed.
         IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)], name="due"),
+        IndexModel([("booking_id", ASCENDING), ("created_at", ASCENDING)], name="booking"),
+        IndexModel(
+            [("status", ASCENDING), ("created_at", DESCENDING), ("_id", DESCENDING)],
+            name="status_created",
+        ),
+        IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="created"),
     ],
     STAFF: [
         IndexModel([("name", ASCENDING), ("_id", ASCENDING)], name="name"),
         IndexModel([("active", ASCENDING), ("name", ASCENDING)], name="active_name"),
         IndexModel([("user_id", ASCENDING)], name="user"),
     ],
+    LEGACY_NOTIFICATIONS: [IndexModel([("booking_id", ASCENDING)], name="booking")],
 }
 
 

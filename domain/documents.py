@@ -1,7 +1,7 @@
 """Typed documents of the tenant collections: the one definition of what is stored.
 
 Every write of a customer, service, location, referral code, booking,
-booking slot or activity entry builds one of these models and stores
+booking slot, activity entry or outbox message builds one of these models and stores
 ``to_mongo()``: the API's services, the legacy importers and the migrations
 alike. Reads return plain dicts (validation on every read would only cost).
 
@@ -330,6 +330,12 @@ class BookingDocument(TenantDocument):
     buffer_after_minutes: int = 0
     resources: list[str] = Field(default_factory=list)
     status_history: list[StatusChange] = Field(default_factory=list)
+    # Issue 9: every write of the booking service adds one to ``version`` and
+    # is conditional on the version it read; ``outbox_keys`` lists the
+    # notification messages its writes committed (``domain.outbox``). Older
+    # bookings lack both (``version`` null matches them).
+    version: int = 1
+    outbox_keys: list[str] = Field(default_factory=list)
     created_by: str
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -368,3 +374,43 @@ class ActivityEntry(TenantDocument):
 
     def to_mongo(self, exclude: set[str] | None = None) -> dict[str, Any]:
         return self.model_dump(exclude=exclude)
+
+
+class OutboxMessage(TenantDocument):
+    """A ``notification_outbox`` document: one message to one recipient on one channel.
+
+    ``_id`` is the deterministic key ``<kind>:<booking id>:<booking version>:<channel>``
+    (``domain.outbox.message_key``), so staging the same change twice inserts
+    once (``_id`` is unique). ``status`` moves ``staged`` -> ``pending`` ->
+    ``sent`` | ``dead``, or to ``cancelled`` (a reminder of a booking that was
+    cancelled or moved); ``domain.outbox`` explains each step. A message is due
+    when ``next_attempt_at`` has passed; a relay that claims one pushes
+    ``next_attempt_at`` to the end of its lease (``lease_owner``), so another
+    relay takes it over only when that lease has expired. ``data`` is the
+    snapshot the templates render (confirmation number, service, start, place,
+    price), taken when the change happened; branding and sender are the
+    tenant's at sending time.
+    """
+
+    id: str = Field(alias="_id")
+    kind: str
+    channel: Literal["email", "sms"]
+    status: Literal["staged", "pending", "sent", "dead", "cancelled"] = "staged"
+    booking_id: Any
+    booking_version: int = Field(ge=1)
+    recipient: str
+    recipient_name: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+    appointment_at: datetime | None = None  # reminders: the start they remind of
+    attempts: int = Field(default=0, ge=0)
+    next_attempt_at: datetime
+    due_at: datetime  # when it is meant to go out (a reminder: hours before the start)
+    lease_owner: str | None = None
+    last_error: str | None = None
+    provider_message_id: str | None = None
+    sent_at: datetime | None = None
+    cancel_reason: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    model_config = ConfigDict(populate_by_name=True)

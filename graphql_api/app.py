@@ -204,6 +204,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             heartbeat = ServerHeartbeat(runtime.store)
             await heartbeat.start()
             stack.push_async_callback(heartbeat.stop)
+            if settings.relay_in_server:  # the notification outbox relay (notifications.worker)
+                from notifications.worker import RelayWorker
+
+                relay = RelayWorker(runtime)
+                await relay.start()
+                stack.push_async_callback(relay.stop)
             if settings.should_seed_demo:
                 from graphql_api.demo import seed_demo
 

@@ -24,6 +24,7 @@ from typing import Any
 from pymongo.errors import ConnectionFailure
 from starlette.requests import Request
 
+from domain.booking_outbox import OutboxSetup
 from graphql_api.auth import ANONYMOUS, Principal, TokenService
 from graphql_api.errors import unavailable
 from graphql_api.loaders import Loaders, PlatformLoaders
@@ -32,6 +33,7 @@ from graphql_api.rate_limit import (
     LoginRateLimiter,
     TenantRateLimiter,
 )
+from notifications.wiring import outbox_setup
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import Tenant
 from tenancy.mongo_types import Database
@@ -85,6 +87,11 @@ class Context:
                 f"({tenant.maintenance.reason}); retry later",
             )
         return tenant, db
+
+    @cached_property
+    def outbox_setup(self) -> OutboxSetup:
+        """How booking operations queue messages: the platform's due marker, the policy."""
+        return outbox_setup(self.runtime)
 
     @cached_property
     def platform_loaders(self) -> PlatformLoaders:

@@ -30,6 +30,7 @@ from domain.catalog import CatalogService, ServiceFields
 from domain.customers import CustomerFields, CustomerService
 from domain.documents import AvailabilityRules
 from domain.staff import StaffFields, StaffService
+from notifications.wiring import outbox_setup
 from tenancy import lifecycle
 from tenancy.errors import AppError
 from tenancy.models import Role, TenantStatus
@@ -312,7 +313,9 @@ async def _seed_tenant(runtime: Runtime, demo: DemoTenant) -> None:
         await _seed_schedule(runtime, tenant, db, demo.schedule, next_holiday(today))
     # Booked as of 30 days ago: the history (past days) passes the notice rules.
     booked_at = datetime.now(UTC) - timedelta(days=30)
-    bookings = BookingService(db, tenant, "demo-seed", clock=lambda: booked_at)
+    bookings = BookingService(
+        db, tenant, "demo-seed", outbox_setup(runtime), clock=lambda: booked_at
+    )
     rng = random.Random(demo.slug)
     for i in range(demo.bookings):
         day = today + timedelta(days=i // 4 - 3)

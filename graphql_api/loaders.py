@@ -14,6 +14,7 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 
 from domain.collections import CUSTOMERS, LOCATIONS, SERVICES
+from domain.notification_history import NotificationRecord, for_bookings
 from tenancy.models import Plan, Tenant
 from tenancy.mongo_types import Database
 from tenancy.runtime import Runtime
@@ -30,7 +31,8 @@ def _by_id_loader(db: Database, collection: str) -> Callable[[Sequence[Any]], Aw
 
 
 class Loaders:
-    """Documents by ``_id``: ``customer``, ``service``, ``location``."""
+    """Documents by ``_id``: ``customer``, ``service``, ``location``; a booking's
+    ``notifications`` (outbox and legacy history: two queries per batch)."""
 
     def __init__(self, db: Database) -> None:
         self.customer: DataLoader[Any, dict[str, Any] | None] = DataLoader(
@@ -42,6 +44,12 @@ class Loaders:
         self.location: DataLoader[Any, dict[str, Any] | None] = DataLoader(
             _by_id_loader(db, LOCATIONS)
         )
+
+        async def notifications(booking_ids: Sequence[Any]) -> list[list[NotificationRecord]]:
+            found = await for_bookings(db, booking_ids)
+            return [found.get(booking_id, []) for booking_id in booking_ids]
+
+        self.notifications: DataLoader[Any, list[NotificationRecord]] = DataLoader(notifications)
 
 
 class PlatformLoaders:

@@ -14,7 +14,13 @@ from tenancy.models import Role
 PUBLIC = frozenset({"slots.read", "discounts.validate", "tenant.profile", "bookings.lookup"})
 ANONYMOUS_PERMISSIONS = frozenset({"services.read", "bookings.create"}) | PUBLIC
 VIEWER = frozenset({"tenant.read", "services.read", "customers.read", "bookings.read"}) | PUBLIC
-STAFF = VIEWER | {"customers.write", "bookings.create", "bookings.write"}
+STAFF = VIEWER | {
+    "customers.write",
+    "bookings.create",
+    "bookings.write",
+    "notifications.read",  # a booking's messages, the outbox
+    "notifications.write",  # retryNotification
+}
 ADMIN = STAFF | {"services.write", "settings.write", "users.write", "discounts.read"}
 SUPER_ADMIN = ADMIN | {"platform.read", "platform.write"}
 

@@ -30,6 +30,7 @@ from graphql_api.resolvers.bookings import BookingMutations, BookingQueries
 from graphql_api.resolvers.catalog import CatalogMutations, CatalogQueries
 from graphql_api.resolvers.customers import CustomerMutations, CustomerQueries
 from graphql_api.resolvers.discount_codes import DiscountCodeMutations, DiscountCodeQueries
+from graphql_api.resolvers.notifications import NotificationMutations, NotificationQueries
 from graphql_api.resolvers.public_bookings import PublicBookingMutations, PublicBookingQueries
 from graphql_api.resolvers.scheduling import SchedulingMutations, SchedulingQueries
 from graphql_api.resolvers.tenants import TenantMutations, TenantQueries
@@ -49,6 +50,7 @@ Query = merge_types(
         SchedulingQueries,
         DiscountCodeQueries,
         PublicBookingQueries,
+        NotificationQueries,
     ),
 )
 Mutation = merge_types(
@@ -62,6 +64,7 @@ Mutation = merge_types(
         SchedulingMutations,
         DiscountCodeMutations,
         PublicBookingMutations,
+        NotificationMutations,
     ),
 )
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import typer
 
-from scripts.commands import databases, legacy
+from scripts.commands import databases, legacy, worker
 from scripts.commands.common import global_options
 from scripts.commands.migrate import migrate_app
 from scripts.commands.platform import platform_app
@@ -43,6 +43,7 @@ app.add_typer(platform_app, name="platform")
 app.add_typer(migrate_app, name="migrate")
 databases.register(app)
 legacy.register(app)
+worker.register(app)
 
 
 def main() -> None:

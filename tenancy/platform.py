@@ -15,7 +15,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
@@ -46,6 +46,10 @@ ONE_TIME_CLAIMS = "one_time_claims"
 PLANS = "plans"
 #: One document per running API server process (see ``PlatformStore.register_instance``).
 SERVER_INSTANCES = "server_instances"
+#: One document per tenant whose outbox may hold due messages (``mark_notifications_due``).
+NOTIFICATION_DUE = "notification_due"
+#: "No lease": the time a free record's lease ended.
+_NO_LEASE = datetime(1970, 1, 1, tzinfo=UTC)
 
 PLATFORM_INDEXES: dict[str, list[IndexModel]] = {
     TENANTS: [
@@ -62,6 +66,7 @@ PLATFORM_INDEXES: dict[str, list[IndexModel]] = {
         ),
     ],
     PLANS: [IndexModel([("key", ASCENDING)], unique=True, name="key_unique")],
+    NOTIFICATION_DUE: [IndexModel([("due_at", ASCENDING)], name="due")],
 }
 
 
@@ -93,6 +98,22 @@ class ServerInstance:
     @property
     def label(self) -> str:
         return f"{self.host}:{self.pid}"
+
+
+@dataclass(frozen=True)
+class DueTenant:
+    """A tenant a relay claimed from ``notification_due`` for one pass over its outbox.
+
+    Attributes:
+        tenant_id: the tenant.
+        marks: how many times operations had marked it when claimed (the
+            pass's end only reschedules the record if none marked it since).
+        marked_at: when an operation last marked it.
+    """
+
+    tenant_id: ObjectId
+    marks: int
+    marked_at: datetime
 
 
 def _tenant_query(status: str | None, plan_key: str | None) -> dict[str, Any]:
@@ -532,3 +553,101 @@ class PlatformStore:
             )
             async for doc in cursor
         ]
+
+    # -- tenants with due notifications ---------------------------------
+
+    async def mark_notifications_due(self, tenant_id: ObjectId, at: datetime) -> None:
+        """Record that ``tenant_id``'s outbox holds a message due at ``at`` (UTC).
+
+        One upsert: the earliest due time is kept (``$min``), ``marks`` counts
+        the calls and ``marked_at`` is the last call's time. Operations call it
+        through ``domain.outbox.DueMarker``; relays read the record
+        (:meth:`claim_due_tenant`) instead of polling every tenant database.
+        """
+        now = utcnow()
+        update = {
+            "$min": {"due_at": at},
+            "$max": {"marked_at": now},
+            "$inc": {"marks": 1},
+            "$setOnInsert": {"lease_until": _NO_LEASE, "lease_owner": None},
+        }
+        try:
+            await self.db[NOTIFICATION_DUE].update_one({"_id": tenant_id}, update, upsert=True)
+        except DuplicateKeyError:  # two first marks raced: the record exists now
+            await self.db[NOTIFICATION_DUE].update_one({"_id": tenant_id}, update, upsert=True)
+
+    async def claim_due_tenant(
+        self, owner: str, lease_seconds: float, now: datetime
+    ) -> DueTenant | None:
+        """Lease the most overdue tenant record that no relay holds, or ``None``.
+
+        The lease (``lease_owner``, ``lease_until``) keeps other relays on other
+        tenants; it ends with :meth:`finish_due_tenant`, :meth:`release_due_tenant`
+        or by expiring (a crashed relay).
+        """
+        doc = await self.db[NOTIFICATION_DUE].find_one_and_update(
+            {"due_at": {"$lte": now}, "lease_until": {"$lte": now}},
+            {"$set": {"lease_owner": owner, "lease_until": now + timedelta(seconds=lease_seconds)}},
+            sort=[("due_at", ASCENDING)],
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            return None
+        return DueTenant(
+            tenant_id=doc["_id"], marks=int(doc.get("marks", 0)), marked_at=doc["marked_at"]
+        )
+
+    async def finish_due_tenant(
+        self,
+        claimed: DueTenant,
+        owner: str,
+        next_due: datetime | None,
+        now: datetime,
+        quiet_seconds: float,
+    ) -> None:
+        """End a relay's pass over a tenant: due again at ``next_due``, or forgotten.
+
+        Only when no operation marked the tenant since the claim (``marks``
+        unchanged); otherwise the record stays due and the lease ends. A record
+        without a next due message is removed only when the last mark is
+        ``quiet_seconds`` old (an operation marks before it writes its message,
+        so a message written during the pass is seen by a later pass).
+        """
+        collection = self.db[NOTIFICATION_DUE]
+        unchanged = {"_id": claimed.tenant_id, "marks": claimed.marks, "lease_owner": owner}
+        quiet_until = claimed.marked_at + timedelta(seconds=quiet_seconds)
+        if next_due is None and quiet_until <= now:
+            if (await collection.delete_one(unchanged)).deleted_count:
+                return
+        elif next_due is None:
+            next_due = quiet_until
+        if next_due is not None:
+            result = await collection.update_one(
+                unchanged,
+                {"$set": {"due_at": next_due, "lease_until": _NO_LEASE, "lease_owner": None}},
+            )
+            if result.matched_count:
+                return
+        await self.release_due_tenant(claimed.tenant_id, owner)
+
+    async def release_due_tenant(self, tenant_id: ObjectId, owner: str) -> None:
+        """End ``owner``'s lease on a tenant record, leaving it due (shutdown, new marks)."""
+        await self.db[NOTIFICATION_DUE].update_one(
+            {"_id": tenant_id, "lease_owner": owner},
+            {"$set": {"lease_until": _NO_LEASE, "lease_owner": None}},
+        )
+
+    async def hold_due_tenant(self, tenant_id: ObjectId, owner: str, until: datetime) -> None:
+        """Leave a tenant's messages for later (suspended, in maintenance): due at ``until``."""
+        await self.db[NOTIFICATION_DUE].update_one(
+            {"_id": tenant_id, "lease_owner": owner},
+            {"$set": {"due_at": until, "lease_until": _NO_LEASE, "lease_owner": None}},
+        )
+
+    async def forget_due_tenant(self, tenant_id: ObjectId) -> None:
+        """Remove a tenant's record (the tenant is deleted: nothing of it is sent)."""
+        await self.db[NOTIFICATION_DUE].delete_one({"_id": tenant_id})
+
+    async def count_due_tenants(self, now: datetime) -> int:
+        """Tenants with messages due by ``now`` (the relay's progress line)."""
+        return await self.db[NOTIFICATION_DUE].count_documents({"due_at": {"$lte": now}})

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from limits import parse
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_CLUSTER = "default"
@@ -116,6 +116,29 @@ class Settings(BaseSettings):
         "failing with DATABASE_UNAVAILABLE.",
     )
 
+    # Notifications (issue 9): SMTP, the outbox relay, reminders, SMS.
+    smtp_host: str = Field(default="", description="SMTP server; empty: mail is only logged.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    smtp_pool_size: int = Field(default=4, ge=1, le=64, description="SMTP connections per process")
+    mail_from_address: str = Field(
+        default="no-reply@localhost", description="Platform default sender address."
+    )
+    mail_from_name: str = Field(default="", description="Default sender name (else the tenant's).")
+    relay_in_server: bool = Field(default=True, description="Run the outbox relay in the server.")
+    relay_max_attempts: int = Field(default=8, ge=1, le=100)
+    relay_lease_seconds: float = Field(default=60.0, ge=1, le=3600)
+    relay_backoff_base_seconds: float = Field(default=2.0, gt=0, le=3600)
+    relay_backoff_cap_seconds: float = Field(default=900.0, gt=0, le=86400)
+    relay_poll_seconds: float = Field(default=1.0, gt=0, le=300)
+    relay_concurrency: int = Field(default=8, ge=1, le=256, description="tenants served at once")
+    reminder_before_minutes: int = Field(default=1440, ge=0, le=30 * 1440)
+    sms_enabled: bool = True
+    sms_provider: Literal["log"] = "log"
+
     @field_validator("tenant_db_prefix")
     @classmethod
     def _check_prefix(cls, value: str) -> str:
@@ -157,6 +180,11 @@ class Settings(BaseSettings):
                 raise ValueError("APP_SEED_DEMO cannot be on in production: demo logins are public")
             if self.jwt_algorithm == "HS256":
                 _check_production_secret(self.jwt_secret)
+        if self.relay_lease_seconds <= 2 * self.smtp_timeout_seconds:
+            raise ValueError(
+                "APP_RELAY_LEASE_SECONDS must exceed twice APP_SMTP_TIMEOUT_SECONDS "
+                "(a send must end before another relay may take the message over)"
+            )
         if self.jwt_algorithm == "RS256" and not self.jwt_public_key:
             raise ValueError("RS256 needs APP_JWT_PUBLIC_KEY (and a private key to sign)")
         return self

@@ -1,8 +1,11 @@
 """Import contracts between the project's packages, read from the source (AST).
 
-- The low-level packages (``tenancy``, ``migrations``, and ``domain`` once it
-  exists) never import the server (``graphql_api``) or the operator tools
-  (``scripts``): operator tools and migrations work without the web server.
+- The low-level packages (``tenancy``, ``migrations``, ``domain`` and
+  ``notifications``) never import the server (``graphql_api``) or the
+  operator tools (``scripts``): operator tools and migrations work without
+  the web server.
+- ``notifications`` sits beside ``domain`` with its rules: it imports neither
+  ``migrations`` nor the server or tools, and ``domain`` never imports it.
 - No import cycle between the top-level packages (``tenancy``,
   ``migrations``, ``graphql_api``, ``scripts``, ``domain``): ``migrations``
   imports ``tenancy``, never the other way round.
@@ -21,13 +24,15 @@ from itertools import pairwise
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OPTIONAL_PACKAGES = ["domain"]  # checked as soon as they exist
+OPTIONAL_PACKAGES = ["domain", "notifications"]  # checked as soon as they exist
 PACKAGES = [
     name
     for name in ["tenancy", "migrations", "graphql_api", "scripts", *OPTIONAL_PACKAGES]
     if (ROOT / name).is_dir()
 ]
-LOW_LEVEL = [name for name in ["tenancy", "migrations", "domain"] if name in PACKAGES]
+LOW_LEVEL = [
+    name for name in ["tenancy", "migrations", "domain", "notifications"] if name in PACKAGES
+]
 NEVER_IMPORTED_BY_LOW_LEVEL = {"graphql_api", "scripts"}
 DYNAMIC_IMPORTS = {"import_module", "__import__", "resolve_name"}
 
@@ -149,6 +154,16 @@ def test_migrations_depend_on_tenancy_not_the_reverse() -> None:
     graph = package_graph()
     assert "tenancy" in graph["migrations"]  # the allowed direction is used...
     assert "migrations" not in graph["tenancy"], str(graph["tenancy"].get("migrations"))
+
+
+def test_notifications_sits_beside_domain() -> None:
+    """``notifications`` may import ``tenancy`` and ``domain``; ``domain`` and ``tenancy``
+    never import it (the booking operations reach the outbox through ``domain.outbox``)."""
+    graph = package_graph()
+    assert "domain" in graph["notifications"]  # the allowed direction is used...
+    assert "migrations" not in graph["notifications"], str(graph["notifications"]["migrations"])
+    for package in ("domain", "tenancy"):
+        assert "notifications" not in graph[package], str(graph[package].get("notifications"))
 
 
 def test_the_checks_see_every_kind_of_import(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from domain.collections import ACTIVITY_LOG, BOOKING_SLOTS, BOOKINGS, LOCATIONS,
 from domain.documents import LocationDocument, ServiceDocument
 from graphql_api.app import create_app
 from graphql_api.schema import schema as served_schema
+from notifications.wiring import outbox_setup
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import BookingPolicy, Tenant
 from tenancy.runtime import Runtime
@@ -325,13 +326,16 @@ async def test_window_edges_with_a_fixed_clock(demo, gql: GraphQLClient):
     db = demo.tenant_database(tenant)
     deadline = starts - WINDOW
 
-    at_deadline = BookingLookup(db, tenant, now=lambda: deadline)
+    setup = outbox_setup(demo)
+    at_deadline = BookingLookup(db, tenant, setup, now=lambda: deadline)
     with pytest.raises(AppError) as refused:
         await at_deadline.cancel(number, EMAIL)
     assert refused.value.code is ErrorCode.CANCELLATION_WINDOW_CLOSED
     assert (await at_deadline.view(number, EMAIL)).cancellable is False
 
-    in_time = BookingLookup(db, tenant, now=lambda: deadline - timedelta(seconds=1))
+    in_time = BookingLookup(
+        db, tenant, outbox_setup(demo), now=lambda: deadline - timedelta(seconds=1)
+    )
     assert (await in_time.view(number, EMAIL)).cancellable is True
     cancelled = await in_time.cancel(number, EMAIL, "plans changed")
     assert cancelled.status == "cancelled"

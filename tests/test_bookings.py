@@ -18,6 +18,7 @@ from domain.booking_rules import BookingAction, discount_minor, slot_starts
 from domain.bookings import BookingRequest, BookingService
 from domain.collections import BOOKING_SLOTS, BOOKINGS, CUSTOMERS
 from graphql_api.demo import DEMO_TENANTS, _seed_tenant
+from notifications.wiring import outbox_setup
 from tenancy.models import Role, Tenant
 from tenancy.runtime import Runtime
 from tests.conftest import GraphQLClient, error_codes
@@ -176,7 +177,7 @@ class West:
         return self.runtime.tenant_database(self.tenant)
 
     def service(self, actor: str = "test") -> BookingService:
-        return BookingService(self.db, self.tenant, actor)
+        return BookingService(self.db, self.tenant, actor, outbox_setup(self.runtime))
 
 
 @pytest.fixture

@@ -39,12 +39,19 @@ from tenancy.runtime import Runtime
 from tenancy.settings import DEFAULT_CLUSTER
 
 ACTOR = "test:operator"
+PLATFORM_MIGRATIONS = [
+    "0001_initial_schema",
+    "0002_reference_data_indexes",
+    "0003_ascii_custom_domains",
+    "0004_notification_due",
+]
 # The real tenant migrations, in order (a new migration adds its id here).
 TENANT_MIGRATIONS = [
     "0001_initial_schema",
     "0002_backfill_customer_name_key",
     "0003_staff_and_booking_resources",
     "0004_discount_code_keys",
+    "0005_notification_outbox_indexes",
 ]
 
 # -- a test registry whose migrations record what they do ----------------------
@@ -162,11 +169,7 @@ def by_target(results: list[Any]) -> dict[str, Any]:
 
 def test_registry_discovers_the_real_migrations_in_order() -> None:
     registry = default_registry()
-    assert [m.id for m in registry.for_scope("platform")] == [
-        "0001_initial_schema",
-        "0002_reference_data_indexes",
-        "0003_ascii_custom_domains",
-    ]
+    assert [m.id for m in registry.for_scope("platform")] == PLATFORM_MIGRATIONS
     tenant = registry.for_scope(MigrationScope.TENANT)
     assert [m.id for m in tenant] == TENANT_MIGRATIONS
     assert registry.latest("tenant") == TENANT_MIGRATIONS[-1]
@@ -224,11 +227,7 @@ async def test_status_on_a_fresh_database_is_all_pending(runtime: Runtime) -> No
     assert status.pending == TENANT_MIGRATIONS
     assert not status.up_to_date and status.locked_by is None
     platform_status = await database_status(scratch_db(runtime, "fresh_platform"), "platform")
-    assert platform_status.pending == [
-        "0001_initial_schema",
-        "0002_reference_data_indexes",
-        "0003_ascii_custom_domains",
-    ]
+    assert platform_status.pending == PLATFORM_MIGRATIONS
     assert platform_status.target == "platform"
 
 
@@ -415,11 +414,7 @@ async def test_status_all_reports_every_database(runtime: Runtime) -> None:
     await provision(runtime, "alpha", "bravo")
     report = await status_all(runtime)
     assert [d.target for d in report.databases] == ["platform", "alpha", "bravo"]
-    assert report.databases[0].pending == [
-        "0001_initial_schema",
-        "0002_reference_data_indexes",
-        "0003_ascii_custom_domains",
-    ]
+    assert report.databases[0].pending == PLATFORM_MIGRATIONS
     for tenant in report.databases[1:]:
         assert tenant.pending == TENANT_MIGRATIONS
         assert tenant.current is None

@@ -14,6 +14,7 @@ from domain.bookings import BookingRequest, BookingService
 from domain.catalog import CatalogService, ServiceFields
 from domain.collections import LOCATIONS
 from domain.customers import CustomerFields, CustomerService
+from notifications.wiring import outbox_setup
 from tenancy import lifecycle
 from tenancy.models import Tenant
 from tenancy.runtime import Runtime
@@ -125,7 +126,7 @@ async def _tenant_with_bookings(runtime: Runtime, slug: str, n: int) -> tuple[Te
     ]
     locations = [{"_id": ObjectId(), "name": f"Room {i}"} for i in range(3)]
     await db[LOCATIONS].insert_many(locations)
-    bookings = BookingService(db, tenant, "test")
+    bookings = BookingService(db, tenant, "test", outbox_setup(runtime))
     start = datetime(2030, 1, 7, 6, 0, tzinfo=UTC)
     expected = {}
     for i in range(n):

@@ -21,6 +21,7 @@ from domain.bookings import BookingRequest, BookingService
 from domain.collections import BOOKINGS, SERVICES
 from domain.documents import BookingDocument, ServiceDocument
 from graphql_api.demo import DEMO_TENANTS, _seed_tenant, next_holiday
+from notifications.wiring import outbox_setup
 from tenancy.models import Role, Tenant
 from tenancy.runtime import Runtime
 from tests.conftest import GraphQLClient, error_codes
@@ -371,7 +372,7 @@ async def test_staff_slots_intersect_hours_and_staff_is_never_double_booked(west
 async def test_one_staff_member_booked_concurrently_exactly_one_wins(west: West):
     member = await west.staff(name="Dr. Busy")
     day = open_day()
-    service = BookingService(west.db, west.tenant, "test")
+    service = BookingService(west.db, west.tenant, "test", outbox_setup(west.runtime))
 
     async def book(location: str) -> Any:
         request = BookingRequest(
@@ -410,7 +411,7 @@ async def test_capacity_gives_seats_and_concurrent_bookings_fill_them_exactly(we
         return next((s["seatsLeft"] for s in slots if s["startsAt"] == ten), None)
 
     assert seats(await west.slots(day, s=service_id)) == 2
-    service = BookingService(west.db, west.tenant, "test")
+    service = BookingService(west.db, west.tenant, "test", outbox_setup(west.runtime))
 
     async def book(i: int) -> Any:
         request = BookingRequest(

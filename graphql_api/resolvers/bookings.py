@@ -27,7 +27,7 @@ from tenancy.errors import not_found
 def _service(info: Info, *, write: bool) -> svc.BookingService:
     context = info.context
     tenant, db = context.require_writable() if write else context.require_tenant()
-    return svc.BookingService(db, tenant, context.principal.actor)
+    return svc.BookingService(db, tenant, context.principal.actor, context.outbox_setup)
 
 
 async def _transition(

@@ -36,7 +36,7 @@ async def _counted(info: Info, confirmation_number: str) -> BookingLookup:
     tenant, db = context.require_tenant()
     if context.lookup_limiter is not None:
         await context.lookup_limiter.hit(tenant.slug, context.client_address, confirmation_number)
-    return BookingLookup(db, tenant)
+    return BookingLookup(db, tenant, context.outbox_setup)
 
 
 @strawberry.type

@@ -15,6 +15,7 @@ from graphql_api.permissions import requires
 from graphql_api.types.catalog import Location, Service
 from graphql_api.types.common import Connection, Money, UserError
 from graphql_api.types.customer import Customer
+from graphql_api.types.notification import Notification
 
 BookingStatus = strawberry.enum(booking_rules.BookingStatus, name="BookingStatus")
 BookingSort = strawberry.enum(svc.BookingSort, name="BookingSort")
@@ -76,6 +77,14 @@ class Booking:
             return None
         doc = await info.context.loaders.location.load(self.doc["location_id"])
         return Location.from_doc(doc) if doc else None
+
+    @strawberry.field(
+        extensions=requires("notifications.read"),
+        description="Messages of this booking, oldest first, imported legacy ones included.",
+    )
+    async def notifications(self, info: Info) -> list[Notification]:
+        records = await info.context.loaders.notifications.load(self.doc["_id"])
+        return [Notification.from_record(record) for record in records]
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Booking:
