@@ -48,7 +48,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from bson import ObjectId
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from domain.collections import BOOKINGS, NOTIFICATION_OUTBOX
 from domain.documents import OutboxMessage
@@ -69,6 +69,7 @@ STAGED_CHECK = timedelta(seconds=30)
 #: An uncommitted staged message is deleted once this old (its change never happened).
 STAGED_ABANDON = timedelta(minutes=10)
 REMINDER_KIND = "booking_reminder"
+_DUPLICATE_KEY = 11000
 
 DueMarker = Callable[[ObjectId, datetime], Awaitable[None]]
 """``await mark_due(tenant_id, at)``: record on the platform that this tenant has a
@@ -158,13 +159,15 @@ class Outbox:
         if not docs:
             return Staged(booking_id, (), cancel_reminders)
         await self.mark_due(self.tenant_id, check_at)
-        inserted: set[str] = set()
-        for doc in docs:
-            try:
-                await self.collection.insert_one(doc)
-                inserted.add(doc["_id"])
-            except DuplicateKeyError:
-                pass  # the same change staged before (a retry): one message
+        inserted = {doc["_id"] for doc in docs}
+        try:  # one round-trip for all of them
+            await self.collection.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != _DUPLICATE_KEY for error in errors):
+                raise
+            # The same change staged before (a retry): one message each.
+            inserted -= {docs[error["index"]]["_id"] for error in errors}
         return Staged(booking_id, tuple(messages), cancel_reminders, frozenset(inserted))
 
     async def promote(self, staged: Staged) -> None:
@@ -179,22 +182,23 @@ class Outbox:
         if not staged.messages:
             return
         now = utcnow()
-        earliest = None
-        for message in staged.messages:
-            due = max(message.due_at, now)
-            earliest = due if earliest is None else min(earliest, due)
-            result = await self.collection.update_one(
-                {"_id": message.id, "status": STAGED},
+        by_due: dict[datetime, list[OutboxMessage]] = {}
+        for message in staged.messages:  # the change's messages, then its reminders
+            by_due.setdefault(max(message.due_at, now), []).append(message)
+        for due, group in by_due.items():
+            result = await self.collection.update_many(
+                {"_id": {"$in": [message.id for message in group]}, "status": STAGED},
                 {"$set": {"status": PENDING, "next_attempt_at": due, "updated_at": now}},
             )
-            if result.matched_count == 0:
+            if result.modified_count == len(group):
+                continue
+            for message in group:  # some were promoted, sent or deleted by a relay meanwhile
                 doc = message.model_copy(
                     update={"status": PENDING, "next_attempt_at": due, "updated_at": now}
                 ).to_mongo()
                 with contextlib.suppress(DuplicateKeyError):  # a relay promoted (or sent) it
                     await self.collection.insert_one(doc)
-        assert earliest is not None
-        await self.mark_due(self.tenant_id, earliest)
+        await self.mark_due(self.tenant_id, min(by_due))
 
     async def abandon(self, staged: Staged) -> None:
         """The business write did not happen: remove what this call staged.

@@ -282,8 +282,10 @@ async def test_a_committed_write_never_fails_on_its_promotion(runtime: Runtime) 
     booking, _ = await book(runtime, tenant, starts_in=timedelta(hours=2))
 
     class Down:
-        async def update_one(self, *args: object, **kwargs: object) -> None:
+        async def update_many(self, *args: object, **kwargs: object) -> None:
             raise ConnectionError("database unreachable")
+
+        update_one = insert_one = update_many
 
     db = runtime.tenant_database(tenant)
     notes = BookingOutbox(db, tenant, runtime.store.mark_notifications_due, EMAIL_ONLY)
@@ -304,3 +306,26 @@ async def test_a_committed_write_never_fails_on_its_promotion(runtime: Runtime) 
     assert await resolve_staged(db, message, clock()) == "promoted"
     await notes.failed(staged)  # harmless after the commit: committed keys are kept
     assert (await _statuses(runtime, tenant, booking["_id"]))[staged.keys[0]] == "pending"
+
+
+async def test_promotion_after_a_relay_acted_keeps_what_it_did_and_restores_what_it_deleted(
+    runtime: Runtime,
+) -> None:
+    """One staged message a relay already promoted and sent, one it deleted (it looked
+    uncommitted for too long): promoting keeps the first as sent, inserts the second."""
+    tenant = await provision(runtime, "west-clinic")
+    booking, _ = await book(runtime, tenant, starts_in=timedelta(hours=2))
+    db = runtime.tenant_database(tenant)
+    notes = BookingOutbox(db, tenant, runtime.store.mark_notifications_due, NotificationPolicy())
+    after = {**booking, "status": "confirmed", "version": 2}
+    staged = await notes.prepare(MessageKind.BOOKING_CONFIRMED, after, 2, rel=RELATED)
+    email, sms = sorted(staged.keys)
+    await db[BOOKINGS].update_one(
+        {"_id": booking["_id"]},
+        merge_updates({"$set": {"status": "confirmed", "version": 2}}, notes.commit_update(staged)),
+    )
+    await db[NOTIFICATION_OUTBOX].update_one({"_id": email}, {"$set": {"status": "sent"}})
+    await db[NOTIFICATION_OUTBOX].delete_one({"_id": sms})
+    await notes.committed(staged)
+    statuses = await _statuses(runtime, tenant, booking["_id"])
+    assert (statuses[email], statuses[sms]) == ("sent", "pending")
