@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -200,6 +199,8 @@ def _pure(bookings: int) -> None:
 
 
 def main() -> None:
+    from backends import bench_database  # bench/backends.py (scripts run from bench/)
+
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -207,20 +208,9 @@ def main() -> None:
     parser.add_argument("--bookings", type=int, default=2000)
     parser.add_argument("--backend", choices=["embedded", "mock"], default="embedded")
     args = parser.parse_args()
-    if args.backend == "mock":
-        import tests.mock_shims as mock_shims
-        from tenancy import clients
-
-        mock = mock_shims.new_mock_client("bench")
-        clients.open_client = lambda url, **options: mock  # type: ignore[assignment]
-        args.database_url = "mongodb://bench.mock.test"
+    with bench_database(args.backend) as url:
+        args.database_url = url
         asyncio.run(run(args))
-    else:
-        from tenancy.local_server import LocalServer
-
-        with tempfile.TemporaryDirectory() as directory, LocalServer(Path(directory)) as url:
-            args.database_url = url
-            asyncio.run(run(args))
 
 
 if __name__ == "__main__":

@@ -19,10 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -196,6 +193,8 @@ async def run(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    from backends import bench_database  # bench/backends.py (scripts run from bench/)
+
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -215,19 +214,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.url:
         asyncio.run(run(args))
-    elif args.backend == "mock":
-        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-        import tests.mock_shims as mock_shims
-        from tenancy import clients
-
-        mock = mock_shims.new_mock_client("bench")
-        clients.open_client = lambda url, **options: mock  # type: ignore[assignment]
-        args.database_url = "mongodb://bench.mock.test"
-        asyncio.run(run(args))
     else:
-        from tenancy.local_server import LocalServer
-
-        with tempfile.TemporaryDirectory() as directory, LocalServer(Path(directory)) as url:
+        with bench_database(args.backend) as url:
             args.database_url = url
             asyncio.run(run(args))
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import time
 from collections import Counter
 from datetime import timedelta
@@ -225,6 +224,8 @@ async def run(args: argparse.Namespace, url: str) -> None:
 
 
 def main() -> None:
+    from backends import bench_database  # bench/backends.py (scripts run from bench/)
+
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -238,17 +239,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.url:
         asyncio.run(run(args, args.url))
-    elif args.backend == "mock":
-        import tests.mock_shims as mock_shims
-        from tenancy import clients
-
-        mock = mock_shims.new_mock_client("bench")
-        clients.open_client = lambda url, **options: mock  # type: ignore[assignment]
-        asyncio.run(run(args, "mongodb://bench.mock.test"))
     else:
-        from tenancy.local_server import LocalServer
-
-        with tempfile.TemporaryDirectory() as directory, LocalServer(Path(directory)) as url:
+        with bench_database(args.backend) as url:
             asyncio.run(run(args, url))
 
 
