@@ -405,9 +405,17 @@ class BookingService:
     # -- slots -----------------------------------------------------------
 
     async def _claim(
-        self, booking_id: ObjectId, bases: list[str], capacity: int, cells: list[datetime]
+        self,
+        booking_id: ObjectId,
+        bases: list[str],
+        capacity: int,
+        cells: list[datetime],
+        own: frozenset[tuple[str, datetime]] | None = None,
     ) -> list[tuple[str, list[datetime]]]:
         """Claim ``cells`` on a free seat of each resource of ``bases``; all or nothing.
+
+        ``own``: the booking's committed ``(resource, cell)`` pairs when it
+        already exists (a reschedule), see ``slots.claim_slots``.
 
         Returns:
             Per resource, the seat's key and the cells this call inserted.
@@ -418,7 +426,7 @@ class BookingService:
         held: list[tuple[str, list[datetime]]] = []
         try:
             for base in bases:
-                held.append(await claim_seat(self.db, booking_id, base, capacity, cells))
+                held.append(await claim_seat(self.db, booking_id, base, capacity, cells, own))
         except AppError:
             for resource, inserted in held:
                 await release_slots(self.db, booking_id, resource, inserted)
@@ -592,8 +600,8 @@ class BookingService:
             (h["resource"], h["slot"])
             for h in await self.db[BOOKING_SLOTS].find({"booking_id": doc["_id"]}).to_list(None)
         }
-        capacity = timing.capacity
-        claimed = await self._claim(doc["_id"], bases, capacity, _cells(moved))
+        committed = frozenset((r, c) for r in booking_resources(doc) for c in _cells(doc))
+        claimed = await self._claim(doc["_id"], bases, timing.capacity, _cells(moved), committed)
         resources = [resource for resource, _ in claimed]
         now = utcnow()
         changes = {

@@ -63,26 +63,45 @@ class SlotTaken(AppError):
         self.holders = holders
 
 
+class BookingChanged(AppError):
+    """A concurrent change of the same booking holds a cell this claim needs."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            ErrorCode.INVALID_TRANSITION, "the booking changed meanwhile; reload and retry"
+        )
+
+
 async def claim_slots(
-    db: Database, booking_id: Any, resource: str, cells: list[datetime]
+    db: Database,
+    booking_id: Any,
+    resource: str,
+    cells: list[datetime],
+    own: frozenset[datetime] | None = None,
 ) -> list[datetime]:
     """Claim every cell of ``cells`` for ``booking_id``; all or nothing.
 
     Cells the booking already holds count as claimed, so claiming again
-    (a resumed import) is harmless.
+    (a resumed import) is harmless. A reschedule passes ``own``, the cells
+    the booking held as it read it: a cell of the booking outside ``own``
+    was inserted by a concurrent change of the same booking, which may
+    still free it, so counting it as claimed could leave the winner of the
+    race without it.
 
     Args:
         db: the tenant database.
         booking_id: the claiming booking's ``_id``.
         resource: e.g. :func:`location_resource`.
         cells: grid-cell starts in UTC (``booking_rules.slot_starts``).
+        own: the booking's committed cells on ``resource``; None counts
+            every cell of the booking as its own.
     Returns:
         The cells this call inserted, so that a caller that must undo its
-        claim (a reschedule that lost a race) frees exactly those and never
-        a cell a concurrent operation of the same booking inserted.
+        claim (a reschedule that lost a race) frees exactly those.
     Raises:
-        SlotTaken (``SLOT_TAKEN``) when another booking holds any cell; the
-        cells this call inserted are freed again first.
+        SlotTaken (``SLOT_TAKEN``) when another booking holds any cell;
+        BookingChanged (``INVALID_TRANSITION``) when a concurrent change of
+        this booking holds one. The cells this call inserted are freed first.
     """
     if not cells:
         return []
@@ -103,12 +122,15 @@ async def claim_slots(
         await db[BOOKING_SLOTS].find({"resource": resource, "slot": {"$in": cells}}).to_list(None)
     )
     others = sorted({h["booking_id"] for h in holders if h["booking_id"] != booking_id}, key=str)
-    if not others:  # the conflicts were this booking's own cells: claim what is missing
-        held = {h["slot"] for h in holders}
-        missing = [cell for cell in cells if cell not in held]
-        return inserted + await claim_slots(db, booking_id, resource, missing)
+    mine = {h["slot"] for h in holders if h["booking_id"] == booking_id}
+    concurrent = own is not None and any(
+        cell not in own and cell not in inserted for cell in mine
+    )
+    if not others and not concurrent:  # the conflicts were this booking's own cells
+        missing = [cell for cell in cells if cell not in mine]
+        return inserted + await claim_slots(db, booking_id, resource, missing, own)
     await release_slots(db, booking_id, resource, inserted)
-    raise SlotTaken(others)
+    raise SlotTaken(others) if others else BookingChanged()
 
 
 async def release_slots(
@@ -133,22 +155,27 @@ async def claim_seat(
     base: str,
     capacity: int,
     cells: list[datetime],
+    own: frozenset[tuple[str, datetime]] | None = None,
 ) -> tuple[str, list[datetime]]:
     """Claim ``cells`` on the first seat of ``base`` (of ``0 .. capacity - 1``) free for all.
 
     Seats are tried in order, each claim all or nothing, so two concurrent
     bookings of the last seat cannot both win (the unique index decides).
+    ``own`` is the booking's committed ``(resource, cell)`` pairs, as for
+    :func:`claim_slots`.
 
     Returns:
         The seat's resource key and the cells this call inserted.
     Raises:
-        SlotTaken when every seat is held at some of the cells.
+        SlotTaken when every seat is held at some of the cells;
+        BookingChanged as :func:`claim_slots`.
     """
     holders: list[Any] = []
     for seat in range(max(1, capacity)):
         resource = seat_resource(base, seat)
+        mine = None if own is None else frozenset(c for r, c in own if r == resource)
         try:
-            return resource, await claim_slots(db, booking_id, resource, cells)
+            return resource, await claim_slots(db, booking_id, resource, cells, mine)
         except SlotTaken as taken:
             holders += taken.holders
     where = {"staff": "with this staff member", "service": "for this service"}

@@ -17,6 +17,7 @@ from bson import ObjectId
 from domain.booking_rules import BookingAction, discount_minor, slot_starts
 from domain.bookings import BookingRequest, BookingService
 from domain.collections import BOOKING_SLOTS, BOOKINGS, CUSTOMERS
+from domain.slots import BookingChanged, claim_slots
 from graphql_api.demo import DEMO_TENANTS, _seed_tenant
 from notifications.wiring import outbox_setup
 from tenancy.models import Role, Tenant
@@ -876,6 +877,26 @@ async def test_concurrent_reschedules_keep_slots_consistent(west: West, interlea
         startsAt=final["startsAt"], locationId=loc, customerId=west.customers[3]
     )
     assert error["code"] == "SLOT_TAKEN"
+
+
+async def test_a_reschedule_never_counts_a_concurrent_changes_cells_as_its_own(west: West):
+    # Two reschedules of one booking: the second must not rely on cells the first inserted,
+    # since the first frees them again if it loses the race (the failure CI once hit).
+    booking_id, resource = ObjectId(), "location:race"
+    committed = slot_starts(datetime(2030, 3, 18, 6, tzinfo=UTC), 30)
+    await claim_slots(west.db, booking_id, resource, committed)
+    own = frozenset(committed)
+    first = await claim_slots(
+        west.db, booking_id, resource, slot_starts(datetime(2030, 3, 18, 8, tzinfo=UTC), 30), own
+    )
+    second = slot_starts(datetime(2030, 3, 18, 8, 10, tzinfo=UTC), 30)
+    with pytest.raises(BookingChanged):
+        await claim_slots(west.db, booking_id, resource, second, own)
+    held = await west.db[BOOKING_SLOTS].find({"booking_id": booking_id}).to_list(None)
+    assert sorted(d["slot"] for d in held) == sorted(committed + first)  # nothing of the second
+    # moving back onto its own committed cells is fine, and so is an import's resumed claim
+    assert await claim_slots(west.db, booking_id, resource, committed, own) == []
+    assert await claim_slots(west.db, booking_id, resource, second) == second[-2:]
 
 
 # -- idempotency --------------------------------------------------------------
