@@ -123,9 +123,7 @@ async def claim_slots(
     )
     others = sorted({h["booking_id"] for h in holders if h["booking_id"] != booking_id}, key=str)
     mine = {h["slot"] for h in holders if h["booking_id"] == booking_id}
-    concurrent = own is not None and any(
-        cell not in own and cell not in inserted for cell in mine
-    )
+    concurrent = own is not None and any(cell not in own and cell not in inserted for cell in mine)
     if not others and not concurrent:  # the conflicts were this booking's own cells
         missing = [cell for cell in cells if cell not in mine]
         return inserted + await claim_slots(db, booking_id, resource, missing, own)

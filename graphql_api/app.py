@@ -43,6 +43,7 @@ from graphql_api.rate_limit import (
     LoginRateLimiter,
     TenantRateLimiter,
 )
+from graphql_api.request_id import RequestIdMiddleware
 from graphql_api.schema import build_schema
 from migrations.runtime import build_runtime
 from tenancy.embedded import embedded_database
@@ -246,11 +247,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             Route("/readyz", readyz),
         ],
         middleware=[
+            Middleware(RequestIdMiddleware),  # outermost: every answer carries the id
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
                 allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["authorization", "content-type", "x-tenant"],
+                allow_headers=["authorization", "content-type", "x-tenant", "x-request-id"],
+                expose_headers=["x-request-id"],
                 max_age=600,
             ),
             # X-Forwarded-For is applied only when the peer is a configured proxy.

@@ -29,6 +29,7 @@ from strawberry.extensions import SchemaExtension
 
 from graphql_api.types.common import UserError
 from tenancy.errors import AppError, ErrorCode, Level, from_database_error
+from tenancy.request_context import current_request_id
 
 log = logging.getLogger("graphql_api.errors")
 
@@ -76,7 +77,7 @@ class RequestGuard(SchemaExtension):
 
 
 def format_error(error: GraphQLError) -> GraphQLError:
-    """A client-safe copy of ``error`` with ``extensions.code``."""
+    """A client-safe copy of ``error`` with ``extensions.code`` (and ``requestId``)."""
     original = error.original_error
     extensions: dict[str, Any] = dict(error.extensions or {})
     message = error.message
@@ -97,6 +98,9 @@ def format_error(error: GraphQLError) -> GraphQLError:
     else:
         extensions = {"code": str(ErrorCode.INTERNAL_ERROR)}
         message = INTERNAL_MESSAGE
+    request_id = current_request_id()
+    if request_id is not None:
+        extensions["requestId"] = request_id
     return GraphQLError(
         message,
         nodes=error.nodes,

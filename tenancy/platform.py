@@ -37,6 +37,7 @@ from tenancy.models import (
 from tenancy.mongo_types import Database
 from tenancy.naming import database_key
 from tenancy.pagination import Page, fetch_page
+from tenancy.request_context import current_request_id
 
 TENANTS = "tenants"
 DOMAINS = "tenant_domains"
@@ -319,9 +320,17 @@ class PlatformStore:
     async def append_audit(
         self, actor: str, action: str, tenant: str | None, details: dict[str, Any]
     ) -> None:
-        """Append one entry to the platform audit log (UTC time, who, what, which tenant)."""
+        """Append one entry to the platform audit log (UTC time, who, what, which tenant,
+        and the id of the request or command that did it, ``tenancy.request_context``)."""
         await self.db[AUDIT_LOG].insert_one(
-            {"at": utcnow(), "actor": actor, "action": action, "tenant": tenant, "details": details}
+            {
+                "at": utcnow(),
+                "actor": actor,
+                "action": action,
+                "tenant": tenant,
+                "details": details,
+                "request_id": current_request_id(),
+            }
         )
 
     async def has_audit_entry(self, action: str, tenant: str, actor: str) -> bool:
