@@ -24,6 +24,7 @@ from tenancy.models import Role
 from tenancy.runtime import Runtime
 from tenancy.settings import Settings
 from tests.backends import Backend, MockBackend, ServerBackend, ServerUrls, legs, server_urls
+from tests.snapshots import seeded
 
 
 @pytest.fixture(autouse=True)
@@ -91,7 +92,7 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
 async def demo(runtime: Runtime) -> Runtime:
     """The platform with the demo tenants seeded (west-nipt, tromb-screening,
     quattro-stand active; omega-nipt suspended)."""
-    await seed_demo(runtime)
+    await seeded(runtime, "demo", lambda: seed_demo(runtime))
     return runtime
 
 

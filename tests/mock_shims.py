@@ -375,8 +375,17 @@ def _linear_unique_indexes() -> None:
             _caches(store)[index_name] = built
         return index_name
 
+    def create_indexes(self: Any, indexes: list[Any], session: Any = None) -> list[str]:
+        # mongomock's drops partialFilterExpression; a server keeps every option.
+        names = []
+        for index in indexes:
+            options = {k: v for k, v in index.document.items() if k != "key"}
+            names.append(self.create_index(list(index.document["key"].items()), **options))
+        return names
+
     Collection._ensure_uniques = _ensure_uniques  # type: ignore[method-assign]
     Collection.create_index = create_index  # type: ignore[method-assign]
+    Collection.create_indexes = create_indexes  # type: ignore[method-assign]
 
 
 def _awaitable_close() -> None:
