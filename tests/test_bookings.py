@@ -23,6 +23,7 @@ from notifications.wiring import outbox_setup
 from tenancy.models import Role, Tenant
 from tenancy.runtime import Runtime
 from tests.conftest import GraphQLClient, error_codes
+from tests.snapshots import seeded
 
 ISTANBUL = ZoneInfo("Europe/Istanbul")
 
@@ -186,7 +187,11 @@ async def west(runtime: Runtime, gql: GraphQLClient) -> West:
     # Only the west-nipt demo tenant (the whole demo takes ten times longer to seed),
     # without its schedule: these tests book any time (no hours set: unrestricted);
     # tests/test_scheduling.py covers the scheduling rules.
-    await _seed_tenant(runtime, replace(DEMO_TENANTS[0], schedule=None))
+    await seeded(
+        runtime,
+        "west-nipt without hours",
+        lambda: _seed_tenant(runtime, replace(DEMO_TENANTS[0], schedule=None)),
+    )
     demo = runtime
     token = await gql.token("west-nipt")
     tenant = await demo.store.tenant_by_slug("west-nipt")

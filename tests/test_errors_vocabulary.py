@@ -77,6 +77,7 @@ from tenancy.models import DatabaseLocation, TenantStatus, utcnow
 from tenancy.runtime import Runtime
 from tests.backends import Backend
 from tests.conftest import GraphQLClient, error_codes
+from tests.snapshots import seeded
 
 # The driver's own client factory, kept before the mock leg replaces it: the
 # outage producer needs a real client that finds no server.
@@ -279,10 +280,14 @@ async def world(
     tmp_path: Path,
     backend: Backend,
 ) -> World:
-    await _seed_tenant(runtime, DEMO_TENANTS[0])
-    await lifecycle.create_super_admin(
-        runtime, email=SUPER_ADMIN_EMAIL, name="Root", password=DEMO_PASSWORD, actor="test"
-    )
+
+    async def seed() -> None:
+        await _seed_tenant(runtime, DEMO_TENANTS[0])
+        await lifecycle.create_super_admin(
+            runtime, email=SUPER_ADMIN_EMAIL, name="Root", password=DEMO_PASSWORD, actor="test"
+        )
+
+    await seeded(runtime, "west-nipt and the super-admin", seed)
     return World(
         runtime=runtime,
         http=client,

@@ -15,6 +15,7 @@ from graphql_api.demo import DEMO_TENANTS, _seed_tenant
 from tenancy.models import Role, Tenant
 from tenancy.runtime import Runtime
 from tests.conftest import GraphQLClient, error_codes
+from tests.snapshots import seeded
 
 WEST, TROMB = "west-nipt", "tromb-screening"
 
@@ -97,9 +98,13 @@ async def _side(runtime: Runtime, gql: GraphQLClient, slug: str) -> Side:
 @pytest.fixture
 async def tenants(runtime: Runtime, gql: GraphQLClient) -> dict[str, Side]:
     """The demo tenants west-nipt and tromb-screening (only these two, for speed)."""
-    for demo in DEMO_TENANTS:
-        if demo.slug in (WEST, TROMB):  # without hours: these tests book any time
-            await _seed_tenant(runtime, replace(demo, schedule=None))
+
+    async def seed() -> None:
+        for demo in DEMO_TENANTS:
+            if demo.slug in (WEST, TROMB):  # without hours: these tests book any time
+                await _seed_tenant(runtime, replace(demo, schedule=None))
+
+    await seeded(runtime, "west-nipt and tromb-screening without hours", seed)
     sides = {slug: await _side(runtime, gql, slug) for slug in (WEST, TROMB)}
     for side in sides.values():
         assert side.customer_ids and side.booking_ids and side.service_ids

@@ -17,6 +17,7 @@ from tenancy.models import Role, Tenant, utcnow
 from tenancy.platform import NOTIFICATION_DUE
 from tenancy.runtime import Runtime
 from tests.conftest import GraphQLClient, error_codes
+from tests.snapshots import seeded
 from tests.test_legacy_import import run_clinics
 
 BOOKINGS_WITH_NOTIFICATIONS = """
@@ -73,7 +74,7 @@ async def _enqueue_for_every_booking(runtime: Runtime, tenant: Tenant) -> list[d
 
 @pytest.fixture
 async def west(runtime: Runtime) -> Tenant:
-    await _seed_tenant(runtime, DEMO_TENANTS[0])
+    await seeded(runtime, "west-nipt", lambda: _seed_tenant(runtime, DEMO_TENANTS[0]))
     tenant = await runtime.store.tenant_by_slug("west-nipt")
     assert tenant is not None
     return tenant

@@ -18,6 +18,7 @@ from tenancy.platform import SERVER_INSTANCES, PlatformStore, ServerInstance
 from tenancy.runtime import Runtime
 from tests.backends import SECOND_CLUSTER, Backend
 from tests.conftest import GraphQLClient, error_codes
+from tests.snapshots import seeded
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ async def two_clusters(settings, backend: Backend):
     )
     runtime = build_runtime(settings)
     await runtime.start()
-    await seed_demo(runtime)
+    await seeded(runtime, "demo", lambda: seed_demo(runtime))
     yield runtime
     await runtime.close()
 

@@ -25,6 +25,7 @@ from notifications.wiring import outbox_setup
 from tenancy.models import Role, Tenant
 from tenancy.runtime import Runtime
 from tests.conftest import GraphQLClient, error_codes
+from tests.snapshots import seeded
 from tests.test_roundtrips import CountingDatabase
 
 ISTANBUL = ZoneInfo("Europe/Istanbul")
@@ -114,7 +115,7 @@ class West:
 
 @pytest.fixture
 async def west(runtime: Runtime, gql: GraphQLClient) -> West:
-    await _seed_tenant(runtime, DEMO_TENANTS[0])
+    await seeded(runtime, "west-nipt", lambda: _seed_tenant(runtime, DEMO_TENANTS[0]))
     tenant = await runtime.store.tenant_by_slug(WEST)
     assert tenant is not None
     admin = await gql.token(WEST)
