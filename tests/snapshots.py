@@ -70,7 +70,8 @@ async def _restore(client: Any, record: ClusterRecord) -> None:
         await client.drop_database(name)
         db = client[name]
         for coll_name, coll in collections.items():
-            await db.create_collection(coll_name)
+            if not coll.indexes and not coll.documents:
+                await db.create_collection(coll_name)  # else created by the writes below
             if coll.indexes:
                 await db[coll_name].create_indexes(coll.indexes)
             if coll.documents:
