@@ -50,10 +50,13 @@ async def test_heartbeat_task_renews_and_stops(runtime: Runtime) -> None:
     heartbeat = ServerHeartbeat(runtime.store, interval=0.001, lease=30)
     instance_id = await heartbeat.start()
     first = await runtime.store.db[SERVER_INSTANCES].find_one({"_id": instance_id})
-    for _ in range(1000):  # until the task has renewed once (no fixed sleep)
-        await asyncio.sleep(0)
+    deadline = asyncio.get_running_loop().time() + 30  # a bound for a loaded machine, not a timing
+    while True:  # until the task has renewed once (BSON times have millisecond steps)
+        await asyncio.sleep(0.005)
         doc = await runtime.store.db[SERVER_INSTANCES].find_one({"_id": instance_id})
         if doc["heartbeat_at"] > first["heartbeat_at"]:
+            break
+        if asyncio.get_running_loop().time() > deadline:
             break
     assert doc["heartbeat_at"] > first["heartbeat_at"]
     await heartbeat.stop()
