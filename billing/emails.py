@@ -63,7 +63,7 @@ async def email_admins(
             booking_version=1,
             recipient=admin.email,
             recipient_name=admin.name,
-            data={**data, "customer_name": admin.name},
+            data={**data, "customer_name": admin.name, "timezone": tenant.settings.timezone},
             next_attempt_at=now,
             due_at=now,
         )

@@ -297,5 +297,5 @@ async def remind_trial_end(billing: Billing, tenant: Tenant, sub: dict[str, Any]
         tenant,
         emails.TRIAL_WILL_END,
         f"{sub['id']}:{sub['trial_end']}",
-        {"trial_ends_at": trial_end.isoformat() if trial_end else None},
+        {"trial_ends_at": trial_end},
     )
