@@ -2,7 +2,7 @@
 
 Routes: ``/graphql`` and ``/t/{tenant}/graphql`` (GraphQL over HTTP,
 GraphiQL in development), ``/healthz`` (process up), ``/readyz`` (platform
-database answers).
+database answers), ``/webhooks/stripe`` (Stripe's webhooks: ``graphql_api.webhooks``).
 """
 
 from __future__ import annotations
