@@ -21,44 +21,82 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
 
 from billing import sync, usage, webhooks
 from billing.service import Billing
-from tenancy.models import SubscriptionStatus, TenantStatus, utcnow
+from tenancy.models import SubscriptionStatus, Tenant, TenantStatus, utcnow
 
 log = logging.getLogger(__name__)
 
 
+def _trial_over(tenant: Tenant, account: dict[str, Any], now: datetime) -> bool:
+    sub = tenant.subscription
+    return (
+        tenant.status == TenantStatus.TRIAL
+        and not sub.stripe_subscription_id
+        and not account.get("subscription_id")
+        and sub.trial_ends_at is not None
+        and sub.trial_ends_at <= now
+    )
+
+
+async def _locked(
+    billing: Billing,
+    tenant_id: ObjectId,
+    change: Callable[[Tenant, dict[str, Any]], Awaitable[bool]],
+) -> bool:
+    """Run ``change`` on the freshly read tenant and account under the tenant's lock
+    (webhook processing holds the same lock), so a payment applied meanwhile is seen."""
+    if not await billing.store.lock_tenant(tenant_id, billing.owner, webhooks.LEASE_SECONDS):
+        return False  # an event of this tenant is being processed: next pass
+    try:
+        tenant = await billing.runtime.store.tenant_by_id(tenant_id)
+        if tenant is None:
+            return False
+        return await change(tenant, await billing.store.account(tenant_id) or {})
+    finally:
+        await billing.store.unlock_tenant(tenant_id, billing.owner)
+
+
 async def expire_trials(billing: Billing, now: datetime) -> int:
     """Trials that ended without a Stripe subscription become past due; returns how many."""
-    moved = 0
-    store = billing.runtime.store
-    for tenant in await store.all_tenants(status=TenantStatus.TRIAL.value):
-        sub = tenant.subscription
-        if sub.stripe_subscription_id or sub.trial_ends_at is None or sub.trial_ends_at > now:
-            continue
-        account = await billing.store.account(tenant.id) or {}
-        if account.get("subscription_id"):
-            continue
+
+    async def expire(tenant: Tenant, account: dict[str, Any]) -> bool:
+        if not _trial_over(tenant, account, now):
+            return False
         tenant = await store.update_tenant(
             tenant.id, {"subscription.status": SubscriptionStatus.PAST_DUE.value}
         )
         billing.runtime.registry.invalidate(tenant.slug)
         await sync.move_status(billing, tenant, TenantStatus.PAST_DUE, now)
-        moved += 1
+        return True
+
+    moved = 0
+    store = billing.runtime.store
+    for tenant in await store.all_tenants(status=TenantStatus.TRIAL.value):
+        if _trial_over(tenant, {}, now):
+            moved += await _locked(billing, tenant.id, expire)
     return moved
 
 
 async def suspend_overdue(billing: Billing, now: datetime) -> int:
     """Suspend past-due tenants whose grace period ended; returns how many."""
+
+    async def suspend(tenant: Tenant, account: dict[str, Any]) -> bool:
+        grace_until = account.get("grace_until")
+        if tenant.status != TenantStatus.PAST_DUE or grace_until is None or grace_until > now:
+            return False  # paid (or changed) meanwhile
+        await sync.suspend_overdue_tenant(billing, tenant)
+        return True
+
     suspended = 0
     for tenant_id in await billing.store.grace_expired(now):
-        tenant = await billing.runtime.store.tenant_by_id(tenant_id)
-        if tenant is None or tenant.status != TenantStatus.PAST_DUE:
-            continue
-        await sync.suspend_overdue_tenant(billing, tenant)
-        suspended += 1
+        suspended += await _locked(billing, tenant_id, suspend)
     return suspended
 
 

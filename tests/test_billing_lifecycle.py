@@ -220,3 +220,23 @@ async def test_the_server_starts_and_serves_without_stripe_settings(
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://api.example.test") as http:
         assert (await http.get("/healthz")).status_code == 200
+
+
+async def test_the_loop_does_not_suspend_while_an_event_of_the_tenant_is_processed(
+    runtime: Runtime, client: httpx.AsyncClient, fake_stripe: FakeStripe, billing: Billing
+) -> None:
+    """The loop takes the tenant's processing lock and re-reads the grace period under
+    it: a payment being applied by a webhook meanwhile is never undone by a suspension."""
+    tenant, sub = await _active(billing, fake_stripe, client, "locked-clinic")
+    invoice = fake_stripe.invoice(sub["id"])
+    await _fail(client, fake_stripe, invoice["id"])
+    later = utcnow() + timedelta(days=8)
+    assert await billing.store.lock_tenant(tenant.id, "a-webhook-delivery", 60)
+    assert (await worker.run_once(billing, later))["suspended"] == 0
+    assert (await reload(runtime, tenant)).status == TenantStatus.PAST_DUE
+    # The webhook's work: the invoice paid, applied; then it lets go.
+    fake_stripe.pay(invoice["id"])
+    await sync.apply_subscription(billing, tenant, fake_stripe.subscriptions[sub["id"]], utcnow())
+    await billing.store.unlock_tenant(tenant.id, "a-webhook-delivery")
+    assert (await worker.run_once(billing, later))["suspended"] == 0
+    assert (await reload(runtime, tenant)).status == TenantStatus.ACTIVE
