@@ -203,3 +203,33 @@ async def test_changing_the_plan_needs_a_subscription(
     token = await owner_token(gql, runtime, tenant)
     result = (await gql(CHANGE, {"plan": "enterprise"}, tenant=tenant.slug, token=token))["data"]
     assert [e["code"] for e in result["changePlan"]["userErrors"]] == ["BILLING_DISABLED"]
+
+
+CANCEL = """mutation($end: Boolean!) { cancelSubscription(atPeriodEnd: $end) {
+  cancelAtPeriodEnd stripeStatus userErrors { code message } } }"""
+
+
+async def test_cancel_at_period_end_and_undo_through_the_api(
+    runtime: Runtime,
+    gql: GraphQLClient,
+    client: httpx.AsyncClient,
+    fake_stripe: FakeStripe,
+    billing: Billing,
+) -> None:
+    tenant = await make_tenant(runtime, "undo-clinic")
+    token = await owner_token(gql, runtime, tenant)
+    portal = (await gql(PORTAL, tenant=tenant.slug, token=token))["data"]["billingPortalUrl"]
+    assert [e["code"] for e in portal["userErrors"]] == ["BILLING_DISABLED"]  # no customer yet
+    url = await checkout.start_checkout(billing, tenant, "starter", BillingCycle.MONTHLY, "t")
+    sub = fake_stripe.complete_checkout(_session(fake_stripe, url)["id"])
+    await deliver(client, fake_stripe.event("customer.subscription.created", sub))
+    cancelled = await gql(CANCEL, {"end": True}, tenant=tenant.slug, token=token)
+    assert cancelled["data"]["cancelSubscription"] == {
+        "cancelAtPeriodEnd": True,
+        "stripeStatus": "trialing",
+        "userErrors": [],
+    }
+    undone = await gql(CANCEL, {"end": False}, tenant=tenant.slug, token=token)
+    assert undone["data"]["cancelSubscription"]["cancelAtPeriodEnd"] is False
+    assert fake_stripe.subscriptions[sub["id"]]["cancel_at_period_end"] is False
+    assert (await reload(runtime, tenant)).status == TenantStatus.TRIAL
