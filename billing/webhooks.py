@@ -152,7 +152,7 @@ async def _apply(billing: Billing, tenant: Tenant, event: dict[str, Any], now: d
         tenant = await sync.apply_subscription(billing, tenant, sub, now)
         if kind == "customer.subscription.trial_will_end":
             await sync.remind_trial_end(billing, tenant, sub)
-    elif kind.startswith("invoice."):
+    elif kind.startswith("invoice.") and obj.get("id"):  # invoice.upcoming has no id
         invoice = await gateway.retrieve_invoice(str(obj["id"]))
         await sync.apply_invoice(billing, tenant, invoice)
         subscription_id = sync.invoice_subscription(invoice)

@@ -222,3 +222,17 @@ async def test_a_cancelled_subscriptions_events_in_any_order_cancel_the_tenant(
     assert (final.status, final.subscription.status) == (TenantStatus.CANCELLED, "cancelled")
     assert json.dumps(final.status_reason) == '"subscription cancelled"'
     assert WEBHOOK_SECRET not in str(await _stored(runtime))
+
+
+async def test_events_without_a_stripe_object_to_read_are_acknowledged_and_ignored(
+    runtime: Runtime, client: httpx.AsyncClient, fake_stripe: FakeStripe, billing: Billing
+) -> None:
+    tenant, _, sub = await _subscribed(billing, fake_stripe, "upcoming-clinic")
+    upcoming = {"object": "invoice", "customer": sub["customer"], "amount_due": 9900}
+    for event in (
+        fake_stripe.event("invoice.upcoming", upcoming),  # a preview: no invoice id
+        fake_stripe.event("customer.created", {"id": sub["customer"], "object": "customer"}),
+    ):
+        assert (await deliver(client, event)).status_code == 200
+    assert {e["status"] for e in await _stored(runtime)} == {"processed"}
+    assert (await reload(runtime, tenant)).status == TenantStatus.TRIAL
