@@ -2,12 +2,13 @@
 
 Routes: ``/graphql`` and ``/t/{tenant}/graphql`` (GraphQL over HTTP,
 GraphiQL in development), ``/healthz`` (process up), ``/readyz`` (platform
-database answers).
+database answers), ``/webhooks/stripe`` (Stripe's webhooks: ``graphql_api.webhooks``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -28,6 +29,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from billing.service import Billing
 from graphql_api.auth import TokenService
 from graphql_api.context import Context, build_context
 from graphql_api.errors import format_error, unexpected_request_failure
@@ -45,6 +47,7 @@ from graphql_api.rate_limit import (
 )
 from graphql_api.request_id import RequestIdMiddleware
 from graphql_api.schema import build_schema
+from graphql_api.webhooks import stripe_webhook
 from migrations.runtime import build_runtime
 from tenancy.embedded import embedded_database
 from tenancy.errors import ErrorCode, http_status_of
@@ -90,6 +93,7 @@ class TenantGraphQL(GraphQL):
     def __init__(self, runtime: Runtime, settings: Settings, **kwargs: Any) -> None:
         super().__init__(build_schema(settings), **kwargs)
         self.runtime = runtime
+        self.billing: Billing | None = None  # set by create_app
         self.tokens = TokenService(settings)
         self.max_json_depth = settings.max_json_depth
         self.rate_limiter = (
@@ -130,6 +134,7 @@ class TenantGraphQL(GraphQL):
             )
         context.response = response
         context.lookup_limiter = self.lookup_limiter
+        context.billing = self.billing
         return context
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
@@ -182,6 +187,11 @@ class TenantGraphQL(GraphQL):
         return response
 
 
+def _with(runtime: Runtime, settings: Settings) -> Runtime:
+    """``runtime`` seen with other ``settings`` (an app built with settings of its own)."""
+    return dataclasses.replace(runtime, settings=settings)
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Starlette:
     """Build the ASGI app. ``runtime`` lets tests and tools inject a wired runtime."""
     settings = settings or (runtime.settings if runtime else Settings())
@@ -189,6 +199,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     view = TenantGraphQL(
         runtime, settings, graphql_ide="graphiql" if settings.graphiql_enabled else None
     )
+    billing = Billing.build(runtime if runtime.settings is settings else _with(runtime, settings))
+    view.billing = billing
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -211,6 +223,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                 relay = RelayWorker(runtime)
                 await relay.start()
                 stack.push_async_callback(relay.stop)
+            stack.push_async_callback(billing.close)
+            if billing.enabled and settings.billing_in_server:  # grace, retries (billing.worker)
+                from billing.worker import BillingWorker
+
+                billing_loop = BillingWorker(billing)
+                await billing_loop.start()
+                stack.push_async_callback(billing_loop.stop)
             if settings.should_seed_demo:
                 from graphql_api.demo import seed_demo
 
@@ -245,6 +264,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             Route("/t/{tenant}/graphql", view, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),  # outermost: every answer carries the id
@@ -263,4 +283,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.billing = billing
     return app

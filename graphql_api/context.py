@@ -57,6 +57,7 @@ class Context:
     login_limiter: LoginRateLimiter | None = None
     lookup_limiter: BookingLookupRateLimiter | None = None
     client_address: str = "unknown"
+    billing: Any = None  # billing.service.Billing of the app (issue 10)
     _loaders: Loaders | None = field(default=None, repr=False)
 
     def require_tenant(self) -> tuple[Tenant, Database]:

@@ -22,6 +22,7 @@ STAFF = VIEWER | {
     "notifications.write",  # retryNotification
 }
 ADMIN = STAFF | {"services.write", "settings.write", "users.write", "discounts.read"}
+ADMIN |= {"billing.manage"}  # issue 10: checkout, portal, plan changes, own invoices
 SUPER_ADMIN = ADMIN | {"platform.read", "platform.write"}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {

@@ -26,6 +26,7 @@ from strawberry.types import ExecutionContext
 
 from graphql_api.errors import RequestGuard, is_unexpected
 from graphql_api.resolvers.auth import AuthMutations, AuthQueries
+from graphql_api.resolvers.billing import BillingMutations, BillingQueries
 from graphql_api.resolvers.bookings import BookingMutations, BookingQueries
 from graphql_api.resolvers.catalog import CatalogMutations, CatalogQueries
 from graphql_api.resolvers.customers import CustomerMutations, CustomerQueries
@@ -51,6 +52,7 @@ Query = merge_types(
         DiscountCodeQueries,
         PublicBookingQueries,
         NotificationQueries,
+        BillingQueries,
     ),
 )
 Mutation = merge_types(
@@ -65,6 +67,7 @@ Mutation = merge_types(
         DiscountCodeMutations,
         PublicBookingMutations,
         NotificationMutations,
+        BillingMutations,
     ),
 )
 

@@ -55,6 +55,10 @@ def _context(kind: str, brand: Branding, data: dict[str, Any], name: str | None)
         "location": location,
         "price": money(data.get("final_price_minor"), data.get("currency"), lang),
         "cancel_reason": data.get("cancel_reason"),
+        # Billing messages (issue 10): their own facts; no booking table in the layout.
+        "data": data,
+        "amount": money(data.get("amount_minor"), data.get("currency"), lang),
+        "trial_ends": local_datetime(data.get("trial_ends_at"), data.get("timezone"), lang),
     }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import typer
 
 from scripts.commands import databases, legacy, worker
+from scripts.commands.billing import billing_app
 from scripts.commands.common import global_options
 from scripts.commands.migrate import migrate_app
 from scripts.commands.platform import platform_app
@@ -44,6 +45,7 @@ app.add_typer(migrate_app, name="migrate")
 databases.register(app)
 legacy.register(app)
 worker.register(app)
+app.add_typer(billing_app, name="billing")
 
 
 def main() -> None:

@@ -324,6 +324,23 @@ class ErrorCode(StrEnum):
             "tenant's cancellation window, or the tenant takes no online cancellations.",
         ),
     )
+    BILLING_DISABLED = (
+        "BILLING_DISABLED",
+        CodeInfo(
+            _PAYLOAD,
+            None,
+            "Billing is not configured on this server (no `APP_STRIPE_SECRET_KEY`), or the "
+            "tenant has no Stripe subscription for this change yet.",
+        ),
+    )
+    BILLING_PROVIDER_FAILED = (
+        "BILLING_PROVIDER_FAILED",
+        CodeInfo(
+            _PAYLOAD,
+            None,
+            "Stripe refused the request or did not answer; nothing was changed, retry later.",
+        ),
+    )
 
 
 def http_status_of(code: str | None) -> int:

@@ -660,3 +660,11 @@ class PlatformStore:
     async def count_due_tenants(self, now: datetime) -> int:
         """Tenants with messages due by ``now`` (the relay's progress line)."""
         return await self.db[NOTIFICATION_DUE].count_documents({"due_at": {"$lte": now}})
+
+    # -- billing (issue 10) ---------------------------------------------
+
+    def billing_collections(self) -> Database:
+        """The platform database handle for ``billing.store.BillingStore``, which owns the
+        billing collections (``stripe_events``, ``invoices``, ``billing_accounts``,
+        ``billing_requests``): the one door stays here, the billing queries in ``billing/``."""
+        return self.db

@@ -139,6 +139,36 @@ class Settings(BaseSettings):
     sms_enabled: bool = True
     sms_provider: Literal["log"] = "log"
 
+    # Billing (issue 10): Stripe. No secret key: billing is off (BILLING_DISABLED).
+    stripe_secret_key: SecretStr = Field(
+        default=SecretStr(""), description="Stripe secret key (sk_test_... in test mode)."
+    )
+    stripe_webhook_secret: SecretStr = Field(
+        default=SecretStr(""), description="Signing secret of the webhook endpoint (whsec_...)."
+    )
+    stripe_webhook_tolerance_seconds: int = Field(
+        default=300, ge=1, le=86400, description="Oldest accepted webhook signature timestamp."
+    )
+    stripe_api_base: str = Field(
+        default="", description="Stripe API address; empty: https://api.stripe.com."
+    )
+    stripe_max_network_retries: int = Field(default=2, ge=0, le=10)
+    stripe_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    stripe_prices: dict[str, str] = Field(
+        default_factory=dict,
+        description='Price ids by plan and cycle, as JSON: {"starter:monthly": "price_..."}; '
+        "else the plan record's (tenantctl billing sync-plans).",
+    )
+    billing_grace_days: int = Field(default=7, ge=0, le=90)
+    billing_success_url: str = "http://localhost:5173/billing/success"
+    billing_cancel_url: str = "http://localhost:5173/billing/cancel"
+    billing_portal_return_url: str = "http://localhost:5173/billing"
+    billing_in_server: bool = Field(
+        default=True, description="Run the billing loop (grace, retries) in the server."
+    )
+    billing_poll_seconds: float = Field(default=60.0, gt=0, le=3600)
+    billing_max_event_attempts: int = Field(default=10, ge=1, le=100)
+
     @field_validator("tenant_db_prefix")
     @classmethod
     def _check_prefix(cls, value: str) -> str:
@@ -194,6 +224,11 @@ class Settings(BaseSettings):
         """True when no MongoDB URL is configured: a local SecantusDB server keeps
         ``embedded_dir`` (``tenancy.embedded``)."""
         return not self.mongodb_url
+
+    @property
+    def billing_enabled(self) -> bool:
+        """True when a Stripe secret key is configured (billing issue 10)."""
+        return bool(self.stripe_secret_key.get_secret_value())
 
     @property
     def is_production(self) -> bool:

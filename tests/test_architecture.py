@@ -193,3 +193,35 @@ def test_the_checks_see_every_kind_of_import(tmp_path: Path) -> None:
     ]
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+
+
+# -- billing (issue 10) ---------------------------------------------------------
+
+BILLING_NEVER_IMPORTS = {"graphql_api", "scripts", "migrations", "notifications"}
+STRIPE_MODULE = ROOT / "billing" / "stripe_gateway.py"
+
+
+def test_billing_sits_beside_domain() -> None:
+    """``billing`` may import ``tenancy`` and ``domain``, never the server, the tools,
+    migrations or notifications; ``tenancy``, ``domain`` and ``notifications`` never
+    import it."""
+    violations = [
+        str(found) for found in package_imports("billing") if found.package in BILLING_NEVER_IMPORTS
+    ]
+    assert violations == [], "billing imports:\n" + "\n".join(violations)
+    assert any(found.package == "tenancy" for found in package_imports("billing"))
+    for package in ("tenancy", "domain", "notifications"):
+        back = [str(f) for f in package_imports(package) if f.package == "billing"]
+        assert back == [], "\n".join(back)
+
+
+def test_only_the_gateway_imports_stripe() -> None:
+    """Stripe knowledge stays in one module: ``billing/stripe_gateway.py``."""
+    product = ["tenancy", "migrations", "graphql_api", "scripts", "billing", *OPTIONAL_PACKAGES]
+    importers = sorted(
+        str(found.path.relative_to(ROOT))
+        for package in product
+        for found in package_imports(package)
+        if found.package == "stripe"
+    )
+    assert importers == [str(STRIPE_MODULE.relative_to(ROOT))]

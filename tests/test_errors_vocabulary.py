@@ -42,6 +42,7 @@ import pytest
 from bson import ObjectId
 from click.testing import Result
 from graphql import GraphQLError
+from pydantic import SecretStr
 from pymongo.errors import DocumentTooLarge
 from typer.testing import CliRunner
 
@@ -628,6 +629,31 @@ async def _cancellation_window_closed(w: World) -> Any:
     return result["data"]["cancelBookingByCustomer"]
 
 
+START_CHECKOUT = """mutation {
+  startCheckout(planKey: "professional") { url userErrors { field code message } } }"""
+
+
+async def _billing_disabled(w: World) -> Any:
+    assert not w.runtime.settings.billing_enabled  # the default: no APP_STRIPE_SECRET_KEY
+    return await w.mutate(START_CHECKOUT)
+
+
+async def _billing_provider_failed(w: World) -> Any:
+    # Stripe unreachable: billing configured against an address where nothing listens.
+    settings = w.runtime.settings.model_copy(
+        update={
+            "stripe_secret_key": SecretStr("sk_test_x"),
+            "stripe_api_base": "http://127.0.0.1:9",
+            "stripe_max_network_retries": 0,
+        }
+    )
+    async with _http(create_app(settings=settings, runtime=w.runtime)) as http:
+        response = await w.post(
+            {"query": START_CHECKOUT}, http=http, headers={"authorization": f"Bearer {w.admin}"}
+        )
+    return response.json()["data"]["startCheckout"]
+
+
 MUTATION_PRODUCERS: dict[ErrorCode, Callable[[World], Awaitable[Any]]] = {
     ErrorCode.INVALID_CREDENTIALS: _invalid_credentials,
     ErrorCode.VALIDATION_FAILED: _validation_failed_input,
@@ -644,6 +670,8 @@ MUTATION_PRODUCERS: dict[ErrorCode, Callable[[World], Awaitable[Any]]] = {
     ErrorCode.TOO_SOON: _too_soon,
     ErrorCode.TOO_FAR: _too_far,
     ErrorCode.CANCELLATION_WINDOW_CLOSED: _cancellation_window_closed,
+    ErrorCode.BILLING_DISABLED: _billing_disabled,
+    ErrorCode.BILLING_PROVIDER_FAILED: _billing_provider_failed,
 }
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
+from billing.usage import figures as usage_figures
 from graphql_api.types.catalog import Location, Service
 from graphql_api.types.common import Connection, Money, UserError
 from tenancy import models
@@ -128,10 +129,24 @@ class TenantSettings:
         )
 
 
+@strawberry.type(description="One plan limit: what is used of it (billing usage alerts).")
+class UsageMetric:
+    metric: str = strawberry.field(description="users or customers.")
+    used: int
+    limit: int | None = strawberry.field(description="null: unlimited.")
+    percentage: int | None = strawberry.field(
+        description="used * 100 / limit, rounded down; null when unlimited. Admins are emailed "
+        "at 80 and 100 once per billing period."
+    )
+
+
 @strawberry.type(description="What the tenant uses of its plan limits.")
 class Usage:
     users: int
     customers: int
+    metrics: list[UsageMetric] = strawberry.field(
+        default_factory=list, description="Each limit with its use and percentage."
+    )
 
 
 @strawberry.type
@@ -153,7 +168,11 @@ class Tenant:
     @strawberry.field(description="Current usage; reads the tenant database.")
     async def usage(self, info: Info) -> Usage:
         usage = await info.context.platform_loaders.usage.load(self.record)
-        return Usage(users=usage.users, customers=usage.customers)
+        metrics = [
+            UsageMetric(metric=f.metric, used=f.used, limit=f.limit, percentage=f.percentage)
+            for f in usage_figures(self.record, usage)
+        ]
+        return Usage(users=usage.users, customers=usage.customers, metrics=metrics)
 
     @classmethod
     def from_model(cls, tenant: models.Tenant) -> Tenant:

@@ -14,6 +14,9 @@ import signal
 
 import typer
 
+from billing.service import Billing
+from billing.worker import BillingWorker
+from billing.worker import run_once as run_billing_once
 from notifications.relay import Relay
 from notifications.worker import build_relay
 from scripts.commands.common import JsonOption, run
@@ -40,7 +43,8 @@ def worker_cmd(
     ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Send the tenants' notification outboxes (email over SMTP, SMS) until stopped.
+    """Send the tenants' notification outboxes (email over SMTP, SMS) until stopped;
+    with APP_STRIPE_SECRET_KEY set, also run the billing loop (webhook retries, grace periods).
 
     Reads only the tenants the platform records as having due messages. Ctrl-C
     (or SIGTERM) stops gracefully: no new claims, in-flight sends finish within
@@ -53,12 +57,21 @@ def worker_cmd(
         relay = build_relay(runtime)
         if concurrency is not None:
             relay.config = dataclasses.replace(relay.config, concurrency=concurrency)
+        billing = Billing.build(runtime)  # its loop runs here too when Stripe is configured
+        billing_loop = BillingWorker(billing) if billing.enabled else None
         try:
             if once:
                 await relay.run_once()
+                if billing.enabled:
+                    await run_billing_once(billing)
             else:
+                if billing_loop is not None:
+                    await billing_loop.start()
                 await _run_until_stopped(runtime, relay, heartbeat)
         finally:
+            if billing_loop is not None:
+                await billing_loop.stop()
+            await billing.close()
             await relay.delivery.close()
         return {"owner": relay.owner, **relay.stats.as_dict()}
 
