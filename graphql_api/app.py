@@ -38,12 +38,16 @@ from graphql_api.http_limits import (
     decode_request_json,
     request_error_response,
 )
+from graphql_api.logging_setup import log_graphql_errors
+from graphql_api.observability import Observability
+from graphql_api.persisted_queries import PersistedQueryError
 from graphql_api.rate_limit import (
     BookingLookupRateLimiter,
     LoginRateLimiter,
     TenantRateLimiter,
 )
 from graphql_api.request_id import RequestIdMiddleware
+from graphql_api.request_record import current_record
 from graphql_api.schema import build_schema
 from migrations.runtime import build_runtime
 from tenancy.embedded import embedded_database
@@ -87,9 +91,16 @@ def _retry_after(errors: list[Any]) -> int | None:
 class TenantGraphQL(GraphQL):
     """Strawberry's ASGI view with our per-request context and request limits."""
 
-    def __init__(self, runtime: Runtime, settings: Settings, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        settings: Settings,
+        observability: Observability | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(build_schema(settings), **kwargs)
         self.runtime = runtime
+        self.persisted = observability.persisted if observability else None
         self.tokens = TokenService(settings)
         self.max_json_depth = settings.max_json_depth
         self.rate_limiter = (
@@ -130,6 +141,12 @@ class TenantGraphQL(GraphQL):
             )
         context.response = response
         context.lookup_limiter = self.lookup_limiter
+        record = current_record()
+        if record is not None:
+            record.graphql = True
+            if context.tenant is not None:
+                record.tenant = context.tenant.slug
+                record.plan = context.tenant.subscription.plan_key
         return context
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
@@ -139,7 +156,27 @@ class TenantGraphQL(GraphQL):
         except HTTPException as exc:
             accept = request.headers.get("accept", "") if isinstance(request, Request) else ""
             code = exc.code if isinstance(exc, RequestError) else None
-            return request_error_response(accept, exc.status_code, exc.reason, code)
+            status = exc.status_code
+            if isinstance(exc, PersistedQueryError) and GRAPHQL_RESPONSE_MEDIA not in accept:
+                status = 200  # a GraphQL error: application/json clients always get 200
+            record = current_record()
+            if record is not None and code is not None:
+                record.error_codes = [str(code)]
+            return request_error_response(accept, status, exc.reason, code)
+
+    async def parse_http_body(self, request: Any) -> Any:
+        """Strawberry's parsing, then the persisted-query protocol
+        (``graphql_api.persisted_queries``) for a single operation."""
+        data = await super().parse_http_body(request)
+        if self.persisted is not None and not isinstance(data, list):
+            data.query = await self.persisted.resolve(data.query, data.extensions)
+        return data
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Not for a GET that sends a persisted query's hash and no query."""
+        if "extensions" in request.query_params:
+            return False
+        return super().should_render_graphql_ide(request)
 
     def decode_json(self, data: str | bytes) -> object:
         """Strict request JSON: UTF-8, an object (or a batch list), bounded nesting."""
@@ -159,6 +196,11 @@ class TenantGraphQL(GraphQL):
         if result.errors:
             result.errors = [format_error(error) for error in result.errors]
         response = process_result(result)
+        if result.errors:
+            record = current_record()
+            if record is not None:
+                record.error_codes = [str((e.extensions or {}).get("code")) for e in result.errors]
+            log_graphql_errors(response.get("errors") or [])
         shape = _ResponseShape()
         if GRAPHQL_RESPONSE_MEDIA in request.headers.get("accept", ""):
             shape.media = GRAPHQL_RESPONSE_MEDIA
@@ -186,8 +228,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     """Build the ASGI app. ``runtime`` lets tests and tools inject a wired runtime."""
     settings = settings or (runtime.settings if runtime else Settings())
     runtime = runtime or build_runtime(settings)
+    observability = Observability(settings, runtime)
     view = TenantGraphQL(
-        runtime, settings, graphql_ide="graphiql" if settings.graphiql_enabled else None
+        runtime,
+        settings,
+        observability,
+        graphql_ide="graphiql" if settings.graphiql_enabled else None,
     )
 
     @contextlib.asynccontextmanager
@@ -245,9 +291,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             Route("/t/{tenant}/graphql", view, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *observability.routes(),  # /metrics
         ],
         middleware=[
             Middleware(RequestIdMiddleware),  # outermost: every answer carries the id
+            observability.middleware(),  # access log, metrics, span attributes
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
@@ -263,4 +311,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    observability.instrument(app)  # OpenTelemetry, when APP_TRACING_ENABLED
     return app
