@@ -143,10 +143,7 @@ class TenantGraphQL(GraphQL):
         context.lookup_limiter = self.lookup_limiter
         record = current_record()
         if record is not None:
-            record.graphql = True
-            if context.tenant is not None:
-                record.tenant = context.tenant.slug
-                record.plan = context.tenant.subscription.plan_key
+            record.graphql = True  # its tenant: noted by build_context
         return context
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:

@@ -70,3 +70,11 @@ def set_current_record(record: RequestRecord | None) -> object:
 def reset_current_record(token: object) -> None:
     """Undo :func:`set_current_record`."""
     _current.reset(token)  # type: ignore[arg-type]
+
+
+def note_tenant(slug: str, plan: str) -> None:
+    """Record the request's tenant as soon as it is resolved (before any refusal of it)."""
+    record = _current.get()
+    if record is not None:
+        record.tenant = slug
+        record.plan = plan
