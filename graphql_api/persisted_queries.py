@@ -39,8 +39,8 @@ from cachetools import LRUCache
 
 from graphql_api.http_limits import RequestError
 from graphql_api.request_record import current_record
-from tenancy.errors import ErrorCode
-from tenancy.platform import PlatformStore
+from tenancy.errors import AppError, ErrorCode
+from tenancy.platform import PersistedQueryEntry, PlatformStore
 
 NOT_FOUND_MESSAGE = "PersistedQueryNotFound"  # Apollo's clients read this exact message
 _HASH_RE = re.compile(r"[0-9a-f]{64}")
@@ -148,3 +148,59 @@ def _not_allowed() -> PersistedQueryError:
 def _mark(record: Any, outcome: str) -> None:
     if record is not None:
         record.persisted = outcome
+
+
+#: The ``format`` of the manifest Apollo's ``generate-persisted-query-manifest`` writes.
+MANIFEST_FORMAT = "apollo-persisted-query-manifest"
+
+
+def parse_manifest(data: Any) -> list[PersistedQueryEntry]:
+    """The operations of a client's persisted-query manifest, each hash checked.
+
+    Accepted: Apollo's manifest (``{"format": "apollo-persisted-query-manifest",
+    "version": 1, "operations": [{"id", "body", "name", "type"}]}``), or a plain
+    JSON object ``{"<sha256>": "<document>"}`` (Relay's and other tools' form).
+
+    Raises:
+        AppError(VALIDATION_FAILED): another format, an entry without a body,
+        or an id that is not the SHA-256 of its body (named in the message).
+    """
+    if isinstance(data, dict) and "operations" in data:
+        if data.get("format", MANIFEST_FORMAT) != MANIFEST_FORMAT or data.get("version") != 1:
+            raise AppError(
+                ErrorCode.VALIDATION_FAILED,
+                f"unsupported manifest: expected format {MANIFEST_FORMAT!r} version 1",
+            )
+        raw = data["operations"]
+        if not isinstance(raw, list):
+            raise AppError(ErrorCode.VALIDATION_FAILED, "manifest operations must be a list")
+        items = [
+            (op.get("id"), op.get("body"), op.get("name"), op.get("type"))
+            if isinstance(op, dict)
+            else (None, None, None, None)
+            for op in raw
+        ]
+    elif isinstance(data, dict):
+        items = [(key, body, None, None) for key, body in data.items()]
+    else:
+        raise AppError(ErrorCode.VALIDATION_FAILED, "a manifest is a JSON object")
+    entries = []
+    for index, (digest, body, name, kind) in enumerate(items):
+        label = f"operation {index + 1}" + (f" ({name})" if name else "")
+        if not isinstance(body, str) or not body.strip():
+            raise AppError(ErrorCode.VALIDATION_FAILED, f"{label} has no body")
+        actual = sha256_hex(body)
+        if not isinstance(digest, str) or digest.lower() != actual:
+            raise AppError(
+                ErrorCode.VALIDATION_FAILED,
+                f"{label}: id {digest!r} is not the SHA-256 of its body ({actual})",
+            )
+        entries.append(
+            PersistedQueryEntry(
+                sha256_hash=actual,
+                body=body,
+                name=name if isinstance(name, str) else None,
+                operation_type=kind if isinstance(kind, str) else None,
+            )
+        )
+    return entries

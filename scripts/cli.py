@@ -17,6 +17,7 @@ import typer
 from scripts.commands import databases, legacy, worker
 from scripts.commands.common import global_options
 from scripts.commands.migrate import migrate_app
+from scripts.commands.persisted_queries import persisted_queries_app
 from scripts.commands.platform import platform_app
 from scripts.commands.tenants import tenants_app
 
@@ -44,6 +45,7 @@ app.add_typer(migrate_app, name="migrate")
 databases.register(app)
 legacy.register(app)
 worker.register(app)
+app.add_typer(persisted_queries_app, name="persisted-queries")  # issue 12
 
 
 def main() -> None:
