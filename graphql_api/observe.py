@@ -53,6 +53,10 @@ class ObservationMiddleware:
         async def observed_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 record.status = message["status"]
+                if self.tracing:  # while the request's span is open
+                    from graphql_api.tracing import annotate_span
+
+                    annotate_span(record)
             await send(message)
 
         try:
@@ -64,10 +68,6 @@ class ObservationMiddleware:
                 self.metrics.observe(record)
             if self.access_log:
                 log_request(record)
-            if self.tracing:
-                from graphql_api.tracing import annotate_span
-
-                annotate_span(record)
 
 
 class OperationRecorder(SchemaExtension):
