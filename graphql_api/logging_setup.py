@@ -50,6 +50,14 @@ def add_request_id(
     return event
 
 
+def drop_color_message(
+    logger: Any, method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: uvicorn's ``color_message`` extra (ANSI codes) is not kept."""
+    event.pop("color_message", None)
+    return event
+
+
 def configure_logging(settings: Settings, stream: IO[str] | None = None) -> logging.Handler:
     """Send every standard-library log record through structlog's formatter.
 
@@ -66,6 +74,7 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None) -> logg
         structlog.stdlib.ExtraAdder(),
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         add_request_id,
+        drop_color_message,
     ]
     renderer: Any
     if settings.log_format_used == "json":

@@ -160,3 +160,12 @@ def test_console_format_for_development(settings: Settings):
     assert not text.startswith("{")
     assert Settings(_env_file=None, environment="development").log_format_used == "console"
     assert Settings(_env_file=None, environment="test").log_format_used == "json"
+
+
+def test_uvicorn_lines_are_json_without_their_terminal_colours(lines: Lines):
+    logging.getLogger("uvicorn.error").info(
+        "Started server process [%d]", 42, extra={"color_message": "\x1b[36m%d\x1b[0m"}
+    )
+    [line] = lines.where(logger="uvicorn.error")
+    assert line["event"] == "Started server process [42]"
+    assert "color_message" not in line
