@@ -40,7 +40,7 @@ from graphql_api.http_limits import (
 )
 from graphql_api.logging_setup import log_graphql_errors
 from graphql_api.observability import Observability
-from graphql_api.persisted_queries import PersistedQueryError
+from graphql_api.persisted_queries import PersistedQueries, PersistedQueryError
 from graphql_api.rate_limit import (
     BookingLookupRateLimiter,
     LoginRateLimiter,
@@ -91,16 +91,12 @@ def _retry_after(errors: list[Any]) -> int | None:
 class TenantGraphQL(GraphQL):
     """Strawberry's ASGI view with our per-request context and request limits."""
 
-    def __init__(
-        self,
-        runtime: Runtime,
-        settings: Settings,
-        observability: Observability | None = None,
-        **kwargs: Any,
-    ) -> None:
+    #: Resolves persisted-query hashes (``graphql_api.persisted_queries``); set by create_app.
+    persisted: PersistedQueries | None = None
+
+    def __init__(self, runtime: Runtime, settings: Settings, **kwargs: Any) -> None:
         super().__init__(build_schema(settings), **kwargs)
         self.runtime = runtime
-        self.persisted = observability.persisted if observability else None
         self.tokens = TokenService(settings)
         self.max_json_depth = settings.max_json_depth
         self.rate_limiter = (
@@ -225,13 +221,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     """Build the ASGI app. ``runtime`` lets tests and tools inject a wired runtime."""
     settings = settings or (runtime.settings if runtime else Settings())
     runtime = runtime or build_runtime(settings)
-    observability = Observability(settings, runtime)
     view = TenantGraphQL(
-        runtime,
-        settings,
-        observability,
-        graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        runtime, settings, graphql_ide="graphiql" if settings.graphiql_enabled else None
     )
+    observability = Observability(settings, runtime)  # issue 12: logs, metrics, APQ, tracing
+    view.persisted = observability.persisted
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
