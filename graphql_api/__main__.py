@@ -38,6 +38,10 @@ def serve(
         workers=workers,
         reload=reload,
         log_level=log_level,
+        # Our structured logs (graphql_api.logging_setup) replace uvicorn's formatting,
+        # and our access line (APP_ACCESS_LOG) its access log.
+        log_config=None,
+        access_log=False,
         # X-Forwarded-For is trusted only from APP_TRUSTED_PROXIES (graphql_api.app).
         proxy_headers=False,
     )

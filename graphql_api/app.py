@@ -40,12 +40,16 @@ from graphql_api.http_limits import (
     decode_request_json,
     request_error_response,
 )
+from graphql_api.logging_setup import log_graphql_errors
+from graphql_api.observability import Observability
+from graphql_api.persisted_queries import PersistedQueries, PersistedQueryError
 from graphql_api.rate_limit import (
     BookingLookupRateLimiter,
     LoginRateLimiter,
     TenantRateLimiter,
 )
 from graphql_api.request_id import RequestIdMiddleware
+from graphql_api.request_record import current_record
 from graphql_api.schema import build_schema
 from graphql_api.webhooks import stripe_webhook
 from migrations.runtime import build_runtime
@@ -89,6 +93,9 @@ def _retry_after(errors: list[Any]) -> int | None:
 
 class TenantGraphQL(GraphQL):
     """Strawberry's ASGI view with our per-request context and request limits."""
+
+    #: Resolves persisted-query hashes (``graphql_api.persisted_queries``); set by create_app.
+    persisted: PersistedQueries | None = None
 
     def __init__(self, runtime: Runtime, settings: Settings, **kwargs: Any) -> None:
         super().__init__(build_schema(settings), **kwargs)
@@ -135,6 +142,9 @@ class TenantGraphQL(GraphQL):
         context.response = response
         context.lookup_limiter = self.lookup_limiter
         context.billing = self.billing
+        record = current_record()
+        if record is not None:
+            record.graphql = True  # its tenant: noted by build_context
         return context
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
@@ -144,7 +154,27 @@ class TenantGraphQL(GraphQL):
         except HTTPException as exc:
             accept = request.headers.get("accept", "") if isinstance(request, Request) else ""
             code = exc.code if isinstance(exc, RequestError) else None
-            return request_error_response(accept, exc.status_code, exc.reason, code)
+            status = exc.status_code
+            if isinstance(exc, PersistedQueryError) and GRAPHQL_RESPONSE_MEDIA not in accept:
+                status = 200  # a GraphQL error: application/json clients always get 200
+            record = current_record()
+            if record is not None and code is not None:
+                record.error_codes = [str(code)]
+            return request_error_response(accept, status, exc.reason, code)
+
+    async def parse_http_body(self, request: Any) -> Any:
+        """Strawberry's parsing, then the persisted-query protocol
+        (``graphql_api.persisted_queries``) for a single operation."""
+        data = await super().parse_http_body(request)
+        if self.persisted is not None and not isinstance(data, list):
+            data.query = await self.persisted.resolve(data.query, data.extensions)
+        return data
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Not for a GET that sends a persisted query's hash and no query."""
+        if "extensions" in request.query_params:
+            return False
+        return super().should_render_graphql_ide(request)
 
     def decode_json(self, data: str | bytes) -> object:
         """Strict request JSON: UTF-8, an object (or a batch list), bounded nesting."""
@@ -164,6 +194,11 @@ class TenantGraphQL(GraphQL):
         if result.errors:
             result.errors = [format_error(error) for error in result.errors]
         response = process_result(result)
+        if result.errors:
+            record = current_record()
+            if record is not None:
+                record.error_codes = [str((e.extensions or {}).get("code")) for e in result.errors]
+            log_graphql_errors(response.get("errors") or [])
         shape = _ResponseShape()
         if GRAPHQL_RESPONSE_MEDIA in request.headers.get("accept", ""):
             shape.media = GRAPHQL_RESPONSE_MEDIA
@@ -201,6 +236,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     billing = Billing.build(runtime if runtime.settings is settings else _with(runtime, settings))
     view.billing = billing
+    observability = Observability(settings, runtime)  # issue 12: logs, metrics, APQ, tracing
+    view.persisted = observability.persisted
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -265,9 +302,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
+            *observability.routes(),  # /metrics
         ],
         middleware=[
             Middleware(RequestIdMiddleware),  # outermost: every answer carries the id
+            observability.middleware(),  # access log, metrics, span attributes
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
@@ -284,4 +323,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.state.runtime = runtime
     app.state.billing = billing
+    observability.instrument(app)  # OpenTelemetry, when APP_TRACING_ENABLED
     return app

@@ -33,6 +33,7 @@ from graphql_api.rate_limit import (
     LoginRateLimiter,
     TenantRateLimiter,
 )
+from graphql_api.request_record import note_tenant
 from notifications.wiring import outbox_setup
 from tenancy.errors import AppError, ErrorCode
 from tenancy.models import Tenant
@@ -196,6 +197,7 @@ async def build_context(
         if slug is None:
             return context
         tenant = await load_served_tenant(runtime, slug)
+        note_tenant(tenant.slug, tenant.subscription.plan_key)  # logs and metrics
         if (
             principal.is_authenticated
             and not principal.is_super_admin

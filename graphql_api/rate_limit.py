@@ -58,6 +58,11 @@ def _storage(storage_uri: str) -> Storage:
     return storage
 
 
+def limits_storage(storage_uri: str) -> Storage:
+    """A ``limits`` async storage for ``storage_uri`` (``APP_RATE_LIMIT_STORAGE``)."""
+    return _storage(storage_uri)
+
+
 async def _refuse_if_spent(
     limiter: SlidingWindowCounterRateLimiter, item: RateLimitItem, key: tuple[str, ...], what: str
 ) -> None:

@@ -25,6 +25,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from graphql_api.errors import RequestGuard, is_unexpected
+from graphql_api.observability import observability_extensions
 from graphql_api.resolvers.auth import AuthMutations, AuthQueries
 from graphql_api.resolvers.billing import BillingMutations, BillingQueries
 from graphql_api.resolvers.bookings import BookingMutations, BookingQueries
@@ -83,7 +84,12 @@ class Schema(strawberry.Schema):
                 # Strawberry strips them only from "Cannot query field" errors.
                 error.message = error.message.split(_SUGGESTION)[0].rstrip()
             if is_unexpected(error):
-                log.error("unexpected error in %s", error.path, exc_info=error.original_error)
+                log.error(
+                    "unexpected error in %s",
+                    error.path,
+                    exc_info=error.original_error,
+                    extra={"code": "INTERNAL_ERROR"},
+                )
 
 
 def build_schema(settings: Settings) -> Schema:
@@ -108,6 +114,7 @@ def build_schema(settings: Settings) -> Schema:
         partial(AddValidationRules, rules),
         partial(ValidationCache, maxsize=256),
     ]
+    extensions.extend(observability_extensions(settings))  # issue 12: record, query cost
     config = StrawberryConfig(disable_field_suggestions=not settings.field_suggestions_enabled)
     return Schema(query=Query, mutation=Mutation, extensions=extensions, config=config)
 

@@ -18,6 +18,7 @@ from scripts.commands import databases, legacy, worker
 from scripts.commands.billing import billing_app
 from scripts.commands.common import global_options
 from scripts.commands.migrate import migrate_app
+from scripts.commands.persisted_queries import persisted_queries_app
 from scripts.commands.platform import platform_app
 from scripts.commands.tenants import tenants_app
 
@@ -46,6 +47,7 @@ databases.register(app)
 legacy.register(app)
 worker.register(app)
 app.add_typer(billing_app, name="billing")
+app.add_typer(persisted_queries_app, name="persisted-queries")  # issue 12
 
 
 def main() -> None:

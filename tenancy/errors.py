@@ -341,6 +341,35 @@ class ErrorCode(StrEnum):
             "Stripe refused the request or did not answer; nothing was changed, retry later.",
         ),
     )
+    # Issue 12: query cost and persisted queries.
+    QUERY_TOO_COSTLY = (
+        "QUERY_TOO_COSTLY",
+        CodeInfo(
+            _REQUEST,
+            400,
+            "The operation's requested cost is over `APP_MAX_QUERY_COST` (connections count "
+            "`first` times their nodes); `extensions.requestedQueryCost` gives it.",
+        ),
+    )
+    PERSISTED_QUERY_NOT_FOUND = (
+        "PERSISTED_QUERY_NOT_FOUND",
+        CodeInfo(
+            _REQUEST,
+            404,
+            "The request sent only a persisted query's hash and the server does not know it: "
+            "send the hash with the full query (Apollo's link does so itself); 200 for "
+            "`application/json` clients.",
+        ),
+    )
+    PERSISTED_QUERY_NOT_ALLOWED = (
+        "PERSISTED_QUERY_NOT_ALLOWED",
+        CodeInfo(
+            _REQUEST,
+            403,
+            "Safelist mode (`APP_PERSISTED_QUERIES_SAFELIST`): the document is not registered "
+            "(`tenantctl persisted-queries register`).",
+        ),
+    )
 
 
 def http_status_of(code: str | None) -> int:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from tenancy import quota
@@ -668,3 +668,85 @@ class PlatformStore:
         billing collections (``stripe_events``, ``invoices``, ``billing_accounts``,
         ``billing_requests``): the one door stays here, the billing queries in ``billing/``."""
         return self.db
+
+    # -- observability and persisted queries (issue 12) -------------------
+
+    async def notification_due_summary(self, now: datetime) -> tuple[int, datetime | None]:
+        """Tenants with notifications due by ``now``, and the earliest due time of those.
+
+        Two queries on ``notification_due`` (the ``due`` index); the metrics'
+        outbox gauges read it at scrape time.
+        """
+        collection = self.db[NOTIFICATION_DUE]
+        count = await collection.count_documents({"due_at": {"$lte": now}})
+        if not count:
+            return 0, None
+        oldest = await collection.find_one(
+            {"due_at": {"$lte": now}}, {"due_at": 1}, sort=[("due_at", ASCENDING)]
+        )
+        return count, oldest["due_at"] if oldest else None
+
+    async def persisted_query(self, sha256_hash: str) -> str | None:
+        """The registered document with this SHA-256 hash (hex), or ``None``."""
+        doc = await self.db[PERSISTED_QUERIES].find_one({"_id": sha256_hash}, {"body": 1})
+        return str(doc["body"]) if doc else None
+
+    async def register_persisted_queries(
+        self, operations: list[PersistedQueryEntry], source: str
+    ) -> int:
+        """Register documents for the safelist (idempotent: a known hash is kept as it is).
+
+        Args:
+            operations: entries whose ``sha256_hash`` the caller has checked.
+            source: where they came from (a manifest's file name), kept with each.
+
+        Returns how many were new.
+        """
+        if not operations:
+            return 0
+        now = utcnow()
+        requests = [
+            UpdateOne(
+                {"_id": entry.sha256_hash},
+                {
+                    "$setOnInsert": {
+                        "body": entry.body,
+                        "name": entry.name,
+                        "type": entry.operation_type,
+                        "source": source,
+                        "registered_at": now,
+                    }
+                },
+                upsert=True,
+            )
+            for entry in operations
+        ]
+        result = await self.db[PERSISTED_QUERIES].bulk_write(requests, ordered=False)
+        return int(result.upserted_count)
+
+    async def persisted_queries(self) -> list[PersistedQueryEntry]:
+        """Every registered document, by name."""
+        cursor = self.db[PERSISTED_QUERIES].find({}).sort([("name", ASCENDING), ("_id", ASCENDING)])
+        return [
+            PersistedQueryEntry(
+                sha256_hash=doc["_id"],
+                body=doc["body"],
+                name=doc.get("name"),
+                operation_type=doc.get("type"),
+            )
+            async for doc in cursor
+        ]
+
+
+#: Documents registered for the safelist mode of persisted queries, by SHA-256 hash.
+PERSISTED_QUERIES = "persisted_queries"
+
+
+@dataclass(frozen=True)
+class PersistedQueryEntry:
+    """One registered document: its SHA-256 hash (hex), text, operation name and type."""
+
+    sha256_hash: str
+    body: str
+    name: str | None = None
+    operation_type: str | None = None

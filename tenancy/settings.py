@@ -16,11 +16,18 @@ from pathlib import Path
 from typing import Literal
 
 from limits import parse
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_CLUSTER = "default"
 _DB_PREFIX_RE = re.compile(r"[a-z][a-z0-9_]{0,9}")  # used with fullmatch
+
+
+class CostBucket(BaseModel):
+    """A query-cost bucket: ``capacity`` points, ``restore_per_second`` points back a second."""
+
+    capacity: int = Field(ge=1)
+    restore_per_second: int = Field(ge=1)
 
 
 class Settings(BaseSettings):
@@ -256,6 +263,72 @@ class Settings(BaseSettings):
     def cluster_urls(self) -> dict[str, str]:
         """Cluster name -> MongoDB URL (``""``: the embedded server, not started yet)."""
         return {DEFAULT_CLUSTER: self.mongodb_url, **self.extra_clusters}
+
+    # Observability and cost limits (issue 12): logs, metrics, tracing, query cost,
+    # persisted queries. README, "Operations".
+    log_format: Literal["json", "console"] | None = Field(
+        default=None,
+        description="json (one object a line) or console; default: console in "
+        "development, else json",
+    )
+    log_level: str = Field(default="INFO", description="root log level (DEBUG, INFO, WARNING...)")
+    access_log: bool | None = Field(
+        default=None,
+        description="one log line per request; default: off in production (it costs 12-30 % "
+        "of throughput)",
+    )
+    metrics_enabled: bool = Field(default=True, description="serve /metrics (Prometheus)")
+    metrics_tenant_label: bool = Field(
+        default=False,
+        description="label request and rate-limit metrics with the tenant slug (one series per "
+        "tenant: only for fleets of bounded size)",
+    )
+    metrics_max_operation_names: int = Field(
+        default=200, ge=0, description="distinct operation-name labels kept; others: 'other'"
+    )
+    tracing_enabled: bool = Field(
+        default=False, description="OpenTelemetry spans (needs `pip install .[tracing]`)"
+    )
+    query_cost_enabled: bool = Field(
+        default=True, description="compute each operation's cost (extensions.cost)"
+    )
+    max_query_cost: int = Field(
+        default=1000, ge=1, description="operations costing more are refused (QUERY_TOO_COSTLY)"
+    )
+    query_cost_buckets: dict[str, CostBucket] = Field(
+        default_factory=lambda: {
+            "starter": CostBucket(capacity=1000, restore_per_second=50),
+            "professional": CostBucket(capacity=2000, restore_per_second=100),
+            "enterprise": CostBucket(capacity=5000, restore_per_second=250),
+        },
+        description="query-cost bucket per plan key, as JSON",
+    )
+    query_cost_default_bucket: CostBucket = Field(
+        default_factory=lambda: CostBucket(capacity=1000, restore_per_second=50),
+        description="the bucket of plans not in APP_QUERY_COST_BUCKETS",
+    )
+    persisted_queries_enabled: bool = Field(
+        default=True, description="automatic persisted queries (Apollo's protocol)"
+    )
+    persisted_queries_cache_size: int = Field(
+        default=1000, ge=1, description="documents kept in each process's persisted-query cache"
+    )
+    persisted_queries_safelist: bool = Field(
+        default=False,
+        description="run only documents registered with `tenantctl persisted-queries register`",
+    )
+
+    @property
+    def log_format_used(self) -> str:
+        """``APP_LOG_FORMAT``, defaulted: console in development, else json."""
+        if self.log_format is not None:
+            return self.log_format
+        return "console" if self.environment == "development" else "json"
+
+    @property
+    def access_log_enabled(self) -> bool:
+        """``APP_ACCESS_LOG``, defaulted: off in production."""
+        return not self.is_production if self.access_log is None else self.access_log
 
 
 MIN_SECRET_LENGTH = 32

@@ -108,6 +108,9 @@ CONTRACT_STATUS = {
     ErrorCode.VALIDATION_FAILED: 400,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.QUERY_TOO_COSTLY: 400,
+    ErrorCode.PERSISTED_QUERY_NOT_FOUND: 404,
+    ErrorCode.PERSISTED_QUERY_NOT_ALLOWED: 403,
 }
 
 
@@ -401,6 +404,27 @@ async def _payload_too_large(w: World) -> httpx.Response:
     return await w.post(b" " * (w.runtime.settings.max_body_bytes + 1))
 
 
+async def _query_too_costly(w: World) -> httpx.Response:
+    # A connection costs `first` times its nodes: 1 + 60 x 1 = 61 > 50.
+    settings = w.runtime.settings.model_copy(update={"max_query_cost": 50})
+    query = "{ customers(first: 60) { nodes { id } } }"
+    async with _http(create_app(settings=settings, runtime=w.runtime)) as http:
+        return await w.post(
+            {"query": query}, http=http, headers={"authorization": f"Bearer {w.admin}"}
+        )
+
+
+async def _persisted_query_not_found(w: World) -> httpx.Response:
+    hash_only = {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}
+    return await w.post({"extensions": hash_only})
+
+
+async def _persisted_query_not_allowed(w: World) -> httpx.Response:
+    settings = w.runtime.settings.model_copy(update={"persisted_queries_safelist": True})
+    async with _http(create_app(settings=settings, runtime=w.runtime)) as http:
+        return await w.post(SERVICES, http=http)
+
+
 HTTP_PRODUCERS: dict[ErrorCode, Callable[[World], Awaitable[httpx.Response]]] = {
     ErrorCode.TENANT_NOT_FOUND: _tenant_not_found,
     ErrorCode.TENANT_INACTIVE: _tenant_inactive,
@@ -415,6 +439,9 @@ HTTP_PRODUCERS: dict[ErrorCode, Callable[[World], Awaitable[httpx.Response]]] = 
     ErrorCode.VALIDATION_FAILED: _validation_failed,
     ErrorCode.NOT_FOUND: _not_found,
     ErrorCode.PAYLOAD_TOO_LARGE: _payload_too_large,
+    ErrorCode.QUERY_TOO_COSTLY: _query_too_costly,
+    ErrorCode.PERSISTED_QUERY_NOT_FOUND: _persisted_query_not_found,
+    ErrorCode.PERSISTED_QUERY_NOT_ALLOWED: _persisted_query_not_allowed,
 }
 
 
