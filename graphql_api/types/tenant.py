@@ -9,6 +9,7 @@ from strawberry.types import Info
 
 from graphql_api.types.catalog import Location, Service
 from graphql_api.types.common import Connection, Money, UserError
+from graphql_api.types.node import Node
 from tenancy import models
 
 TenantStatus = strawberry.enum(models.TenantStatus, name="TenantStatus")
@@ -33,7 +34,8 @@ class PlanLimits:
 
 
 @strawberry.type(description="A subscription plan (the legacy CRM's packages).")
-class Plan:
+class Plan(Node):
+    id: strawberry.ID
     key: str
     name: str
     description: str
@@ -45,6 +47,7 @@ class Plan:
     @classmethod
     def from_model(cls, plan: models.Plan) -> Plan:
         return cls(
+            id=strawberry.ID(str(plan.id)),
             key=plan.key,
             name=plan.name,
             description=plan.description,
@@ -135,7 +138,7 @@ class Usage:
 
 
 @strawberry.type
-class Tenant:
+class Tenant(Node):
     id: strawberry.ID
     slug: str
     name: str
@@ -183,7 +186,7 @@ class Tenant:
 
 
 @strawberry.type
-class User:
+class User(Node):
     id: strawberry.ID
     email: str
     name: str
