@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: serve test lint schema bench clean lock
+.PHONY: serve test lint schema bench clean lock audit-http
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ lock: $(STAMP) ## requirements.lock: the production image's dependencies, pinned
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes \
 		--custom-compile-command "make lock" --quiet --output-file requirements.lock
+
+audit-http: ## GraphQL over HTTP audit (graphql-http, Node.js) of a running server: make audit-http URL=...
+	cd tools/graphql-http-audit && npm ci --no-audit --no-fund --silent \
+		&& node audit.mjs $(or $(URL),http://127.0.0.1:$(PORT)/t/west-nipt/graphql)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
