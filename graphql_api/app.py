@@ -2,7 +2,8 @@
 
 Routes: ``/graphql`` and ``/t/{tenant}/graphql`` (GraphQL over HTTP,
 GraphiQL in development), ``/healthz`` (process up), ``/readyz`` (platform
-database answers), ``/webhooks/stripe`` (Stripe's webhooks: ``graphql_api.webhooks``).
+database answers), ``/webhooks/stripe`` (Stripe's webhooks: ``graphql_api.webhooks``),
+``/graphiql/static/`` (GraphiQL's packaged files, where GraphiQL is served).
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import Mount, Route
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
@@ -176,6 +177,14 @@ class TenantGraphQL(GraphQL):
             return False
         return super().should_render_graphql_ide(request)
 
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        """Our GraphiQL page from packaged assets (``graphql_api.graphiql``), with the
+        tenant of the URL preselected; only reached where GraphiQL is on."""
+        from graphql_api.graphiql import page_config, render_page
+
+        config = await page_config(self.runtime, request.path_params.get("tenant"))
+        return HTMLResponse(render_page(config))
+
     def decode_json(self, data: str | bytes) -> object:
         """Strict request JSON: UTF-8, an object (or a batch list), bounded nesting."""
         return decode_request_json(data, self.max_json_depth)
@@ -225,6 +234,15 @@ class TenantGraphQL(GraphQL):
 def _with(runtime: Runtime, settings: Settings) -> Runtime:
     """``runtime`` seen with other ``settings`` (an app built with settings of its own)."""
     return dataclasses.replace(runtime, settings=settings)
+
+
+def _graphiql_routes(settings: Settings) -> list[Mount]:
+    """The packaged GraphiQL files (issue 12), only where GraphiQL is served."""
+    if not settings.graphiql_enabled:
+        return []
+    from graphql_api.graphiql import ASSETS_PATH, assets_app
+
+    return [Mount(ASSETS_PATH, assets_app(), name="graphiql-assets")]
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Starlette:
@@ -303,6 +321,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             Route("/readyz", readyz),
             Route("/webhooks/stripe", stripe_webhook, methods=["POST"]),
             *observability.routes(),  # /metrics
+            *_graphiql_routes(settings),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),  # outermost: every answer carries the id

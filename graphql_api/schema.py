@@ -32,6 +32,7 @@ from graphql_api.resolvers.bookings import BookingMutations, BookingQueries
 from graphql_api.resolvers.catalog import CatalogMutations, CatalogQueries
 from graphql_api.resolvers.customers import CustomerMutations, CustomerQueries
 from graphql_api.resolvers.discount_codes import DiscountCodeMutations, DiscountCodeQueries
+from graphql_api.resolvers.node import NodeQueries
 from graphql_api.resolvers.notifications import NotificationMutations, NotificationQueries
 from graphql_api.resolvers.public_bookings import PublicBookingMutations, PublicBookingQueries
 from graphql_api.resolvers.scheduling import SchedulingMutations, SchedulingQueries
@@ -54,6 +55,7 @@ Query = merge_types(
         PublicBookingQueries,
         NotificationQueries,
         BillingQueries,
+        NodeQueries,  # issue 12: Relay node(id:)
     ),
 )
 Mutation = merge_types(

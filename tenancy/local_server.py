@@ -26,6 +26,7 @@ server left behind by a killed process is found and reused by the next one.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import re
@@ -231,6 +232,13 @@ class LocalServer:
             ) from None
 
     def _start(self) -> ServerInfo:
+        if not secantus_installed():
+            raise AppError(
+                ErrorCode.DATABASE_UNAVAILABLE,
+                "no APP_MONGODB_URL is set and the embedded database (SecantusDB) is not "
+                "installed: set APP_MONGODB_URL to a MongoDB server, or install it with "
+                "pip install 'tenant-graphql[embedded]' (make serve does)",
+            )
         db_dir = self.directory / "db"
         command = [
             sys.executable,
@@ -313,6 +321,12 @@ def _reap(pid: int) -> None:
     """Collect the exit status of our own child (else it lingers as a zombie)."""
     with contextlib.suppress(ChildProcessError, OSError):
         os.waitpid(pid, os.WNOHANG)
+
+
+def secantus_installed() -> bool:
+    """True when the ``secantus`` module can be run (the ``embedded`` extra of
+    pyproject.toml; the production image leaves it out and needs APP_MONGODB_URL)."""
+    return importlib.util.find_spec("secantus") is not None
 
 
 def _is_secantus(pid: int) -> bool:

@@ -48,6 +48,9 @@ class Page:
     cursors: list[str]
     has_next_page: bool
     count: Callable[[], Awaitable[int]]
+    # Issue 12: true when the page was asked for after a cursor (that cursor's row,
+    # and any before it, precede this page); no extra query.
+    has_previous_page: bool = False
 
 
 def encode_cursor(sort_name: str, values: list[Any]) -> str:
@@ -135,4 +138,10 @@ async def fetch_page(
     async def count() -> int:
         return await collection.count_documents(query)
 
-    return Page(docs=docs, cursors=cursors, has_next_page=has_next, count=count)
+    return Page(
+        docs=docs,
+        cursors=cursors,
+        has_next_page=has_next,
+        count=count,
+        has_previous_page=bool(after),
+    )

@@ -25,7 +25,7 @@ _BAD_CREDENTIALS = "email or password is wrong"
 @strawberry.type
 class AuthQueries:
     @strawberry.field(description="The logged-in user.")
-    async def me(self, info: Info) -> User:
+    async def me(self, info: Info) -> User | None:
         principal = info.context.principal
         if not principal.is_authenticated:
             raise AppError(ErrorCode.UNAUTHENTICATED, "log in first")

@@ -43,7 +43,7 @@ async def _transition(
 @strawberry.type
 class BookingQueries:
     @strawberry.field(extensions=requires("bookings.read"))
-    async def booking(self, info: Info, id: strawberry.ID) -> Booking:
+    async def booking(self, info: Info, id: strawberry.ID) -> Booking | None:
         """One booking. NOT_FOUND also for ids of other tenants."""
         doc = await _service(info, write=False).get(id)
         if doc is None:
@@ -58,7 +58,7 @@ class BookingQueries:
         after: str | None = None,
         filter: BookingFilter | None = None,
         sort: BookingSort = svc.BookingSort.STARTS_AT_DESC,  # type: ignore[valid-type]
-    ) -> BookingConnection:
+    ) -> BookingConnection | None:
         """Bookings, latest appointment first by default."""
         flt = svc.BookingFilter()
         if filter:

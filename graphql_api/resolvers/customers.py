@@ -31,7 +31,7 @@ def _service(info: Info, *, write: bool) -> svc.CustomerService:
 @strawberry.type
 class CustomerQueries:
     @strawberry.field(extensions=requires("customers.read"))
-    async def customer(self, info: Info, id: strawberry.ID) -> Customer:
+    async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
         """One live customer. NOT_FOUND also for ids of other tenants."""
         doc = await _service(info, write=False).get(id)
         if doc is None:
@@ -46,7 +46,7 @@ class CustomerQueries:
         after: str | None = None,
         filter: CustomerFilter | None = None,
         sort: CustomerSort = svc.CustomerSort.CREATED_AT_DESC,  # type: ignore[valid-type]
-    ) -> CustomerConnection:
+    ) -> CustomerConnection | None:
         """Customers, newest first by default; search matches name or email."""
         flt = svc.CustomerFilter(**asdict(filter)) if filter else svc.CustomerFilter()
         page = await _service(info, write=False).page(flt, sort, page_size(info, first), after)

@@ -57,7 +57,7 @@ class DiscountCodeQueries:
         first: int | None = None,
         after: str | None = None,
         include_inactive: bool = False,
-    ) -> DiscountCodeConnection:
+    ) -> DiscountCodeConnection | None:
         """Referral/discount codes in code order (admins: doctor names and usage)."""
         _, db = info.context.require_tenant()
         page = await DiscountCodes(db).page(
@@ -66,7 +66,7 @@ class DiscountCodeQueries:
         return DiscountCodeConnection.from_page(page, DiscountCode.from_doc)
 
     @strawberry.field(extensions=requires("discounts.read"))
-    async def discount_code(self, info: Info, id: strawberry.ID) -> DiscountCode:
+    async def discount_code(self, info: Info, id: strawberry.ID) -> DiscountCode | None:
         """One code. NOT_FOUND also for ids of other tenants."""
         _, db = info.context.require_tenant()
         doc = await DiscountCodes(db).get(id)

@@ -28,7 +28,7 @@ class NotificationQueries:
         first: int | None = None,
         after: str | None = None,
         status: list[NotificationStatus] | None = None,
-    ) -> NotificationConnection:
+    ) -> NotificationConnection | None:
         """The tenant's outbox, newest first, optionally of some statuses
         (a booking's full history, legacy included, is ``Booking.notifications``)."""
         _, db = info.context.require_tenant()

@@ -49,7 +49,7 @@ def _tenant(doc: dict[str, Any]) -> Tenant:
 @strawberry.type
 class TenantQueries:
     @strawberry.field(extensions=requires("tenant.read"), description="The request's tenant.")
-    def tenant(self, info: Info) -> Tenant:
+    def tenant(self, info: Info) -> Tenant | None:
         tenant, _ = info.context.require_tenant()
         return Tenant.from_model(tenant)
 
@@ -62,7 +62,7 @@ class TenantQueries:
         first: int | None = None,
         after: str | None = None,
         filter: TenantFilter | None = None,
-    ) -> TenantConnection:
+    ) -> TenantConnection | None:
         page = await lifecycle.list_tenants(
             info.context.runtime,
             status=str(filter.status) if filter and filter.status else None,
@@ -73,7 +73,7 @@ class TenantQueries:
         return TenantConnection.from_page(page, _tenant)
 
     @strawberry.field(extensions=requires("platform.read"))
-    async def platform_stats(self, info: Info) -> PlatformStats:
+    async def platform_stats(self, info: Info) -> PlatformStats | None:
         """Tenants per status and plan, and active users (super-admin)."""
         store = info.context.runtime.store
         by_status = await store.tenant_counts("status")

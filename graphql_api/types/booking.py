@@ -15,6 +15,7 @@ from graphql_api.permissions import requires
 from graphql_api.types.catalog import Location, Service
 from graphql_api.types.common import Connection, Money, UserError
 from graphql_api.types.customer import Customer
+from graphql_api.types.node import Node
 from graphql_api.types.notification import Notification
 
 BookingStatus = strawberry.enum(booking_rules.BookingStatus, name="BookingStatus")
@@ -30,7 +31,7 @@ class StatusChange:
 
 
 @strawberry.type
-class Booking:
+class Booking(Node):
     id: strawberry.ID
     confirmation_number: str
     status: BookingStatus  # type: ignore[valid-type]

@@ -9,6 +9,7 @@ import strawberry
 
 from graphql_api.types.availability import AvailabilityRules, AvailabilityRulesInput
 from graphql_api.types.common import Money, UserError
+from graphql_api.types.node import Node
 
 
 def given_fields(input: object) -> dict[str, Any]:
@@ -24,7 +25,7 @@ def given_fields(input: object) -> dict[str, Any]:
 
 
 @strawberry.type(description="A bookable service.")
-class Service:
+class Service(Node):
     id: strawberry.ID
     code: str
     name: str
@@ -62,7 +63,7 @@ class Service:
 
 
 @strawberry.type(description="A place or resource bookings happen at; one booking per slot.")
-class Location:
+class Location(Node):
     id: strawberry.ID
     name: str
     city: str | None

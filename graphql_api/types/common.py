@@ -48,10 +48,18 @@ class Money:
         return str(Decimal(self.amount_minor).scaleb(-exponent).quantize(unit))
 
 
-@strawberry.type
+@strawberry.type(description="Where a page lies in its list (Relay cursor connections).")
 class PageInfo:
     has_next_page: bool
-    end_cursor: str | None
+    end_cursor: str | None = strawberry.field(description="Cursor of the last edge; pass as after.")
+    has_previous_page: bool = strawberry.field(
+        default=False,
+        description="True when the page was asked for with an after cursor (the rows up to "
+        "that cursor precede it); pagination is forward only (first/after).",
+    )
+    start_cursor: str | None = strawberry.field(
+        default=None, description="Cursor of the first edge; null on an empty page."
+    )
 
 
 @strawberry.type
@@ -85,6 +93,8 @@ class Connection(Generic[T]):
             page_info=PageInfo(
                 has_next_page=page.has_next_page,
                 end_cursor=page.cursors[-1] if page.cursors else None,
+                has_previous_page=page.has_previous_page,
+                start_cursor=page.cursors[0] if page.cursors else None,
             ),
             page=page,
         )

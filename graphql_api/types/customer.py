@@ -9,13 +9,14 @@ import strawberry
 
 from domain import customers as svc
 from graphql_api.types.common import Connection, UserError
+from graphql_api.types.node import Node
 
 CustomerStatus = strawberry.enum(svc.CustomerStatus, name="CustomerStatus")
 CustomerSort = strawberry.enum(svc.CustomerSort, name="CustomerSort")
 
 
 @strawberry.type
-class Customer:
+class Customer(Node):
     id: strawberry.ID
     name: str
     email: str | None

@@ -9,6 +9,7 @@ import strawberry
 
 from domain import discount_codes as svc
 from graphql_api.types.common import Connection, Money, UserError
+from graphql_api.types.node import Node
 
 DiscountCodeReason = strawberry.enum(
     svc.CodeReason,
@@ -18,7 +19,7 @@ DiscountCodeReason = strawberry.enum(
 
 
 @strawberry.type(description="A referral or discount code (staff view: doctor and usage included).")
-class DiscountCode:
+class DiscountCode(Node):
     id: strawberry.ID
     code: str
     doctor_name: str | None = strawberry.field(description="The referring doctor, if any.")

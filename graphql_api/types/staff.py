@@ -10,10 +10,11 @@ import strawberry
 from graphql_api.permissions import requires
 from graphql_api.types.availability import AvailabilityRules, AvailabilityRulesInput
 from graphql_api.types.common import Connection, UserError
+from graphql_api.types.node import Node
 
 
 @strawberry.type(description="A person bookings can name; never booked twice at once.")
-class StaffMember:
+class StaffMember(Node):
     id: strawberry.ID
     name: str
     active: bool

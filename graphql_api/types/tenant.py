@@ -10,6 +10,7 @@ from strawberry.types import Info
 from billing.usage import figures as usage_figures
 from graphql_api.types.catalog import Location, Service
 from graphql_api.types.common import Connection, Money, UserError
+from graphql_api.types.node import Node
 from tenancy import models
 
 TenantStatus = strawberry.enum(models.TenantStatus, name="TenantStatus")
@@ -34,7 +35,8 @@ class PlanLimits:
 
 
 @strawberry.type(description="A subscription plan (the legacy CRM's packages).")
-class Plan:
+class Plan(Node):
+    id: strawberry.ID
     key: str
     name: str
     description: str
@@ -46,6 +48,7 @@ class Plan:
     @classmethod
     def from_model(cls, plan: models.Plan) -> Plan:
         return cls(
+            id=strawberry.ID(str(plan.id)),
             key=plan.key,
             name=plan.name,
             description=plan.description,
@@ -150,7 +153,7 @@ class Usage:
 
 
 @strawberry.type
-class Tenant:
+class Tenant(Node):
     id: strawberry.ID
     slug: str
     name: str
@@ -202,7 +205,7 @@ class Tenant:
 
 
 @strawberry.type
-class User:
+class User(Node):
     id: strawberry.ID
     email: str
     name: str
