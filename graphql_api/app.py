@@ -28,6 +28,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from graphql_api.account_limits import AccountRateLimiter
 from graphql_api.auth import TokenService
 from graphql_api.context import Context, build_context
 from graphql_api.errors import format_error, unexpected_request_failure
@@ -114,6 +115,9 @@ class TenantGraphQL(GraphQL):
             if settings.booking_lookup_rate_limit_enabled
             else None
         )
+        self.account_limiter = (
+            AccountRateLimiter(settings) if settings.signup_rate_limit_enabled else None
+        )
 
     async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
         """``build_context``; an exception escaping it (a bug, the rate limit's storage
@@ -130,6 +134,7 @@ class TenantGraphQL(GraphQL):
             )
         context.response = response
         context.lookup_limiter = self.lookup_limiter
+        context.account_limiter = self.account_limiter
         return context
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:

@@ -25,6 +25,8 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from graphql_api.errors import RequestGuard, is_unexpected
+from graphql_api.resolvers.accounts import AccountMutations, AccountQueries
+from graphql_api.resolvers.audit import AuditQueries
 from graphql_api.resolvers.auth import AuthMutations, AuthQueries
 from graphql_api.resolvers.bookings import BookingMutations, BookingQueries
 from graphql_api.resolvers.catalog import CatalogMutations, CatalogQueries
@@ -51,6 +53,8 @@ Query = merge_types(
         DiscountCodeQueries,
         PublicBookingQueries,
         NotificationQueries,
+        AccountQueries,
+        AuditQueries,
     ),
 )
 Mutation = merge_types(
@@ -65,6 +69,7 @@ Mutation = merge_types(
         DiscountCodeMutations,
         PublicBookingMutations,
         NotificationMutations,
+        AccountMutations,
     ),
 )
 

@@ -59,6 +59,8 @@ class ProvisionRequest(BaseModel):
     confirmation_prefix: str | None = None
     domains: list[str] = Field(default_factory=list)
     cluster: str = DEFAULT_CLUSTER
+    #: False for a self-service signup: the owner verifies the address first (``accounts``).
+    owner_email_verified: bool = True
 
 
 class TenantUpdate(BaseModel):
@@ -155,6 +157,7 @@ async def provision_tenant(runtime: Runtime, request: ProvisionRequest, actor: s
         name=request.owner_name,
         role=Role.ADMIN,
         password_hash=await hash_password(request.owner_password),
+        email_verified=request.owner_email_verified,
     )
     tenant.owner_user_id = owner.id
     await runtime.store.insert_tenant(tenant)
