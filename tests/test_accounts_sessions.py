@@ -5,6 +5,7 @@ password change)."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from accounts import sessions
 from tenancy import lifecycle
@@ -28,7 +29,7 @@ mutation($c: String!, $n: String!) {
 }"""
 
 
-async def _staff(runtime: Runtime, slug: str) -> tuple[object, str]:
+async def _staff(runtime: Runtime, slug: str) -> tuple[Any, str]:
     tenant = await tenant_with_admin(runtime, slug)
     user = await lifecycle.create_user(
         runtime,
@@ -138,7 +139,7 @@ async def test_logout_ends_the_session_at_once(runtime: Runtime, gql: GraphQLCli
 async def test_another_process_sees_a_revocation_within_the_cache_time(runtime: Runtime):
     """The documented bound: a process's cached state lives ``token_state_cache_seconds``;
     a change made by another process (another store) is seen once the entry is gone."""
-    tenant, staff_id = await _staff(runtime, "bound")
+    tenant, _ = await _staff(runtime, "bound")
     user = await runtime.store.user_by_email(tenant.id, "staff@bound.example.com")
     assert user is not None
     other = type(runtime.store)(runtime.store.db)  # a second server process's store

@@ -50,7 +50,9 @@ async def test_altered_expired_and_wrong_purpose_tokens_are_refused(
     head, body, signature = token.split(".")
     flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
     claims = jwt.decode(token, options={"verify_signature": False})
-    forged = jwt.encode({**claims, "sub": claims["sub"]}, "a-guessed-secret-of-thirty-two-bytes!", algorithm="HS256")
+    forged = jwt.encode(
+        {**claims, "sub": claims["sub"]}, "a-guessed-secret-of-thirty-two-bytes!", algorithm="HS256"
+    )
     tenant = await runtime.store.tenant_by_slug("altered")
     assert tenant is not None and tenant.owner_user_id is not None
     owner = await runtime.store.user_by_id(tenant.owner_user_id)
