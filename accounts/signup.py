@@ -61,7 +61,27 @@ async def signup(runtime: Runtime, request: SignupRequest) -> tuple[Tenant, User
         AppError: VALIDATION_FAILED (slug, email, password, plan, time zone...),
         ALREADY_EXISTS (the slug is taken, also when a concurrent signup took it).
     """
-    tenant = await lifecycle.provision_tenant(
+    try:
+        tenant = await _provision(runtime, request)
+    except AppError as error:
+        if error.code != ErrorCode.MIGRATION_LOCKED:
+            raise
+        # A concurrent signup for the same slug holds the new database's
+        # migration lock: that one wins the slug.
+        raise AppError(
+            ErrorCode.ALREADY_EXISTS, f"tenant {request.slug!r} is being created", ["input", "slug"]
+        ) from None
+    assert tenant.owner_user_id is not None
+    owner = await runtime.store.user_by_id(tenant.owner_user_id)
+    if owner is None:  # provisioning inserted it; only a concurrent delete removes it
+        raise AppError(ErrorCode.INTERNAL_ERROR, "the new tenant's owner was not found")
+    token = tokens.issue(runtime.settings, tokens.Purpose.VERIFY_EMAIL, owner)
+    await mail.send(runtime, tenant, owner, mail.VERIFICATION, token)
+    return tenant, owner
+
+
+async def _provision(runtime: Runtime, request: SignupRequest) -> Tenant:
+    return await lifecycle.provision_tenant(
         runtime,
         lifecycle.ProvisionRequest(
             slug=request.slug,
@@ -77,10 +97,3 @@ async def signup(runtime: Runtime, request: SignupRequest) -> tuple[Tenant, User
         ),
         actor=f"signup:{request.slug.strip().lower()}",
     )
-    assert tenant.owner_user_id is not None
-    owner = await runtime.store.user_by_id(tenant.owner_user_id)
-    if owner is None:  # provisioning inserted it; only a concurrent delete removes it
-        raise AppError(ErrorCode.INTERNAL_ERROR, "the new tenant's owner was not found")
-    token = tokens.issue(runtime.settings, tokens.Purpose.VERIFY_EMAIL, owner)
-    await mail.send(runtime, tenant, owner, mail.VERIFICATION, token)
-    return tenant, owner

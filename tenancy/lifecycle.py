@@ -129,16 +129,7 @@ async def provision_tenant(runtime: Runtime, request: ProvisionRequest, actor: s
     database = runtime.clients.database(location)
     await check_no_case_twin(database)
     # Born at the latest version: every tenant migration applied, with ledger entries.
-    try:
-        await runtime.upgrade_schema(database, "tenant", actor)
-    except AppError as error:
-        if error.code != ErrorCode.MIGRATION_LOCKED:
-            raise
-        # A concurrent provisioning of the same slug holds the new database's
-        # migration lock: that one wins the slug (two signups racing for it).
-        raise AppError(
-            ErrorCode.ALREADY_EXISTS, f"tenant {slug!r} is being created", ["input", "slug"]
-        ) from None
+    await runtime.upgrade_schema(database, "tenant", actor)
 
     now = utcnow()
     trial_end = now + timedelta(days=runtime.settings.trial_days)
