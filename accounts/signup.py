@@ -15,12 +15,16 @@ are applied by the API before this is called.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+
 from pydantic import BaseModel, Field
 
 from accounts import mail, tokens
-from tenancy import lifecycle
+from tenancy import database_pool, lifecycle
 from tenancy.errors import AppError, ErrorCode
-from tenancy.models import Tenant, User
+from tenancy.models import DatabaseLocation, Tenant, User
 from tenancy.naming import validate_slug
 from tenancy.runtime import Runtime
 
@@ -61,16 +65,23 @@ async def signup(runtime: Runtime, request: SignupRequest) -> tuple[Tenant, User
         AppError: VALIDATION_FAILED (slug, email, password, plan, time zone...),
         ALREADY_EXISTS (the slug is taken, also when a concurrent signup took it).
     """
+    slug = request.slug.strip().lower()
+    pooled = await database_pool.claim(runtime, slug)
     try:
-        tenant = await _provision(runtime, request)
-    except AppError as error:
-        if error.code != ErrorCode.MIGRATION_LOCKED:
+        tenant = await _provision(runtime, request, pooled)
+    except BaseException as error:
+        if pooled is not None:
+            await runtime.store.pool_release(pooled)
+        if not isinstance(error, AppError) or error.code != ErrorCode.MIGRATION_LOCKED:
             raise
         # A concurrent signup for the same slug holds the new database's
         # migration lock: that one wins the slug.
         raise AppError(
             ErrorCode.ALREADY_EXISTS, f"tenant {request.slug!r} is being created", ["input", "slug"]
         ) from None
+    if pooled is not None:
+        await runtime.store.pool_remove(pooled)
+        refill_soon(runtime)
     assert tenant.owner_user_id is not None
     owner = await runtime.store.user_by_id(tenant.owner_user_id)
     if owner is None:  # provisioning inserted it; only a concurrent delete removes it
@@ -80,7 +91,9 @@ async def signup(runtime: Runtime, request: SignupRequest) -> tuple[Tenant, User
     return tenant, owner
 
 
-async def _provision(runtime: Runtime, request: SignupRequest) -> Tenant:
+async def _provision(
+    runtime: Runtime, request: SignupRequest, pooled: DatabaseLocation | None
+) -> Tenant:
     return await lifecycle.provision_tenant(
         runtime,
         lifecycle.ProvisionRequest(
@@ -94,6 +107,43 @@ async def _provision(runtime: Runtime, request: SignupRequest) -> Tenant:
             timezone=request.timezone,
             currency=request.currency,
             owner_email_verified=False,
+            database_name=pooled.name if pooled else None,
         ),
         actor=f"signup:{request.slug.strip().lower()}",
     )
+
+
+# -- the pool of pre-provisioned databases (``tenancy.database_pool``) ---------
+
+log = logging.getLogger(__name__)
+#: Refill task per runtime (by id): at most one fill runs per process and platform.
+_refills: dict[int, asyncio.Task[int]] = {}
+
+
+def refill_soon(runtime: Runtime) -> None:
+    """Start filling the database pool in the background unless a fill is running."""
+    running = _refills.get(id(runtime))
+    if running is not None and not running.done():
+        return
+    _refills[id(runtime)] = asyncio.create_task(_fill(runtime))
+
+
+async def _fill(runtime: Runtime) -> int:
+    try:
+        return await database_pool.fill(runtime)
+    except Exception:  # the pool only speeds signups up; a failed fill is retried later
+        log.exception("filling the signup database pool failed")
+        return 0
+
+
+async def stop_refills(runtime: Runtime, grace_seconds: float = 10.0) -> None:
+    """Let a running fill finish (at most ``grace_seconds``), then cancel it (shutdown)."""
+    task = _refills.pop(id(runtime), None)
+    if task is None or task.done():
+        return
+    try:
+        await asyncio.wait_for(asyncio.shield(task), grace_seconds)
+    except TimeoutError:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -216,6 +216,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                 relay = RelayWorker(runtime)
                 await relay.start()
                 stack.push_async_callback(relay.stop)
+            if settings.signup_enabled and settings.signup_database_pool_size > 0:
+                from accounts.signup import refill_soon, stop_refills
+
+                refill_soon(runtime)  # pre-provisioned databases for signups
+                stack.push_async_callback(stop_refills, runtime)
             if settings.should_seed_demo:
                 from graphql_api.demo import seed_demo
 

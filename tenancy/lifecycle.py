@@ -61,6 +61,9 @@ class ProvisionRequest(BaseModel):
     cluster: str = DEFAULT_CLUSTER
     #: False for a self-service signup: the owner verifies the address first (``accounts``).
     owner_email_verified: bool = True
+    #: A pre-provisioned database of ``cluster`` to use (``tenancy.database_pool``);
+    #: ``None``: the database named after the slug.
+    database_name: str | None = None
 
 
 class TenantUpdate(BaseModel):
@@ -124,10 +127,11 @@ async def provision_tenant(runtime: Runtime, request: ProvisionRequest, actor: s
             ErrorCode.ALREADY_EXISTS, f"tenant {slug!r} already exists", ["input", "slug"]
         )
 
-    db_name = tenant_database_name(slug, runtime.settings.tenant_db_prefix)
+    db_name = request.database_name or tenant_database_name(slug, runtime.settings.tenant_db_prefix)
     location = DatabaseLocation(cluster=request.cluster, name=db_name)
     database = runtime.clients.database(location)
-    await check_no_case_twin(database)
+    if request.database_name is None:  # a pool database was checked when it was made
+        await check_no_case_twin(database)
     # Born at the latest version: every tenant migration applied, with ledger entries.
     await runtime.upgrade_schema(database, "tenant", actor)
 

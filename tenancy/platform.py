@@ -57,6 +57,8 @@ _NO_LEASE = datetime(1970, 1, 1, tzinfo=UTC)
 SESSIONS = "sessions"
 REFRESH_TOKENS = "refresh_tokens"
 FEATURE_FLAGS = "feature_flags"
+#: Migrated, empty tenant databases that signups claim (``tenancy.database_pool``).
+DATABASE_POOL = "database_pool"
 
 PLATFORM_INDEXES: dict[str, list[IndexModel]] = {
     TENANTS: [
@@ -90,6 +92,9 @@ PLATFORM_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("actor", ASCENDING), ("_id", DESCENDING)], name="actor_id_desc"),
     ],
     FEATURE_FLAGS: [IndexModel([("key", ASCENDING)], unique=True, name="key_unique")],
+    DATABASE_POOL: [
+        IndexModel([("cluster", ASCENDING), ("status", ASCENDING)], name="cluster_status")
+    ],
 }
 
 
@@ -914,6 +919,56 @@ class PlatformStore:
             first=first,
             after=after,
         )
+
+    # -- pre-provisioned tenant databases (signup pool) -----------------
+
+    async def pool_add(self, location: DatabaseLocation) -> None:
+        """Offer a migrated, empty database for claiming (status ``ready``)."""
+        await self.db[DATABASE_POOL].insert_one(
+            {
+                "_id": database_key(location.cluster, location.name),
+                "cluster": location.cluster,
+                "name": location.name,
+                "status": "ready",
+                "created_at": utcnow(),
+                "claimed_by": None,
+                "claimed_at": None,
+            }
+        )
+
+    async def pool_claim(self, cluster: str, claimer: str) -> DatabaseLocation | None:
+        """Take one ready database of ``cluster`` (one conditional update: one claimer each)."""
+        doc = await self.db[DATABASE_POOL].find_one_and_update(
+            {"cluster": cluster, "status": "ready"},
+            {"$set": {"status": "claimed", "claimed_by": claimer, "claimed_at": utcnow()}},
+            sort=[("created_at", ASCENDING)],
+            return_document=ReturnDocument.AFTER,
+        )
+        return DatabaseLocation(cluster=doc["cluster"], name=doc["name"]) if doc else None
+
+    async def pool_release(self, location: DatabaseLocation) -> None:
+        """Give a claimed database back (the signup that claimed it failed before using it)."""
+        await self.db[DATABASE_POOL].update_one(
+            {"_id": database_key(location.cluster, location.name), "status": "claimed"},
+            {"$set": {"status": "ready", "claimed_by": None, "claimed_at": None}},
+        )
+
+    async def pool_remove(self, location: DatabaseLocation) -> None:
+        """Forget a database that a tenant now uses."""
+        await self.db[DATABASE_POOL].delete_one(
+            {"_id": database_key(location.cluster, location.name)}
+        )
+
+    async def pool_ready(self, cluster: str) -> int:
+        """Ready databases of ``cluster`` in the pool."""
+        return await self.db[DATABASE_POOL].count_documents({"cluster": cluster, "status": "ready"})
+
+    async def pool_stale_claims(self, older_than: datetime) -> list[DatabaseLocation]:
+        """Databases claimed before ``older_than`` (their claimer may have crashed)."""
+        cursor = self.db[DATABASE_POOL].find(
+            {"status": "claimed", "claimed_at": {"$lt": older_than}}
+        )
+        return [DatabaseLocation(cluster=d["cluster"], name=d["name"]) async for d in cursor]
 
 
 def _aware(value: datetime) -> datetime:

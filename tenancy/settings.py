@@ -178,6 +178,12 @@ class Settings(BaseSettings):
         default="3/15 minutes",
         description="resendVerification / requestPasswordReset calls per email",
     )
+    signup_database_pool_size: int = Field(
+        default=3,
+        ge=0,
+        le=100,
+        description="migrated empty tenant databases kept ready for signups (0: none)",
+    )
 
     @field_validator("tenant_db_prefix")
     @classmethod

@@ -100,3 +100,30 @@ async def test_the_http_client_address_counts(client: httpx.AsyncClient):
         "/graphql", json={"query": SIGNUP, "variables": {"input": signup_input("peer-co")}}
     )
     assert response.json()["data"]["signup"]["userErrors"] == []
+
+
+async def test_signups_claim_pre_provisioned_databases_one_each(
+    runtime: Runtime, gql: GraphQLClient
+):
+    """The pool (``tenancy.database_pool``): concurrent signups each claim another database
+    with one conditional update; a failed signup gives its database back; the pool refills."""
+    from accounts.signup import stop_refills
+    from tenancy import database_pool
+
+    runtime.settings = runtime.settings.model_copy(update={"signup_database_pool_size": 3})
+    assert await database_pool.fill(runtime) == 3
+    results = await asyncio.gather(
+        gql(SIGNUP, {"input": signup_input("pool-a")}),
+        gql(SIGNUP, {"input": signup_input("pool-b")}),
+        gql(SIGNUP, {"input": signup_input("pool-a", email="late@example.com")}),  # loses
+    )
+    assert sorted(len(r["data"]["signup"]["userErrors"]) for r in results) == [0, 0, 1]
+    await stop_refills(runtime)
+    a = await runtime.store.tenant_by_slug("pool-a")
+    b = await runtime.store.tenant_by_slug("pool-b")
+    assert a is not None and b is not None
+    assert "pool_" in a.database.name and "pool_" in b.database.name
+    assert a.database.name != b.database.name
+    assert await runtime.store.pool_ready("default") == 3  # the loser's back, refilled
+    me = await gql("{ me { email } }", token=results[0]["data"]["signup"]["token"])
+    assert me["data"]["me"]["email"]

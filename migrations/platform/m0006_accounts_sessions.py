@@ -5,6 +5,7 @@
   monitor once expired.
 - ``audit_log``: newest first per tenant, per action and per actor (the
   ``auditLog`` query's filters).
+- ``database_pool``: ready databases per cluster (``tenancy.database_pool``).
 - ``feature_flags``: the unique ``key`` (already created by 0002 for the
   legacy import; repeated here, idempotent).
 - ``users``: ``token_version`` 0, ``email_verified`` true and
@@ -38,6 +39,9 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("actor", ASCENDING), ("_id", DESCENDING)], name="actor_id_desc"),
     ],
     "feature_flags": [IndexModel([("key", ASCENDING)], unique=True, name="key_unique")],
+    "database_pool": [
+        IndexModel([("cluster", ASCENDING), ("status", ASCENDING)], name="cluster_status")
+    ],
 }
 
 _BACKFILL = {"token_version": 0, "email_verified": True, "invitation_pending": False}
