@@ -32,6 +32,7 @@ from graphql_api.resolvers.bookings import BookingMutations, BookingQueries
 from graphql_api.resolvers.catalog import CatalogMutations, CatalogQueries
 from graphql_api.resolvers.customers import CustomerMutations, CustomerQueries
 from graphql_api.resolvers.discount_codes import DiscountCodeMutations, DiscountCodeQueries
+from graphql_api.resolvers.flags import FlagMutations, FlagQueries
 from graphql_api.resolvers.notifications import NotificationMutations, NotificationQueries
 from graphql_api.resolvers.public_bookings import PublicBookingMutations, PublicBookingQueries
 from graphql_api.resolvers.scheduling import SchedulingMutations, SchedulingQueries
@@ -55,6 +56,7 @@ Query = merge_types(
         NotificationQueries,
         AccountQueries,
         AuditQueries,
+        FlagQueries,
     ),
 )
 Mutation = merge_types(
@@ -70,6 +72,7 @@ Mutation = merge_types(
         PublicBookingMutations,
         NotificationMutations,
         AccountMutations,
+        FlagMutations,
     ),
 )
 

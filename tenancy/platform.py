@@ -970,6 +970,37 @@ class PlatformStore:
         )
         return [DatabaseLocation(cluster=d["cluster"], name=d["name"]) async for d in cursor]
 
+    # -- feature flags ---------------------------------------------------
+
+    async def feature_flags(self) -> list[dict[str, Any]]:
+        """Every flag document, by key."""
+        cursor = self.db[FEATURE_FLAGS].find({}).sort("key", ASCENDING)
+        return [doc async for doc in cursor]
+
+    async def feature_flag(self, key: str) -> dict[str, Any] | None:
+        doc: dict[str, Any] | None = await self.db[FEATURE_FLAGS].find_one({"key": key})
+        return doc
+
+    async def insert_feature_flag(self, doc: dict[str, Any]) -> None:
+        """Raises AppError(ALREADY_EXISTS) when the key is taken."""
+        try:
+            await self.db[FEATURE_FLAGS].insert_one({**doc, "created_at": utcnow()})
+        except DuplicateKeyError as exc:
+            raise AppError(
+                ErrorCode.ALREADY_EXISTS,
+                f"flag {doc.get('key')!r} already exists",
+                ["input", "key"],
+            ) from exc
+
+    async def update_feature_flag(self, key: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        """``$set`` ``changes`` on a flag; the document after, or ``None`` for an unknown key."""
+        doc: dict[str, Any] | None = await self.db[FEATURE_FLAGS].find_one_and_update(
+            {"key": key},
+            {"$set": {**changes, "updated_at": utcnow()}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return doc
+
 
 def _aware(value: datetime) -> datetime:
     """A stored datetime as aware UTC (some drivers return naive UTC)."""
