@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from tenancy.audit import field_changes
 from tenancy.errors import AppError, ErrorCode, validation_error
 from tenancy.hostnames import check_custom_domain
 from tenancy.models import (
@@ -79,10 +80,26 @@ class TenantUpdate(BaseModel):
 
 
 async def audit(
-    runtime: Runtime, actor: str, action: str, tenant: str | None, details: dict[str, Any]
+    runtime: Runtime,
+    actor: str,
+    action: str,
+    tenant: str | None,
+    details: dict[str, Any],
+    *,
+    target: str | None = None,
+    changes: dict[str, dict[str, Any]] | None = None,
 ) -> None:
-    """Append one entry to the platform audit log."""
-    await runtime.store.append_audit(actor, action, tenant, details)
+    """Append one entry to the platform audit log (``target`` and ``changes``: see
+    ``PlatformStore.append_audit``)."""
+    await runtime.store.append_audit(actor, action, tenant, details, target=target, changes=changes)
+
+
+def _tenant_changes(before: Tenant, after: Tenant) -> dict[str, dict[str, Any]]:
+    """The tenant record's changed fields, before and after (``tenancy.audit``)."""
+    return field_changes(before.to_mongo(), after.to_mongo(), ignore=_BOOKKEEPING)
+
+
+_BOOKKEEPING = frozenset({"updated_at", "version"})
 
 
 def _check_domains(domains: list[str], base_domain: str) -> list[str]:
@@ -238,7 +255,15 @@ async def update_tenant(runtime: Runtime, slug: str, update: TenantUpdate, actor
         return tenant
     updated = await runtime.store.update_tenant(tenant.id, changes)
     runtime.registry.invalidate(slug)
-    await audit(runtime, actor, "tenant.update", slug, {"fields": sorted(changes)})
+    await audit(
+        runtime,
+        actor,
+        "tenant.update",
+        slug,
+        {"fields": sorted(changes)},
+        target=f"tenant:{slug}",
+        changes=_tenant_changes(tenant, updated),
+    )
     return updated
 
 
@@ -263,7 +288,15 @@ async def update_tenant_settings(
         return tenant
     updated = await runtime.store.update_tenant(tenant.id, changes)
     runtime.registry.invalidate(slug)
-    await audit(runtime, actor, "tenant.settings.update", slug, {"fields": sorted(changes)})
+    await audit(
+        runtime,
+        actor,
+        "tenant.settings.update",
+        slug,
+        {"fields": sorted(changes)},
+        target=f"tenant:{slug}",
+        changes=_tenant_changes(tenant, updated),
+    )
     return updated
 
 
@@ -311,7 +344,15 @@ async def set_tenant_status(
     changes["status"] = str(status)
     updated = await runtime.store.update_tenant(tenant.id, changes)
     runtime.registry.invalidate(slug)
-    await audit(runtime, actor, f"tenant.{status}", slug, {"reason": reason, "from": str(current)})
+    await audit(
+        runtime,
+        actor,
+        f"tenant.{status}",
+        slug,
+        {"reason": reason, "from": str(current)},
+        target=f"tenant:{slug}",
+        changes=_tenant_changes(tenant, updated),
+    )
     return updated
 
 
@@ -359,7 +400,18 @@ async def create_user(
     except BaseException:
         await runtime.store.release_user_seat(tenant.id)
         raise
-    await audit(runtime, actor, "user.create", tenant.slug, {"email": email, "role": str(role)})
+    await audit(
+        runtime,
+        actor,
+        "user.create",
+        tenant.slug,
+        {"email": email, "role": str(role)},
+        target=f"user:{user.id}",
+        changes={
+            "email": {"before": None, "after": email},
+            "role": {"before": None, "after": role},
+        },
+    )
     return user
 
 
@@ -374,7 +426,16 @@ async def deactivate_user(runtime: Runtime, user: User, reason: str, actor: str)
         return False
     if user.tenant_id is not None:
         await runtime.store.release_user_seat(user.tenant_id)
-    await audit(runtime, actor, "user.deactivate", None, {"email": user.email, "reason": reason})
+    tenant = await runtime.store.tenant_by_id(user.tenant_id) if user.tenant_id else None
+    await audit(
+        runtime,
+        actor,
+        "user.deactivate",
+        tenant.slug if tenant else None,
+        {"email": user.email, "reason": reason},
+        target=f"user:{user.id}",
+        changes={"active": {"before": True, "after": False}},
+    )
     return True
 
 
