@@ -7,6 +7,8 @@ registry cache for the tenant.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 from typing import Any
@@ -19,6 +21,7 @@ from tenancy.hostnames import check_custom_domain
 from tenancy.models import (
     DatabaseLocation,
     Maintenance,
+    Plan,
     Role,
     Subscription,
     SubscriptionStatus,
@@ -132,6 +135,27 @@ async def provision_tenant(runtime: Runtime, request: ProvisionRequest, actor: s
         raise validation_error(["input", "planKey"], f"plan {request.plan_key!r} does not exist")
     owner_email = check_email(request.owner_email, ["input", "ownerEmail"])
     _check_password(request.owner_password, ["input", "ownerPassword"])
+    # The owner's argon2 hash (the slowest step) runs in a thread while the
+    # database work below goes on; it is awaited when the owner is built.
+    hashing = asyncio.ensure_future(hash_password(request.owner_password))
+    try:
+        return await _provision(runtime, request, actor, slug, plan, owner_email, hashing)
+    finally:
+        if not hashing.done():
+            hashing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await hashing
+
+
+async def _provision(
+    runtime: Runtime,
+    request: ProvisionRequest,
+    actor: str,
+    slug: str,
+    plan: Plan,
+    owner_email: str,
+    hashing: asyncio.Future[str],
+) -> Tenant:
     settings = TenantSettings(
         timezone=check_timezone(request.timezone, ["input", "timezone"]),
         language=check_language(request.language, ["input", "language"]),
@@ -177,7 +201,7 @@ async def provision_tenant(runtime: Runtime, request: ProvisionRequest, actor: s
         email_key=email_key(owner_email),
         name=request.owner_name,
         role=Role.ADMIN,
-        password_hash=await hash_password(request.owner_password),
+        password_hash=await hashing,
         email_verified=request.owner_email_verified,
     )
     tenant.owner_user_id = owner.id
