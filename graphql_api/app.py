@@ -31,6 +31,7 @@ from strawberry.types.unset import UNSET
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from billing.service import Billing
+from graphql_api.account_limits import AccountRateLimiter
 from graphql_api.auth import TokenService
 from graphql_api.context import Context, build_context
 from graphql_api.errors import format_error, unexpected_request_failure
@@ -126,6 +127,9 @@ class TenantGraphQL(GraphQL):
             if settings.booking_lookup_rate_limit_enabled
             else None
         )
+        self.account_limiter = (
+            AccountRateLimiter(settings) if settings.signup_rate_limit_enabled else None
+        )
 
     async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
         """``build_context``; an exception escaping it (a bug, the rate limit's storage
@@ -146,6 +150,7 @@ class TenantGraphQL(GraphQL):
         record = current_record()
         if record is not None:
             record.graphql = True  # its tenant: noted by build_context
+        context.account_limiter = self.account_limiter
         return context
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
@@ -285,6 +290,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                 billing_loop = BillingWorker(billing)
                 await billing_loop.start()
                 stack.push_async_callback(billing_loop.stop)
+            if settings.signup_enabled and settings.signup_database_pool_size > 0:
+                from accounts.signup import refill_soon, stop_refills
+
+                refill_soon(runtime)  # pre-provisioned databases for signups
+                stack.push_async_callback(stop_refills, runtime)
             if settings.should_seed_demo:
                 from graphql_api.demo import seed_demo
 

@@ -2,7 +2,9 @@
 
 Claims: ``sub`` (user id), ``tenant`` (slug, absent for super-admins),
 ``tid`` (tenant id, so a token outlives no re-created tenant of the same
-slug), ``role``, ``iat``, ``exp``, ``iss``. HS256 by default, RS256 with
+slug), ``role``, ``iat``, ``exp``, ``iss``, ``tv`` (the user's token version:
+a token stops working when it changes) and ``sid`` (the login session, whose
+revocation ends it; ``accounts.sessions``). HS256 by default, RS256 with
 configured keys. Only the configured algorithm is accepted, so ``alg: none``
 and algorithm-confusion tokens are refused.
 """
@@ -31,6 +33,8 @@ class Principal:
     tenant_slug: str | None = None
     tenant_id: str | None = None
     permissions: frozenset[str] = field(default_factory=frozenset)
+    token_version: int = 0
+    session_id: str | None = None
 
     @property
     def is_authenticated(self) -> bool:
@@ -65,8 +69,10 @@ class TokenService:
         else:
             self._sign_key = self._verify_key = settings.jwt_secret
 
-    def issue(self, user: User, tenant: Tenant | None) -> tuple[str, datetime]:
-        """A signed token for ``user`` and its expiry (UTC)."""
+    def issue(
+        self, user: User, tenant: Tenant | None, session_id: str | None = None
+    ) -> tuple[str, datetime]:
+        """A signed token for ``user`` (of login session ``session_id``) and its expiry (UTC)."""
         if not self._sign_key:
             raise AppError(ErrorCode.INTERNAL_ERROR, "token signing key is not configured")
         now = utcnow()
@@ -77,7 +83,10 @@ class TokenService:
             "iat": now,
             "exp": expires,
             "iss": self.issuer,
+            "tv": user.token_version,
         }
+        if session_id is not None:
+            claims["sid"] = session_id
         if tenant is not None:
             claims["tenant"] = tenant.slug
             claims["tid"] = str(tenant.id)
@@ -124,10 +133,15 @@ def _principal(claims: dict[str, Any]) -> Principal:
         raise AppError(ErrorCode.UNAUTHENTICATED, _INVALID_TOKEN)
     if (tenant is None) != (tid is None) or (tid is not None and not ObjectId.is_valid(tid)):
         raise AppError(ErrorCode.UNAUTHENTICATED, _INVALID_TOKEN)
+    tv, sid = claims.get("tv", 0), claims.get("sid")
+    if type(tv) is not int or not (sid is None or isinstance(sid, str)):
+        raise AppError(ErrorCode.UNAUTHENTICATED, _INVALID_TOKEN)
     return Principal(
         user_id=sub,
         role=Role(role),
         tenant_slug=tenant,
         tenant_id=tid,
         permissions=permissions_for(Role(role)),
+        token_version=tv,
+        session_id=sid,
     )

@@ -24,7 +24,9 @@ from typing import Any
 from pymongo.errors import ConnectionFailure
 from starlette.requests import Request
 
+from accounts.sessions import check_access
 from domain.booking_outbox import OutboxSetup
+from graphql_api.account_limits import AccountRateLimiter
 from graphql_api.auth import ANONYMOUS, Principal, TokenService
 from graphql_api.errors import unavailable
 from graphql_api.loaders import Loaders, PlatformLoaders
@@ -59,6 +61,7 @@ class Context:
     lookup_limiter: BookingLookupRateLimiter | None = None
     client_address: str = "unknown"
     billing: Any = None  # billing.service.Billing of the app (issue 10)
+    account_limiter: AccountRateLimiter | None = None
     _loaders: Loaders | None = field(default=None, repr=False)
 
     def require_tenant(self) -> tuple[Tenant, Database]:
@@ -192,6 +195,12 @@ async def build_context(
         token = _bearer(request)
         if token:
             context.principal = tokens.verify(token)
+            await check_access(  # revoked tokens stop at once (accounts.sessions)
+                runtime,
+                str(context.principal.user_id),
+                context.principal.token_version,
+                context.principal.session_id,
+            )
         principal = context.principal
         slug = await _requested_slug(runtime, request) or principal.tenant_slug
         if slug is None:

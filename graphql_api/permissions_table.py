@@ -36,3 +36,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
 def permissions_for(role: Role | None) -> frozenset[str]:
     """Permissions of a role; ``None`` is the anonymous caller."""
     return ROLE_PERMISSIONS[role] if role else ANONYMOUS_PERMISSIONS
+
+
+# Accounts (issue 11): tenant admins read their tenant's audit log, super-admins
+# every tenant's, and super-admins manage the platform's feature flags.
+ROLE_PERMISSIONS[Role.ADMIN] = ROLE_PERMISSIONS[Role.ADMIN] | {"audit.read"}
+ROLE_PERMISSIONS[Role.SUPER_ADMIN] = ROLE_PERMISSIONS[Role.SUPER_ADMIN] | {
+    "audit.read",
+    "flags.write",
+}

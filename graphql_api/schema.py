@@ -26,12 +26,15 @@ from strawberry.types import ExecutionContext
 
 from graphql_api.errors import RequestGuard, is_unexpected
 from graphql_api.observability import observability_extensions
+from graphql_api.resolvers.accounts import AccountMutations, AccountQueries
+from graphql_api.resolvers.audit import AuditQueries
 from graphql_api.resolvers.auth import AuthMutations, AuthQueries
 from graphql_api.resolvers.billing import BillingMutations, BillingQueries
 from graphql_api.resolvers.bookings import BookingMutations, BookingQueries
 from graphql_api.resolvers.catalog import CatalogMutations, CatalogQueries
 from graphql_api.resolvers.customers import CustomerMutations, CustomerQueries
 from graphql_api.resolvers.discount_codes import DiscountCodeMutations, DiscountCodeQueries
+from graphql_api.resolvers.flags import FlagMutations, FlagQueries
 from graphql_api.resolvers.node import NodeQueries
 from graphql_api.resolvers.notifications import NotificationMutations, NotificationQueries
 from graphql_api.resolvers.public_bookings import PublicBookingMutations, PublicBookingQueries
@@ -56,6 +59,9 @@ Query = merge_types(
         NotificationQueries,
         BillingQueries,
         NodeQueries,  # issue 12: Relay node(id:)
+        AccountQueries,
+        AuditQueries,
+        FlagQueries,
     ),
 )
 Mutation = merge_types(
@@ -71,6 +77,8 @@ Mutation = merge_types(
         PublicBookingMutations,
         NotificationMutations,
         BillingMutations,
+        AccountMutations,
+        FlagMutations,
     ),
 )
 

@@ -21,6 +21,9 @@ from notifications.branding import Branding
 from notifications.formatting import local_datetime, money
 
 LANGUAGES = ("tr", "en")
+#: Account emails (``accounts.mail``): a link instead of booking details, laid
+#: out by ``account_email.txt`` / ``account_email.html``; ``data["action_url"]``.
+ACCOUNT_KINDS = frozenset({"account_verification", "account_password_reset", "account_invitation"})
 
 _ENV = Environment(
     loader=PackageLoader("notifications", "templates"),
@@ -59,6 +62,7 @@ def _context(kind: str, brand: Branding, data: dict[str, Any], name: str | None)
         "data": data,
         "amount": money(data.get("amount_minor"), data.get("currency"), lang),
         "trial_ends": local_datetime(data.get("trial_ends_at"), data.get("timezone"), lang),
+        "action_url": data.get("action_url") or "",
     }
 
 
@@ -86,6 +90,7 @@ def render(
     if channel == "sms":
         text = " ".join(_ENV.get_template("sms.txt").render(context).split())
         return Rendered(subject=subject, text=text)
-    text = _ENV.get_template("email.txt").render(context).strip() + "\n"
-    html = _ENV.get_template("email.html").render(context)
+    layout = "account_email" if kind in ACCOUNT_KINDS else "email"
+    text = _ENV.get_template(f"{layout}.txt").render(context).strip() + "\n"
+    html = _ENV.get_template(f"{layout}.html").render(context)
     return Rendered(subject=subject, text=text, html=html)

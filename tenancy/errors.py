@@ -370,6 +370,34 @@ class ErrorCode(StrEnum):
             "(`tenantctl persisted-queries register`).",
         ),
     )
+    # Accounts (issue 11).
+    TOKEN_INVALID = (
+        "TOKEN_INVALID",
+        CodeInfo(
+            _PAYLOAD,
+            None,
+            "A verification, password reset or invitation link is altered, expired or "
+            "already used; ask for a new one.",
+        ),
+    )
+    EMAIL_NOT_VERIFIED = (
+        "EMAIL_NOT_VERIFIED",
+        CodeInfo(
+            _PAYLOAD,
+            None,
+            "The caller has not verified their email address yet; follow the emailed link "
+            "(or resendVerification) first.",
+        ),
+    )
+    LAST_ADMIN = (
+        "LAST_ADMIN",
+        CodeInfo(
+            _PAYLOAD,
+            None,
+            "The change would leave the tenant without an active admin; make another user "
+            "admin first.",
+        ),
+    )
 
 
 def http_status_of(code: str | None) -> int:

@@ -7,17 +7,21 @@ registry cache for the tenant.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from tenancy.audit import field_changes
 from tenancy.errors import AppError, ErrorCode, validation_error
 from tenancy.hostnames import check_custom_domain
 from tenancy.models import (
     DatabaseLocation,
     Maintenance,
+    Plan,
     Role,
     Subscription,
     SubscriptionStatus,
@@ -59,6 +63,11 @@ class ProvisionRequest(BaseModel):
     confirmation_prefix: str | None = None
     domains: list[str] = Field(default_factory=list)
     cluster: str = DEFAULT_CLUSTER
+    #: False for a self-service signup: the owner verifies the address first (``accounts``).
+    owner_email_verified: bool = True
+    #: A pre-provisioned database of ``cluster`` to use (``tenancy.database_pool``);
+    #: ``None``: the database named after the slug.
+    database_name: str | None = None
 
 
 class TenantUpdate(BaseModel):
@@ -74,10 +83,26 @@ class TenantUpdate(BaseModel):
 
 
 async def audit(
-    runtime: Runtime, actor: str, action: str, tenant: str | None, details: dict[str, Any]
+    runtime: Runtime,
+    actor: str,
+    action: str,
+    tenant: str | None,
+    details: dict[str, Any],
+    *,
+    target: str | None = None,
+    changes: dict[str, dict[str, Any]] | None = None,
 ) -> None:
-    """Append one entry to the platform audit log."""
-    await runtime.store.append_audit(actor, action, tenant, details)
+    """Append one entry to the platform audit log (``target`` and ``changes``: see
+    ``PlatformStore.append_audit``)."""
+    await runtime.store.append_audit(actor, action, tenant, details, target=target, changes=changes)
+
+
+def _tenant_changes(before: Tenant, after: Tenant) -> dict[str, dict[str, Any]]:
+    """The tenant record's changed fields, before and after (``tenancy.audit``)."""
+    return field_changes(before.to_mongo(), after.to_mongo(), ignore=_BOOKKEEPING)
+
+
+_BOOKKEEPING = frozenset({"updated_at", "version"})
 
 
 def _check_domains(domains: list[str], base_domain: str) -> list[str]:
@@ -110,6 +135,27 @@ async def provision_tenant(runtime: Runtime, request: ProvisionRequest, actor: s
         raise validation_error(["input", "planKey"], f"plan {request.plan_key!r} does not exist")
     owner_email = check_email(request.owner_email, ["input", "ownerEmail"])
     _check_password(request.owner_password, ["input", "ownerPassword"])
+    # The owner's argon2 hash (the slowest step) runs in a thread while the
+    # database work below goes on; it is awaited when the owner is built.
+    hashing = asyncio.ensure_future(hash_password(request.owner_password))
+    try:
+        return await _provision(runtime, request, actor, slug, plan, owner_email, hashing)
+    finally:
+        if not hashing.done():
+            hashing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await hashing
+
+
+async def _provision(
+    runtime: Runtime,
+    request: ProvisionRequest,
+    actor: str,
+    slug: str,
+    plan: Plan,
+    owner_email: str,
+    hashing: asyncio.Future[str],
+) -> Tenant:
     settings = TenantSettings(
         timezone=check_timezone(request.timezone, ["input", "timezone"]),
         language=check_language(request.language, ["input", "language"]),
@@ -122,10 +168,11 @@ async def provision_tenant(runtime: Runtime, request: ProvisionRequest, actor: s
             ErrorCode.ALREADY_EXISTS, f"tenant {slug!r} already exists", ["input", "slug"]
         )
 
-    db_name = tenant_database_name(slug, runtime.settings.tenant_db_prefix)
+    db_name = request.database_name or tenant_database_name(slug, runtime.settings.tenant_db_prefix)
     location = DatabaseLocation(cluster=request.cluster, name=db_name)
     database = runtime.clients.database(location)
-    await check_no_case_twin(database)
+    if request.database_name is None:  # a pool database was checked when it was made
+        await check_no_case_twin(database)
     # Born at the latest version: every tenant migration applied, with ledger entries.
     await runtime.upgrade_schema(database, "tenant", actor)
 
@@ -154,7 +201,8 @@ async def provision_tenant(runtime: Runtime, request: ProvisionRequest, actor: s
         email_key=email_key(owner_email),
         name=request.owner_name,
         role=Role.ADMIN,
-        password_hash=await hash_password(request.owner_password),
+        password_hash=await hashing,
+        email_verified=request.owner_email_verified,
     )
     tenant.owner_user_id = owner.id
     await runtime.store.insert_tenant(tenant)
@@ -231,7 +279,15 @@ async def update_tenant(runtime: Runtime, slug: str, update: TenantUpdate, actor
         return tenant
     updated = await runtime.store.update_tenant(tenant.id, changes)
     runtime.registry.invalidate(slug)
-    await audit(runtime, actor, "tenant.update", slug, {"fields": sorted(changes)})
+    await audit(
+        runtime,
+        actor,
+        "tenant.update",
+        slug,
+        {"fields": sorted(changes)},
+        target=f"tenant:{slug}",
+        changes=_tenant_changes(tenant, updated),
+    )
     return updated
 
 
@@ -256,7 +312,15 @@ async def update_tenant_settings(
         return tenant
     updated = await runtime.store.update_tenant(tenant.id, changes)
     runtime.registry.invalidate(slug)
-    await audit(runtime, actor, "tenant.settings.update", slug, {"fields": sorted(changes)})
+    await audit(
+        runtime,
+        actor,
+        "tenant.settings.update",
+        slug,
+        {"fields": sorted(changes)},
+        target=f"tenant:{slug}",
+        changes=_tenant_changes(tenant, updated),
+    )
     return updated
 
 
@@ -304,7 +368,15 @@ async def set_tenant_status(
     changes["status"] = str(status)
     updated = await runtime.store.update_tenant(tenant.id, changes)
     runtime.registry.invalidate(slug)
-    await audit(runtime, actor, f"tenant.{status}", slug, {"reason": reason, "from": str(current)})
+    await audit(
+        runtime,
+        actor,
+        f"tenant.{status}",
+        slug,
+        {"reason": reason, "from": str(current)},
+        target=f"tenant:{slug}",
+        changes=_tenant_changes(tenant, updated),
+    )
     return updated
 
 
@@ -352,7 +424,18 @@ async def create_user(
     except BaseException:
         await runtime.store.release_user_seat(tenant.id)
         raise
-    await audit(runtime, actor, "user.create", tenant.slug, {"email": email, "role": str(role)})
+    await audit(
+        runtime,
+        actor,
+        "user.create",
+        tenant.slug,
+        {"email": email, "role": str(role)},
+        target=f"user:{user.id}",
+        changes={
+            "email": {"before": None, "after": email},
+            "role": {"before": None, "after": role},
+        },
+    )
     return user
 
 
@@ -367,7 +450,16 @@ async def deactivate_user(runtime: Runtime, user: User, reason: str, actor: str)
         return False
     if user.tenant_id is not None:
         await runtime.store.release_user_seat(user.tenant_id)
-    await audit(runtime, actor, "user.deactivate", None, {"email": user.email, "reason": reason})
+    tenant = await runtime.store.tenant_by_id(user.tenant_id) if user.tenant_id else None
+    await audit(
+        runtime,
+        actor,
+        "user.deactivate",
+        tenant.slug if tenant else None,
+        {"email": user.email, "reason": reason},
+        target=f"user:{user.id}",
+        changes={"active": {"before": True, "after": False}},
+    )
     return True
 
 

@@ -241,3 +241,10 @@ class User(Document):
     active: bool = True
     created_at: UtcDatetime = Field(default_factory=utcnow)
     last_login_at: UtcDatetime | None = None
+    # Accounts (issue 11): access tokens carry ``token_version`` and stop working
+    # when it changes (deactivation, role or password change); an owner who
+    # signed up is unverified until the emailed link is followed; an invited
+    # user is pending (no usable password) until the invitation is accepted.
+    token_version: int = 0
+    email_verified: bool = True
+    invitation_pending: bool = False

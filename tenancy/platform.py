@@ -38,6 +38,7 @@ from tenancy.mongo_types import Database
 from tenancy.naming import database_key
 from tenancy.pagination import Page, fetch_page
 from tenancy.request_context import current_request_id
+from tenancy.token_state import TtlCache, UserTokenState
 
 TENANTS = "tenants"
 DOMAINS = "tenant_domains"
@@ -51,6 +52,13 @@ SERVER_INSTANCES = "server_instances"
 NOTIFICATION_DUE = "notification_due"
 #: "No lease": the time a free record's lease ended.
 _NO_LEASE = datetime(1970, 1, 1, tzinfo=UTC)
+#: Accounts (issue 11): login sessions (refresh-token families) and their refresh
+#: tokens (only SHA-256 digests are stored), feature flags.
+SESSIONS = "sessions"
+REFRESH_TOKENS = "refresh_tokens"
+FEATURE_FLAGS = "feature_flags"
+#: Migrated, empty tenant databases that signups claim (``tenancy.database_pool``).
+DATABASE_POOL = "database_pool"
 
 PLATFORM_INDEXES: dict[str, list[IndexModel]] = {
     TENANTS: [
@@ -68,6 +76,25 @@ PLATFORM_INDEXES: dict[str, list[IndexModel]] = {
     ],
     PLANS: [IndexModel([("key", ASCENDING)], unique=True, name="key_unique")],
     NOTIFICATION_DUE: [IndexModel([("due_at", ASCENDING)], name="due")],
+    # Accounts (issue 11, platform migration m0006 creates the same).
+    SESSIONS: [
+        IndexModel([("user_id", ASCENDING)], name="user"),
+        IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_ttl"),
+    ],
+    REFRESH_TOKENS: [
+        IndexModel([("session_id", ASCENDING)], name="session"),
+        IndexModel([("expires_at", ASCENDING)], expireAfterSeconds=0, name="expires_ttl"),
+    ],
+    AUDIT_LOG: [
+        IndexModel([("tenant", ASCENDING), ("at", DESCENDING)], name="tenant_at"),
+        IndexModel([("tenant", ASCENDING), ("_id", DESCENDING)], name="tenant_id_desc"),
+        IndexModel([("action", ASCENDING), ("_id", DESCENDING)], name="action_id_desc"),
+        IndexModel([("actor", ASCENDING), ("_id", DESCENDING)], name="actor_id_desc"),
+    ],
+    FEATURE_FLAGS: [IndexModel([("key", ASCENDING)], unique=True, name="key_unique")],
+    DATABASE_POOL: [
+        IndexModel([("cluster", ASCENDING), ("status", ASCENDING)], name="cluster_status")
+    ],
 }
 
 
@@ -146,6 +173,10 @@ class PlatformStore:
         self._db = db
         #: This process's server instance id once registered (``register_instance``).
         self.instance_id: str | None = None
+        #: Accounts: users' token state and sessions' revocation, cached briefly
+        #: (``tenancy.token_state``); this store's own changes evict their entry.
+        self.token_states: TtlCache[UserTokenState] = TtlCache()
+        self.session_states: TtlCache[bool] = TtlCache()
 
     @property
     def db(self) -> Database:
@@ -318,16 +349,34 @@ class PlatformStore:
     # -- audit log -------------------------------------------------------
 
     async def append_audit(
-        self, actor: str, action: str, tenant: str | None, details: dict[str, Any]
+        self,
+        actor: str,
+        action: str,
+        tenant: str | None,
+        details: dict[str, Any],
+        *,
+        target: str | None = None,
+        changes: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         """Append one entry to the platform audit log (UTC time, who, what, which tenant,
-        and the id of the request or command that did it, ``tenancy.request_context``)."""
+        and the id of the request or command that did it, ``tenancy.request_context``).
+
+        Args:
+            actor: ``user:<id>``, ``operator:<os user>``, ``signup:<slug>``, ``system:...``;
+                its kind (the part before ``:``) is stored as ``actor_kind``.
+            target: what was changed (``user:<id>``, ``service:<id>``, a flag key...).
+            changes: ``{field: {"before": ..., "after": ...}}``, secrets already
+                redacted by the caller (``tenancy.audit.field_changes``).
+        """
         await self.db[AUDIT_LOG].insert_one(
             {
                 "at": utcnow(),
                 "actor": actor,
+                "actor_kind": actor.partition(":")[0] if ":" in actor else actor,
                 "action": action,
                 "tenant": tenant,
+                "target": target,
+                "changes": changes or {},
                 "details": details,
                 "request_id": current_request_id(),
             }
@@ -485,11 +534,16 @@ class PlatformStore:
         await self.db[USERS].update_many({"tenant_id": tenant_id}, {"$set": {"active": False}})
 
     async def set_user_active(self, user_id: ObjectId, active: bool) -> bool:
-        """Activate or deactivate a user; True when this call changed it (conditional write)."""
+        """Activate or deactivate a user; True when this call changed it (conditional write).
+
+        Either way the user's ``token_version`` is bumped, so tokens issued
+        before stop working at once (``tenancy.token_state``).
+        """
         result = await self.db[USERS].update_one(
             {"_id": user_id, "active": not active},
-            {"$set": {"active": active, "updated_at": utcnow()}},
+            {"$set": {"active": active, "updated_at": utcnow()}, "$inc": {"token_version": 1}},
         )
+        self.token_states.evict(str(user_id))
         return result.modified_count == 1
 
     async def touch_login(self, user_id: ObjectId) -> None:
@@ -737,6 +791,292 @@ class PlatformStore:
             async for doc in cursor
         ]
 
+    # -- accounts: token state, sessions, refresh tokens (issue 11) -----
+
+    async def user_token_state(self, user_id: ObjectId, ttl: float) -> UserTokenState | None:
+        """Whether a user is active and its current ``token_version`` (cached ``ttl`` seconds).
+
+        Returns ``None`` for an unknown user.
+        """
+        key = str(user_id)
+        cached = self.token_states.get(key)
+        if cached is not None:
+            return cached
+        doc = await self.db[USERS].find_one({"_id": user_id}, {"active": 1, "token_version": 1})
+        if doc is None:
+            return None
+        state = UserTokenState(
+            active=bool(doc.get("active", True)), token_version=int(doc.get("token_version", 0))
+        )
+        self.token_states.put(key, state, ttl)
+        return state
+
+    async def change_user(
+        self,
+        user_id: ObjectId,
+        changes: dict[str, Any],
+        *,
+        expect: dict[str, Any] | None = None,
+        revoke_tokens: bool = False,
+    ) -> User | None:
+        """``$set`` ``changes`` on a user that still matches ``expect`` (one conditional write).
+
+        With ``revoke_tokens`` the user's ``token_version`` is bumped too, so
+        every token issued before stops working (role or password change).
+
+        Returns:
+            The user after the change, or ``None`` when no user matched.
+        """
+        update: dict[str, Any] = {"$set": {**changes, "updated_at": utcnow()}}
+        if revoke_tokens:
+            update["$inc"] = {"token_version": 1}
+        doc = await self.db[USERS].find_one_and_update(
+            {"_id": user_id, **(expect or {})}, update, return_document=ReturnDocument.AFTER
+        )
+        if revoke_tokens:
+            self.token_states.evict(str(user_id))
+        return User.model_validate(doc) if doc else None
+
+    async def count_active_admins(self, tenant_id: ObjectId) -> int:
+        """Active admins of a tenant who can log in (pending invitations excluded)."""
+        return await self.db[USERS].count_documents(
+            {
+                "tenant_id": tenant_id,
+                "role": "admin",
+                "active": True,
+                "invitation_pending": {"$ne": True},
+            }
+        )
+
+    async def create_session(
+        self, session_id: str, user: User, expires_at: datetime, client: str | None
+    ) -> None:
+        """Record a new login session (one refresh-token family)."""
+        now = utcnow()
+        await self.db[SESSIONS].insert_one(
+            {
+                "_id": session_id,
+                "user_id": user.id,
+                "tenant_id": user.tenant_id,
+                "created_at": now,
+                "last_used_at": now,
+                "expires_at": expires_at,
+                "client": client,
+                "token_version": user.token_version,
+                "revoked_at": None,
+                "revoke_reason": None,
+            }
+        )
+
+    async def session(self, session_id: str) -> dict[str, Any] | None:
+        """A session record (uncached), or ``None``."""
+        doc: dict[str, Any] | None = await self.db[SESSIONS].find_one({"_id": session_id})
+        return doc
+
+    async def session_is_live(self, session_id: str, ttl: float) -> bool:
+        """True while the session exists, is not revoked and has not expired (cached)."""
+        cached = self.session_states.get(session_id)
+        if cached is not None:
+            return cached
+        doc = await self.session(session_id)
+        live = bool(doc and doc.get("revoked_at") is None and _aware(doc["expires_at"]) > utcnow())
+        self.session_states.put(session_id, live, ttl)
+        return live
+
+    async def revoke_session(self, session_id: str, reason: str) -> bool:
+        """Revoke a session (its refresh tokens and access tokens); True when this call did."""
+        result = await self.db[SESSIONS].update_one(
+            {"_id": session_id, "revoked_at": None},
+            {"$set": {"revoked_at": utcnow(), "revoke_reason": reason}},
+        )
+        self.session_states.evict(session_id)
+        return result.modified_count == 1
+
+    async def revoke_user_sessions(self, user_id: ObjectId, reason: str) -> int:
+        """Revoke every open session of a user; returns how many."""
+        ids = [
+            doc["_id"]
+            async for doc in self.db[SESSIONS].find(
+                {"user_id": user_id, "revoked_at": None}, {"_id": 1}
+            )
+        ]
+        if not ids:
+            return 0
+        result = await self.db[SESSIONS].update_many(
+            {"_id": {"$in": ids}, "revoked_at": None},
+            {"$set": {"revoked_at": utcnow(), "revoke_reason": reason}},
+        )
+        for session_id in ids:
+            self.session_states.evict(session_id)
+        return result.modified_count
+
+    async def store_refresh_token(
+        self, token_hash: str, session_id: str, user_id: ObjectId, expires_at: datetime
+    ) -> None:
+        """Keep the SHA-256 digest of a new refresh token of ``session_id``."""
+        await self.db[REFRESH_TOKENS].insert_one(
+            {
+                "_id": token_hash,
+                "session_id": session_id,
+                "user_id": user_id,
+                "created_at": utcnow(),
+                "expires_at": expires_at,
+                "used_at": None,
+            }
+        )
+
+    async def use_refresh_token(self, token_hash: str) -> tuple[str, dict[str, Any] | None]:
+        """Mark a refresh token used, in one conditional write (of concurrent uses, one wins).
+
+        Returns:
+            ``("fresh", record)`` for the winning use, ``("reused", record)``
+            when it had been used before (the caller revokes the family), or
+            ``("unknown", None)``.
+        """
+        doc = await self.db[REFRESH_TOKENS].find_one_and_update(
+            {"_id": token_hash, "used_at": None},
+            {"$set": {"used_at": utcnow()}},
+            return_document=ReturnDocument.BEFORE,
+        )
+        if doc is not None:
+            return "fresh", doc
+        doc = await self.db[REFRESH_TOKENS].find_one({"_id": token_hash})
+        return ("reused", doc) if doc is not None else ("unknown", None)
+
+    async def touch_session(self, session_id: str) -> None:
+        """Record a session's last refresh."""
+        await self.db[SESSIONS].update_one(
+            {"_id": session_id}, {"$set": {"last_used_at": utcnow()}}
+        )
+
+    async def audit_page(
+        self,
+        *,
+        tenant: str | None,
+        action: str | None = None,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        first: int,
+        after: str | None = None,
+    ) -> Page:
+        """A page of audit entries, newest first (keyset pagination on ``_id``).
+
+        Args:
+            tenant: only this tenant's entries (``None``: every entry; only
+                for super-admins, the caller decides).
+            action: an exact action, or a prefix ending in ``.`` (``user.``).
+            actor: an exact actor (``user:<id>``, ``operator:<name>``).
+            since / until: ``at`` range, inclusive / exclusive (UTC).
+
+        Raises:
+            AppError(VALIDATION_FAILED) for a forged ``after`` cursor.
+        """
+        query: dict[str, Any] = {}
+        if tenant is not None:
+            query["tenant"] = tenant
+        if action:
+            if action.endswith("."):
+                query["action"] = {"$gte": action, "$lt": action[:-1] + "/"}
+            else:
+                query["action"] = action
+        if actor:
+            query["actor"] = actor
+        if since or until:
+            query["at"] = {
+                **({"$gte": since} if since else {}),
+                **({"$lt": until} if until else {}),
+            }
+        return await fetch_page(
+            self.db[AUDIT_LOG],
+            query,
+            sort_name="audit",
+            sort=[("_id", DESCENDING)],
+            first=first,
+            after=after,
+        )
+
+    # -- pre-provisioned tenant databases (signup pool) -----------------
+
+    async def pool_add(self, location: DatabaseLocation) -> None:
+        """Offer a migrated, empty database for claiming (status ``ready``)."""
+        await self.db[DATABASE_POOL].insert_one(
+            {
+                "_id": database_key(location.cluster, location.name),
+                "cluster": location.cluster,
+                "name": location.name,
+                "status": "ready",
+                "created_at": utcnow(),
+                "claimed_by": None,
+                "claimed_at": None,
+            }
+        )
+
+    async def pool_claim(self, cluster: str, claimer: str) -> DatabaseLocation | None:
+        """Take one ready database of ``cluster`` (one conditional update: one claimer each)."""
+        doc = await self.db[DATABASE_POOL].find_one_and_update(
+            {"cluster": cluster, "status": "ready"},
+            {"$set": {"status": "claimed", "claimed_by": claimer, "claimed_at": utcnow()}},
+            sort=[("created_at", ASCENDING)],
+            return_document=ReturnDocument.AFTER,
+        )
+        return DatabaseLocation(cluster=doc["cluster"], name=doc["name"]) if doc else None
+
+    async def pool_release(self, location: DatabaseLocation) -> None:
+        """Give a claimed database back (the signup that claimed it failed before using it)."""
+        await self.db[DATABASE_POOL].update_one(
+            {"_id": database_key(location.cluster, location.name), "status": "claimed"},
+            {"$set": {"status": "ready", "claimed_by": None, "claimed_at": None}},
+        )
+
+    async def pool_remove(self, location: DatabaseLocation) -> None:
+        """Forget a database that a tenant now uses."""
+        await self.db[DATABASE_POOL].delete_one(
+            {"_id": database_key(location.cluster, location.name)}
+        )
+
+    async def pool_ready(self, cluster: str) -> int:
+        """Ready databases of ``cluster`` in the pool."""
+        return await self.db[DATABASE_POOL].count_documents({"cluster": cluster, "status": "ready"})
+
+    async def pool_stale_claims(self, older_than: datetime) -> list[DatabaseLocation]:
+        """Databases claimed before ``older_than`` (their claimer may have crashed)."""
+        cursor = self.db[DATABASE_POOL].find(
+            {"status": "claimed", "claimed_at": {"$lt": older_than}}
+        )
+        return [DatabaseLocation(cluster=d["cluster"], name=d["name"]) async for d in cursor]
+
+    # -- feature flags ---------------------------------------------------
+
+    async def feature_flags(self) -> list[dict[str, Any]]:
+        """Every flag document, by key."""
+        cursor = self.db[FEATURE_FLAGS].find({}).sort("key", ASCENDING)
+        return [doc async for doc in cursor]
+
+    async def feature_flag(self, key: str) -> dict[str, Any] | None:
+        doc: dict[str, Any] | None = await self.db[FEATURE_FLAGS].find_one({"key": key})
+        return doc
+
+    async def insert_feature_flag(self, doc: dict[str, Any]) -> None:
+        """Raises AppError(ALREADY_EXISTS) when the key is taken."""
+        try:
+            await self.db[FEATURE_FLAGS].insert_one({**doc, "created_at": utcnow()})
+        except DuplicateKeyError as exc:
+            raise AppError(
+                ErrorCode.ALREADY_EXISTS,
+                f"flag {doc.get('key')!r} already exists",
+                ["input", "key"],
+            ) from exc
+
+    async def update_feature_flag(self, key: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        """``$set`` ``changes`` on a flag; the document after, or ``None`` for an unknown key."""
+        doc: dict[str, Any] | None = await self.db[FEATURE_FLAGS].find_one_and_update(
+            {"key": key},
+            {"$set": {**changes, "updated_at": utcnow()}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return doc
+
 
 #: Documents registered for the safelist mode of persisted queries, by SHA-256 hash.
 PERSISTED_QUERIES = "persisted_queries"
@@ -750,3 +1090,8 @@ class PersistedQueryEntry:
     body: str
     name: str | None = None
     operation_type: str | None = None
+
+
+def _aware(value: datetime) -> datetime:
+    """A stored datetime as aware UTC (some drivers return naive UTC)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

@@ -175,6 +175,51 @@ class Settings(BaseSettings):
     )
     billing_poll_seconds: float = Field(default=60.0, gt=0, le=3600)
     billing_max_event_attempts: int = Field(default=10, ge=1, le=100)
+    # Accounts (issue 11): sessions, account emails, signup.
+    refresh_token_ttl_seconds: int = Field(
+        default=30 * 86400, ge=300, le=365 * 86400, description="lifetime of a login session"
+    )
+    token_state_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="how long a server process trusts its cached token version / session "
+        "state; another process's revocation takes effect here within this time",
+    )
+    account_token_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="key of verification, reset and invitation links; empty: APP_JWT_SECRET",
+    )
+    email_verification_ttl_seconds: int = Field(default=86400, ge=60, le=86400)
+    password_reset_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
+    invitation_ttl_seconds: int = Field(default=86400, ge=60, le=86400)
+    app_url: str = Field(
+        default="http://localhost:5173",
+        description="base URL of the web app; account emails link to <app_url>/verify-email, "
+        "/reset-password, /accept-invitation",
+    )
+    signup_enabled: bool = True
+    signup_rate_limit_enabled: bool = True
+    signup_attempts_per_address: str = Field(
+        default="10/hour", description="signup attempts per client address"
+    )
+    signup_attempts_per_email: str = Field(
+        default="3/hour", description="signup attempts per owner email"
+    )
+    account_email_requests_per_address: str = Field(
+        default="20/hour",
+        description="resendVerification / requestPasswordReset calls per client address",
+    )
+    account_email_requests_per_email: str = Field(
+        default="3/15 minutes",
+        description="resendVerification / requestPasswordReset calls per email",
+    )
+    signup_database_pool_size: int = Field(
+        default=3,
+        ge=0,
+        le=100,
+        description="migrated empty tenant databases kept ready for signups (0: none)",
+    )
 
     @field_validator("tenant_db_prefix")
     @classmethod
@@ -189,6 +234,10 @@ class Settings(BaseSettings):
         "discount_code_checks_per_address",
         "booking_lookup_attempts_per_address",
         "booking_lookup_attempts_per_number",
+        "signup_attempts_per_address",
+        "signup_attempts_per_email",
+        "account_email_requests_per_address",
+        "account_email_requests_per_email",
     )
     @classmethod
     def _check_rate(cls, value: str) -> str:

@@ -24,14 +24,16 @@ from itertools import pairwise
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OPTIONAL_PACKAGES = ["domain", "notifications"]  # checked as soon as they exist
+OPTIONAL_PACKAGES = ["domain", "notifications", "accounts"]  # checked as soon as they exist
 PACKAGES = [
     name
     for name in ["tenancy", "migrations", "graphql_api", "scripts", *OPTIONAL_PACKAGES]
     if (ROOT / name).is_dir()
 ]
 LOW_LEVEL = [
-    name for name in ["tenancy", "migrations", "domain", "notifications"] if name in PACKAGES
+    name
+    for name in ["tenancy", "migrations", "domain", "notifications", "accounts"]
+    if name in PACKAGES
 ]
 NEVER_IMPORTED_BY_LOW_LEVEL = {"graphql_api", "scripts"}
 DYNAMIC_IMPORTS = {"import_module", "__import__", "resolve_name"}
@@ -225,3 +227,16 @@ def test_only_the_gateway_imports_stripe() -> None:
         if found.package == "stripe"
     )
     assert importers == [str(STRIPE_MODULE.relative_to(ROOT))]
+
+
+def test_accounts_sits_beside_domain() -> None:
+    """``accounts`` (issue 11) may import ``tenancy`` and ``domain`` (the account emails go
+    through the tenant's outbox); ``tenancy``, ``domain``, ``notifications`` and
+    ``migrations`` never import it, and it imports neither ``notifications`` nor
+    ``migrations``."""
+    graph = package_graph()
+    assert {"tenancy", "domain"} <= set(graph["accounts"])  # the allowed direction is used...
+    for package in ("notifications", "migrations"):
+        assert package not in graph["accounts"], str(graph["accounts"][package])
+    for package in ("tenancy", "domain", "notifications", "migrations"):
+        assert "accounts" not in graph[package], str(graph[package].get("accounts"))

@@ -681,6 +681,40 @@ async def _billing_provider_failed(w: World) -> Any:
     return response.json()["data"]["startCheckout"]
 
 
+# -- accounts (issue 11) --------------------------------------------------------
+
+VERIFY_EMAIL = """mutation($link: String!) {
+  verifyEmail(token: $link) { userErrors { field code message } } }"""
+INVITE_USER = """mutation($input: InviteUserInput!) {
+  inviteUser(input: $input) { userErrors { field code message } } }"""
+CHANGE_USER_ROLE = """mutation($id: ID!, $role: Role!) {
+  changeUserRole(userId: $id, role: $role) { userErrors { field code message } } }"""
+
+
+async def _token_invalid(w: World) -> Any:
+    return await w.mutate(VERIFY_EMAIL, link="not-a-signed-link")
+
+
+async def _admin_user(w: World) -> Any:
+    tenant = await w.runtime.store.tenant_by_slug(SLUG)
+    assert tenant is not None
+    user = await w.runtime.store.user_by_email(tenant.id, f"admin@{SLUG}.example.com")
+    assert user is not None
+    return user
+
+
+async def _email_not_verified(w: World) -> Any:
+    admin = await _admin_user(w)
+    await w.runtime.store.change_user(admin.id, {"email_verified": False})
+    invite = {"email": "new@example.com", "name": "New", "role": "STAFF"}
+    return await w.mutate(INVITE_USER, input=invite)
+
+
+async def _last_admin(w: World) -> Any:
+    admin = await _admin_user(w)
+    return await w.mutate(CHANGE_USER_ROLE, id=str(admin.id), role="STAFF")
+
+
 MUTATION_PRODUCERS: dict[ErrorCode, Callable[[World], Awaitable[Any]]] = {
     ErrorCode.INVALID_CREDENTIALS: _invalid_credentials,
     ErrorCode.VALIDATION_FAILED: _validation_failed_input,
@@ -699,6 +733,10 @@ MUTATION_PRODUCERS: dict[ErrorCode, Callable[[World], Awaitable[Any]]] = {
     ErrorCode.CANCELLATION_WINDOW_CLOSED: _cancellation_window_closed,
     ErrorCode.BILLING_DISABLED: _billing_disabled,
     ErrorCode.BILLING_PROVIDER_FAILED: _billing_provider_failed,
+    # Accounts (issue 11).
+    ErrorCode.TOKEN_INVALID: _token_invalid,
+    ErrorCode.EMAIL_NOT_VERIFIED: _email_not_verified,
+    ErrorCode.LAST_ADMIN: _last_admin,
 }
 
 

@@ -45,6 +45,7 @@ PLATFORM_MIGRATIONS = [
     "0003_ascii_custom_domains",
     "0004_notification_due",
     "0005_billing",
+    "0006_accounts_sessions",
 ]
 # The real tenant migrations, in order (a new migration adds its id here).
 TENANT_MIGRATIONS = [

@@ -9,6 +9,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from strawberry.types import Info
 
+from accounts.sessions import open_session
 from graphql_api.context import ascii_lower, load_served_tenant
 from graphql_api.errors import mutation_payload
 from graphql_api.permissions import requires
@@ -75,9 +76,15 @@ class AuthMutations:
             ok = await verify_password(user.password_hash if user else None, password)
             if user is None or not ok or not user.active:
                 raise AppError(ErrorCode.INVALID_CREDENTIALS, _BAD_CREDENTIALS)
-            token, expires = context.tokens.issue(user, target)
+            session = await open_session(runtime, user, target, context.client_address)
+            token, expires = context.tokens.issue(user, target, session.session_id)
             await runtime.store.touch_login(user.id)
-            return LoginPayload(token=token, expires_at=expires, user=User.from_model(user))
+            return LoginPayload(
+                token=token,
+                expires_at=expires,
+                user=User.from_model(user),
+                refresh_token=session.refresh_token,
+            )
 
         return await mutation_payload(LoginPayload, run)
 

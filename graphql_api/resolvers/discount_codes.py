@@ -10,6 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from domain.discount_codes import DiscountCodeFields, DiscountCodes
+from graphql_api import audit_trail
 from graphql_api.errors import mutation_payload
 from graphql_api.permissions import requires
 from graphql_api.resolvers.common import page_size
@@ -37,13 +38,18 @@ async def count_code_check(info: Info) -> None:
 
 
 async def _payload(
-    info: Info, write: Callable[[DiscountCodes], Awaitable[dict[str, Any]]]
+    info: Info,
+    write: Callable[[DiscountCodes], Awaitable[dict[str, Any]]],
+    action: str,
+    ident: str | None = None,
 ) -> DiscountCodePayload:
     async def run() -> DiscountCodePayload:
         _, db = info.context.require_writable()
-        return DiscountCodePayload(
-            discount_code=DiscountCode.from_doc(await write(DiscountCodes(db)))
-        )
+        codes = DiscountCodes(db)
+        before = await codes.get(ident) if ident else None
+        doc = await write(codes)
+        await audit_trail.record(info, action, "discount_code", before, doc)
+        return DiscountCodePayload(discount_code=DiscountCode.from_doc(doc))
 
     return await mutation_payload(DiscountCodePayload, run)
 
@@ -95,7 +101,7 @@ class DiscountCodeMutations:
         self, info: Info, input: CreateDiscountCodeInput
     ) -> DiscountCodePayload:
         fields = DiscountCodeFields(**asdict(input))
-        return await _payload(info, lambda codes: codes.create(fields))
+        return await _payload(info, lambda codes: codes.create(fields), "discount_code.create")
 
     @strawberry.mutation(extensions=requires("services.write"))
     async def update_discount_code(
@@ -104,13 +110,19 @@ class DiscountCodeMutations:
         changes = given_fields(input)
         if changes.get("service_ids") is None and "service_ids" in changes:
             changes["service_ids"] = []
-        return await _payload(info, lambda codes: codes.update(id, changes))
+        return await _payload(
+            info, lambda codes: codes.update(id, changes), "discount_code.update", id
+        )
 
     @strawberry.mutation(extensions=requires("services.write"))
     async def deactivate_discount_code(self, info: Info, id: strawberry.ID) -> DiscountCodePayload:
         """The code no longer applies to new bookings; bookings made with it keep their price."""
-        return await _payload(info, lambda codes: codes.set_active(id, False))
+        return await _payload(
+            info, lambda codes: codes.set_active(id, False), "discount_code.deactivate", id
+        )
 
     @strawberry.mutation(extensions=requires("services.write"))
     async def reactivate_discount_code(self, info: Info, id: strawberry.ID) -> DiscountCodePayload:
-        return await _payload(info, lambda codes: codes.set_active(id, True))
+        return await _payload(
+            info, lambda codes: codes.set_active(id, True), "discount_code.reactivate", id
+        )

@@ -10,6 +10,7 @@ from strawberry.types import Info
 
 from domain.availability_service import AvailabilityService
 from domain.staff import StaffFields, StaffService
+from graphql_api import audit_trail
 from graphql_api.errors import mutation_payload
 from graphql_api.permissions import requires
 from graphql_api.resolvers.common import page_size
@@ -137,6 +138,7 @@ class SchedulingMutations:
                     timezone=input.timezone,
                 )
             )
+            await audit_trail.record(info, "staff.create", "staff", None, doc)
             return StaffMemberPayload(staff_member=StaffMember.from_doc(doc))
 
         return await mutation_payload(StaffMemberPayload, run)
@@ -148,7 +150,10 @@ class SchedulingMutations:
         """Change a staff member's fields (admins)."""
 
         async def run() -> StaffMemberPayload:
-            doc = await _staff(info, write=True).update(id, _changes(input))
+            staff = _staff(info, write=True)
+            before = await staff.get(id)
+            doc = await staff.update(id, _changes(input))
+            await audit_trail.record(info, "staff.update", "staff", before, doc)
             return StaffMemberPayload(staff_member=StaffMember.from_doc(doc))
 
         return await mutation_payload(StaffMemberPayload, run)
@@ -158,7 +163,10 @@ class SchedulingMutations:
         """No new bookings with this staff member; existing bookings stay intact."""
 
         async def run() -> StaffMemberPayload:
-            doc = await _staff(info, write=True).deactivate(id)
+            staff = _staff(info, write=True)
+            before = await staff.get(id)
+            doc = await staff.deactivate(id)
+            await audit_trail.record(info, "staff.deactivate", "staff", before, doc)
             return StaffMemberPayload(staff_member=StaffMember.from_doc(doc))
 
         return await mutation_payload(StaffMemberPayload, run)

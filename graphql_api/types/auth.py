@@ -16,6 +16,11 @@ class LoginPayload:
     expires_at: datetime | None = None
     user: User | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
+    refresh_token: str | None = strawberry.field(
+        default=None,
+        description="Opaque refresh token of this login session: exchange it with "
+        "refreshSession (it is rotated on each use; a reused one revokes the session).",
+    )
 
 
 @strawberry.input

@@ -8,6 +8,7 @@ Exit codes: 0 done, 1 failed (the report says what was and was not done),
 from __future__ import annotations
 
 import asyncio
+import getpass
 from collections.abc import Awaitable, Callable
 from typing import NoReturn, TypeVar
 
@@ -19,12 +20,23 @@ from scripts.output import ProgressReporter, console, print_error, print_report,
 from scripts.runtime import as_app_error, operator_runtime
 from tenancy.errors import AppError, ErrorCode
 from tenancy.reports import Report, ReportError
+from tenancy.request_context import new_request_id, request_id_scope
 from tenancy.runtime import Runtime
 
 T = TypeVar("T")
 
-#: Who operator commands act as (audit log, migration ledger).
-ACTOR = "cli"
+
+def operator_actor() -> str:
+    """``operator:<os user>``: who operator commands act as (audit log, migration ledger)."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in this environment (some containers)
+        user = "unknown"
+    return f"operator:{user}"
+
+
+#: Who operator commands act as (audit log, migration ledger): ``operator:<os user>``.
+ACTOR = operator_actor()
 
 JsonOption = typer.Option(False, "--json", help="Print the report as JSON on stdout.")
 BatchOption = typer.Option(1000, min=1, max=100_000, help="Documents per batch (bounds memory).")
@@ -58,8 +70,10 @@ def run(action: Callable[[Runtime], Awaitable[T]], as_json: bool = False) -> T:
     files, refusals) is printed by :func:`fail` and exits with code 1."""
 
     async def main() -> T:
-        async with operator_runtime() as runtime:
-            return await action(runtime)
+        # One id per command, in its audit-log entries (like a request's).
+        with request_id_scope(f"cli-{new_request_id()}"):
+            async with operator_runtime() as runtime:
+                return await action(runtime)
 
     try:
         return asyncio.run(main())
