@@ -15,6 +15,8 @@ COPY requirements.lock /tmp/requirements.lock
 RUN /opt/venv/bin/pip install --require-hashes --no-deps -r /tmp/requirements.lock
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY accounts ./accounts
+COPY billing ./billing
 COPY domain ./domain
 COPY graphql_api ./graphql_api
 COPY migrations ./migrations
