@@ -333,7 +333,9 @@ def serve(fake: FakeStripe) -> Iterator[FakeStripe]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(fake.app(), log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        fake.app(), log_config=None, access_log=False, lifespan="off"
+    )  # log_config=None: leaves the process's logging as the tests set it
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
