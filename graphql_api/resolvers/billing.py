@@ -49,7 +49,7 @@ class BillingQueries:
         after: str | None = None,
         status: str | None = None,
         tenant_slug: str | None = None,
-    ) -> InvoiceConnection:
+    ) -> InvoiceConnection | None:
         """Invoices, newest first: a tenant admin's own tenant's; a super-admin's of
         every tenant (``tenantSlug`` narrows them)."""
         context = info.context
@@ -76,7 +76,7 @@ class BillingQueries:
     @strawberry.field(extensions=requires("platform.read"))
     async def revenue(
         self, info: Info, since: datetime | None = None, until: datetime | None = None
-    ) -> RevenueFigures:
+    ) -> RevenueFigures | None:
         """MRR, tenants by status, churn and new tenants over ``[since, until)``
         (default: the last 30 days)."""
         until = until or datetime.now(UTC)

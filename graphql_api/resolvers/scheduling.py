@@ -78,7 +78,7 @@ class SchedulingQueries:
         first: int | None = None,
         after: str | None = None,
         include_inactive: bool = False,
-    ) -> StaffConnection:
+    ) -> StaffConnection | None:
         """Staff by name; inactive ones only for staff roles."""
         show_inactive = include_inactive and info.context.principal.can("bookings.read")
         page = await _staff(info, write=False).page(
@@ -87,7 +87,7 @@ class SchedulingQueries:
         return StaffConnection.from_page(page, StaffMember.from_doc)
 
     @strawberry.field(extensions=requires("services.read"))
-    async def staff_member(self, info: Info, id: strawberry.ID) -> StaffMember:
+    async def staff_member(self, info: Info, id: strawberry.ID) -> StaffMember | None:
         """One staff member. NOT_FOUND also for ids of other tenants (and, for the
         public, inactive ones)."""
         doc = await _staff(info, write=False).get(id)
