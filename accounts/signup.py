@@ -136,14 +136,19 @@ async def _fill(runtime: Runtime) -> int:
         return 0
 
 
-async def stop_refills(runtime: Runtime, grace_seconds: float = 10.0) -> None:
-    """Let a running fill finish (at most ``grace_seconds``), then cancel it (shutdown)."""
+async def refills_done(runtime: Runtime) -> None:
+    """Wait for a running fill to end (tests, benchmarks)."""
+    task = _refills.get(id(runtime))
+    if task is not None:
+        await asyncio.shield(task)
+
+
+async def stop_refills(runtime: Runtime) -> None:
+    """Cancel a running fill (shutdown); the database it was making is finished by the
+    next fill (``tenancy.database_pool``: it is recorded before it is made)."""
     task = _refills.pop(id(runtime), None)
     if task is None or task.done():
         return
-    try:
-        await asyncio.wait_for(asyncio.shield(task), grace_seconds)
-    except TimeoutError:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -59,7 +59,7 @@ async def _run(url: str, signups: int, interval: float, pool: int) -> None:
     )
     runtime = build_runtime(settings)
     await runtime.start()
-    from accounts.signup import stop_refills
+    from accounts.signup import refills_done
     from tenancy.database_pool import fill
 
     await fill(runtime)
@@ -91,7 +91,7 @@ async def _run(url: str, signups: int, interval: float, pool: int) -> None:
             ready.append((done - started) * 1000)
             alone.append((signed - started) * 1000)
         await asyncio.sleep(interval)
-    await stop_refills(runtime)
+    await refills_done(runtime)
     await client.aclose()
     await runtime.close()
     for name, values in (("signup-to-ready", ready), ("signup alone", alone)):

@@ -11,9 +11,12 @@ applied since the database was made are applied then, a no-op otherwise) and
 the pool is refilled in the background. An empty pool only makes the signup
 slower (the database is created on the spot).
 
-A claim whose signup failed gives the database back; a claim left by a
-crashed process is given back by the next fill once it is older than
-``STALE_CLAIM`` and no tenant uses the database. Pool databases are not
+A pool database is recorded (``filling``) before it is made and offered
+(``ready``) once migrated, so a fill stopped half-way (a server shutting
+down cancels its fill) leaves a record, and the next fill finishes that
+database instead of forgetting it. A claim whose signup failed gives the
+database back; a claim left by a crashed process is given back by the next
+fill once it is older than ``STALE_CLAIM`` and no tenant uses the database. Pool databases are not
 tenants: fleet migrations skip them, ``migrate status --all`` lists them as
 databases without a tenant.
 """
@@ -24,6 +27,7 @@ import logging
 import secrets
 from datetime import timedelta
 
+from tenancy.errors import AppError, ErrorCode
 from tenancy.models import DatabaseLocation, utcnow
 from tenancy.runtime import Runtime
 from tenancy.settings import DEFAULT_CLUSTER
@@ -31,6 +35,23 @@ from tenancy.settings import DEFAULT_CLUSTER
 log = logging.getLogger(__name__)
 
 STALE_CLAIM = timedelta(minutes=10)
+#: A pool database still being made after this long was left by a stopped fill.
+STALE_FILL = timedelta(minutes=2)
+
+
+async def _make(runtime: Runtime, location: DatabaseLocation, actor: str) -> None:
+    """Bring a recorded pool database to the latest tenant migration, then offer it.
+
+    Another process finishing the same database holds its migration lock:
+    that one offers it.
+    """
+    try:
+        await runtime.upgrade_schema(runtime.clients.database(location), "tenant", actor)
+    except AppError as error:
+        if error.code == ErrorCode.MIGRATION_LOCKED:
+            return
+        raise
+    await runtime.store.pool_mark_ready(location)
 
 
 def pool_database_name(prefix: str) -> str:
@@ -45,6 +66,8 @@ async def fill(runtime: Runtime, cluster: str = DEFAULT_CLUSTER, actor: str = "s
     given back first.
     """
     store = runtime.store
+    for location in await store.pool_unfinished(utcnow() - STALE_FILL):
+        await _make(runtime, location, actor)
     for location in await store.pool_stale_claims(utcnow() - STALE_CLAIM):
         if await store.tenant_by_database(location) is None:
             await store.pool_release(location)
@@ -55,8 +78,8 @@ async def fill(runtime: Runtime, cluster: str = DEFAULT_CLUSTER, actor: str = "s
         location = DatabaseLocation(
             cluster=cluster, name=pool_database_name(runtime.settings.tenant_db_prefix)
         )
-        await runtime.upgrade_schema(runtime.clients.database(location), "tenant", actor)
         await store.pool_add(location)
+        await _make(runtime, location, actor)
         made += 1
     if made:
         log.info("database pool of %s: %d made", cluster, made)

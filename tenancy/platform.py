@@ -999,18 +999,32 @@ class PlatformStore:
     # -- pre-provisioned tenant databases (signup pool) -----------------
 
     async def pool_add(self, location: DatabaseLocation) -> None:
-        """Offer a migrated, empty database for claiming (status ``ready``)."""
+        """Record a pool database about to be made (status ``filling``: not claimable yet)."""
         await self.db[DATABASE_POOL].insert_one(
             {
                 "_id": database_key(location.cluster, location.name),
                 "cluster": location.cluster,
                 "name": location.name,
-                "status": "ready",
+                "status": "filling",
                 "created_at": utcnow(),
                 "claimed_by": None,
                 "claimed_at": None,
             }
         )
+
+    async def pool_mark_ready(self, location: DatabaseLocation) -> None:
+        """Offer a migrated, empty pool database for claiming (status ``ready``)."""
+        await self.db[DATABASE_POOL].update_one(
+            {"_id": database_key(location.cluster, location.name), "status": "filling"},
+            {"$set": {"status": "ready", "created_at": utcnow()}},
+        )
+
+    async def pool_unfinished(self, older_than: datetime) -> list[DatabaseLocation]:
+        """Pool databases still ``filling`` since before ``older_than`` (a stopped fill)."""
+        cursor = self.db[DATABASE_POOL].find(
+            {"status": "filling", "created_at": {"$lt": older_than}}
+        )
+        return [DatabaseLocation(cluster=d["cluster"], name=d["name"]) async for d in cursor]
 
     async def pool_claim(self, cluster: str, claimer: str) -> DatabaseLocation | None:
         """Take one ready database of ``cluster`` (one conditional update: one claimer each)."""

@@ -107,7 +107,7 @@ async def test_signups_claim_pre_provisioned_databases_one_each(
 ):
     """The pool (``tenancy.database_pool``): concurrent signups each claim another database
     with one conditional update; a failed signup gives its database back; the pool refills."""
-    from accounts.signup import stop_refills
+    from accounts.signup import refills_done
     from tenancy import database_pool
 
     runtime.settings = runtime.settings.model_copy(update={"signup_database_pool_size": 3})
@@ -118,7 +118,7 @@ async def test_signups_claim_pre_provisioned_databases_one_each(
         gql(SIGNUP, {"input": signup_input("pool-a", email="late@example.com")}),  # loses
     )
     assert sorted(len(r["data"]["signup"]["userErrors"]) for r in results) == [0, 0, 1]
-    await stop_refills(runtime)
+    await refills_done(runtime)
     a = await runtime.store.tenant_by_slug("pool-a")
     b = await runtime.store.tenant_by_slug("pool-b")
     assert a is not None and b is not None
@@ -129,3 +129,24 @@ async def test_signups_claim_pre_provisioned_databases_one_each(
     assert await runtime.store.pool_ready("default") >= 3
     me = await gql("{ me { email } }", token=results[0]["data"]["signup"]["token"])
     assert me["data"]["me"]["email"]
+
+
+async def test_a_pool_database_left_half_made_is_finished_by_the_next_fill(runtime: Runtime):
+    """A fill stopped half-way (shutdown cancels it) leaves its database recorded as
+    ``filling``; the next fill migrates and offers it instead of leaking it."""
+    from datetime import timedelta
+
+    from tenancy import database_pool
+    from tenancy.models import DatabaseLocation, utcnow
+
+    runtime.settings = runtime.settings.model_copy(update={"signup_database_pool_size": 1})
+    location = DatabaseLocation(cluster="default", name="t_pool_halfmade")
+    await runtime.store.pool_add(location)  # recorded, never migrated: the fill was stopped
+    await runtime.store.db["database_pool"].update_one(
+        {"name": "t_pool_halfmade"}, {"$set": {"created_at": utcnow() - timedelta(minutes=5)}}
+    )
+    assert await runtime.store.pool_ready("default") == 0
+    assert await database_pool.fill(runtime) == 0  # finished the old one, made none
+    assert await runtime.store.pool_claim("default", "x") == location
+    ledger = runtime.clients.database(location)["_migrations"]
+    assert await ledger.count_documents({}) > 0

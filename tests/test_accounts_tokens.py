@@ -117,3 +117,17 @@ async def test_account_email_requests_are_rate_limited(runtime: Runtime, gql: Gr
     ]
     assert [error_codes(r) for r in results] == [[], [], [], ["RATE_LIMITED"]]
     assert results[-1]["errors"][0]["extensions"]["retryAfter"] > 0
+
+
+async def test_resend_verification_sends_a_new_link_until_verified(
+    runtime: Runtime, gql: GraphQLClient
+):
+    resend = "mutation { resendVerification { ok userErrors { code } } }"
+    access = await _signed_up(gql, "resend")
+    assert (await gql(resend, token=access))["data"]["resendVerification"]["ok"] is True
+    first, second = await outbox_links(runtime, "resend", "account_verification")  # two emails
+    assert (await gql(VERIFY, {"t": second}))["data"]["verifyEmail"]["userErrors"] == []
+    # Verified: the older link no longer matches, and nothing more is sent.
+    assert _codes(await gql(VERIFY, {"t": first}), "verifyEmail") == ["TOKEN_INVALID"]
+    assert (await gql(resend, token=access))["data"]["resendVerification"]["ok"] is False
+    assert error_codes(await gql(resend)) == ["UNAUTHENTICATED"]
