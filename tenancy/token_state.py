@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from cachetools import TLRUCache
+
 V = TypeVar("V")
 
 
@@ -35,38 +37,29 @@ class UserTokenState:
 
 
 class TtlCache(Generic[V]):
-    """A tiny key -> value cache whose entries expire ``ttl`` seconds after being stored.
-
-    Monotonic clock; no size bound beyond what expiry removes on reads (one
-    entry per user or session seen in ``ttl`` seconds), pruned when it grows
-    past ``max_entries``.
-    """
+    """A key -> value cache whose entries expire ``ttl`` seconds after being stored
+    (``cachetools.TLRUCache``: a time-to-use per entry, monotonic clock), at most
+    ``max_entries`` entries (the least recently used go first)."""
 
     def __init__(self, max_entries: int = 50_000) -> None:
-        self._entries: dict[str, tuple[float, V]] = {}
-        self.max_entries = max_entries
+        self._entries: TLRUCache[str, tuple[float, V]] = TLRUCache(
+            maxsize=max_entries, ttu=_expires_at, timer=time.monotonic
+        )
 
     def get(self, key: str) -> V | None:
         """The cached value, or ``None`` when absent or expired."""
         entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if entry[0] <= time.monotonic():
-            self._entries.pop(key, None)
-            return None
-        return entry[1]
+        return None if entry is None else entry[1]
 
     def put(self, key: str, value: V, ttl: float) -> None:
         """Keep ``value`` for ``ttl`` seconds (``ttl <= 0``: not kept)."""
-        if ttl <= 0:
-            return
-        if len(self._entries) >= self.max_entries:
-            now = time.monotonic()
-            self._entries = {k: e for k, e in self._entries.items() if e[0] > now}
-            if len(self._entries) >= self.max_entries:
-                self._entries.clear()
-        self._entries[key] = (time.monotonic() + ttl, value)
+        if ttl > 0:
+            self._entries[key] = (ttl, value)
 
     def evict(self, key: str) -> None:
         """Forget ``key`` (a change made in this process)."""
         self._entries.pop(key, None)
+
+
+def _expires_at(key: str, entry: tuple[float, object], now: float) -> float:
+    return now + entry[0]

@@ -55,3 +55,29 @@ async def test_a_missing_object_is_null_with_not_found(demo, gql: GraphQLClient)
     )
     assert result["data"] == {"tenant": {"slug": WEST}, "customer": None}
     assert error_codes(result) == ["NOT_FOUND"]
+
+
+#: Root fields every caller of a tenant may read (public or tenant-wide): never refused for
+#: a permission, so they stay non-null. Every other root field is nullable.
+ALWAYS_ANSWERED = {
+    "tenantProfile",
+    "plans",
+    "services",
+    "locations",
+    "availableSlots",
+    "validateDiscountCode",
+    "bookingLookup",
+    "slugAvailable",
+    "features",
+}
+
+
+def test_every_root_field_that_may_be_refused_is_nullable():
+    from graphql import GraphQLNonNull
+
+    from graphql_api.schema import schema
+
+    query = schema._schema.query_type
+    assert query is not None
+    non_null = {name for name, f in query.fields.items() if isinstance(f.type, GraphQLNonNull)}
+    assert non_null <= ALWAYS_ANSWERED, sorted(non_null - ALWAYS_ANSWERED)

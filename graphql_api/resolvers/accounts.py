@@ -63,13 +63,13 @@ class AccountQueries:
         return await signup.slug_available(info.context.runtime, ascii_lower(slug) or "")
 
     @strawberry.field(description="The logged-in user's account (verified, pending...).")
-    async def my_account(self, info: Info) -> TeamMember:
+    async def my_account(self, info: Info) -> TeamMember | None:
         return TeamMember.from_model(await _caller(info.context))
 
     @strawberry.field(
         description="Users of the current tenant (admins).", extensions=requires("users.write")
     )
-    async def team_members(self, info: Info) -> list[TeamMember]:
+    async def team_members(self, info: Info) -> list[TeamMember] | None:
         tenant, _ = info.context.require_tenant()
         users = await team.list_users(info.context.runtime, tenant)
         return [TeamMember.from_model(user) for user in users]

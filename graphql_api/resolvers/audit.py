@@ -23,7 +23,7 @@ class AuditQueries:
         first: int | None = None,
         after: str | None = None,
         filter: AuditFilter | None = None,
-    ) -> AuditConnection:
+    ) -> AuditConnection | None:
         context = info.context
         wanted = filter or AuditFilter()
         if context.principal.is_super_admin:

@@ -59,7 +59,7 @@ class FlagQueries:
         description="Every feature flag as stored (super-admins).",
         extensions=requires("flags.write"),
     )
-    async def feature_flags(self, info: Info) -> list[FeatureFlag]:
+    async def feature_flags(self, info: Info) -> list[FeatureFlag] | None:
         flags = await feature_flags.list_flags(info.context.runtime)
         return [FeatureFlag.from_model(flag) for flag in flags]
 
