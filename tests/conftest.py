@@ -24,6 +24,7 @@ from tenancy.models import Role
 from tenancy.runtime import Runtime
 from tenancy.settings import Settings
 from tests.backends import Backend, MockBackend, ServerBackend, ServerUrls, legs, server_urls
+from tests.notify_support import SmtpCatcher
 from tests.snapshots import seeded
 
 
@@ -142,6 +143,15 @@ class GraphQLClient:
         user = await self.runtime.store.user_by_email(tenant.id if tenant else None, email)
         assert user is not None, email
         return self.tokens.issue(user, tenant)[0]
+
+
+@pytest.fixture
+def catcher() -> Iterator[SmtpCatcher]:
+    """A local SMTP server (aiosmtpd) that keeps what it receives; stopped after the test."""
+    smtp = SmtpCatcher()
+    smtp.start()
+    yield smtp
+    smtp.stop()
 
 
 @pytest.fixture

@@ -38,14 +38,6 @@ query($action: String) {
 
 
 @pytest.fixture
-def catcher() -> Any:
-    smtp = SmtpCatcher()
-    smtp.start()
-    yield smtp
-    smtp.stop()
-
-
-@pytest.fixture
 async def server(
     runtime: Runtime, settings: Settings, catcher: SmtpCatcher
 ) -> AsyncIterator[httpx.AsyncClient]:

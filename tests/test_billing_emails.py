@@ -3,11 +3,9 @@ tenant's language; usage alerts once per limit, threshold and period; the usage 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from billing import checkout, worker
 from billing.service import Billing
@@ -29,14 +27,6 @@ from tests.fake_stripe import FakeStripe
 from tests.notify_support import SmtpCatcher, relay
 
 __all__ = ["billing", "fake_stripe", "settings"]
-
-
-@pytest.fixture
-def catcher() -> Iterator[SmtpCatcher]:
-    smtp = SmtpCatcher()
-    smtp.start()
-    yield smtp
-    smtp.stop()
 
 
 async def _send(runtime: Runtime, catcher: SmtpCatcher) -> None:

@@ -47,14 +47,6 @@ async def eventually(check: Callable[[], Any], what: str) -> Any:
 
 
 @pytest.fixture
-def catcher() -> Any:
-    smtp = SmtpCatcher()
-    smtp.start()
-    yield smtp
-    smtp.stop()
-
-
-@pytest.fixture
 async def server(
     runtime: Runtime, settings: Settings, catcher: SmtpCatcher
 ) -> AsyncIterator[httpx.AsyncClient]:

@@ -44,14 +44,6 @@ from tests.notify_support import (
 )
 
 
-@pytest.fixture
-def catcher():
-    smtp = SmtpCatcher()
-    smtp.start()
-    yield smtp
-    smtp.stop()
-
-
 async def _outbox(runtime: Runtime, tenant: Tenant) -> list[dict[str, Any]]:
     cursor = runtime.tenant_database(tenant)[NOTIFICATION_OUTBOX].find({}).sort("_id", 1)
     return [doc async for doc in cursor]

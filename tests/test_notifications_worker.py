@@ -25,14 +25,6 @@ from tests.backends import Backend
 from tests.notify_support import SmtpCatcher, book, provision
 
 
-@pytest.fixture
-def catcher():
-    smtp = SmtpCatcher()
-    smtp.start()
-    yield smtp
-    smtp.stop()
-
-
 def test_tenantctl_worker_once_sends_what_is_due(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, backend: Backend, catcher: SmtpCatcher
 ) -> None:
